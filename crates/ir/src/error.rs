@@ -1,0 +1,26 @@
+//! Errors of the IR crate: each names the node or value at fault.
+
+use thiserror::Error;
+
+/// What can go wrong when building, checking or measuring a graph.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum IrError {
+    /// A node reads an outlet that does not exist or is not computed before it.
+    #[error("node '{node}' reads input {input} from node #{from}, which {why}")]
+    BadInput { node: String, input: usize, from: usize, why: &'static str },
+    /// A node has the wrong number of inputs for its op.
+    #[error("node '{node}' ({op}) has {got} inputs, expected {expected}")]
+    Arity { node: String, op: &'static str, got: usize, expected: String },
+    /// Shapes of a node's inputs or weights do not fit its op.
+    #[error("node '{node}' ({op}): {detail}")]
+    Shape { node: String, op: &'static str, detail: String },
+    /// Two nodes share a name.
+    #[error("two nodes are named '{0}': node names must be unique")]
+    DuplicateName(String),
+    /// The graph has no output, or an output names a missing node.
+    #[error("graph output {0} refers to a missing node")]
+    BadOutput(String),
+    /// The graph has no input node.
+    #[error("the graph has no input")]
+    NoInput,
+}

@@ -1,0 +1,22 @@
+//! The shears graph IR.
+//!
+//! A [`Graph`] is a list of [`Node`]s in topological order. Each node holds one [`Op`] whose
+//! weights are plain `f32` [`Array`]s, and reads its inputs through [`OutletId`]s. The IR knows
+//! nothing of files or of burn: it owns shape inference, parameter and MAC counting, a per-layer
+//! summary and [`Graph::verify`], and the built-in architectures in [`zoo`].
+
+mod array;
+mod count;
+mod error;
+mod graph;
+mod op;
+mod shape;
+mod verify;
+pub mod zoo;
+
+pub use array::Array;
+pub use count::LayerSummary;
+pub use error::IrError;
+pub use graph::{Graph, GraphBuilder, Node, OutletId};
+pub use op::{BatchNorm2d, Conv2d, Linear, Op, Pool2d};
+pub use shape::Shape;

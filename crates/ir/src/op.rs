@@ -1,0 +1,208 @@
+//! The operations a node can hold, with their weights and attributes.
+//!
+//! Feature maps are NCHW. Weight layouts follow PyTorch and ONNX so import and export copy
+//! arrays unchanged.
+
+use crate::Array;
+use serde::{Deserialize, Serialize};
+
+/// A 2-D convolution (ONNX `Conv`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conv2d {
+    /// `[out_channels, in_channels / groups, kh, kw]`
+    pub weight: Array,
+    /// `[out_channels]`
+    pub bias: Option<Array>,
+    /// `[sh, sw]`
+    pub stride: [usize; 2],
+    /// `[top, left, bottom, right]` (ONNX `pads` order).
+    pub padding: [usize; 4],
+    /// `[dh, dw]`
+    pub dilation: [usize; 2],
+    /// Number of groups; `groups == in_channels == out_channels` is a depthwise conv.
+    pub groups: usize,
+}
+
+impl Conv2d {
+    /// Output channels.
+    pub fn out_channels(&self) -> usize {
+        self.weight.shape[0]
+    }
+    /// Input channels (all groups).
+    pub fn in_channels(&self) -> usize {
+        self.weight.shape[1] * self.groups
+    }
+    /// `[kh, kw]`
+    pub fn kernel(&self) -> [usize; 2] {
+        [self.weight.shape[2], self.weight.shape[3]]
+    }
+}
+
+/// Batch normalisation over the channel axis (ONNX `BatchNormalization`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BatchNorm2d {
+    /// Scale, `[channels]`.
+    pub gamma: Array,
+    /// Shift, `[channels]`.
+    pub beta: Array,
+    /// Running mean, `[channels]`.
+    pub mean: Array,
+    /// Running (unbiased) variance, `[channels]`.
+    pub var: Array,
+    pub eps: f32,
+    /// Weight of the new batch statistic in the running average (PyTorch convention: 0.1).
+    pub momentum: f32,
+}
+
+impl BatchNorm2d {
+    /// Channels normalised.
+    pub fn channels(&self) -> usize {
+        self.gamma.len()
+    }
+}
+
+/// A fully connected layer, `y = x Wᵀ + b` (ONNX `Gemm` with `transB = 1`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Linear {
+    /// `[out_features, in_features]`
+    pub weight: Array,
+    /// `[out_features]`
+    pub bias: Option<Array>,
+}
+
+impl Linear {
+    pub fn out_features(&self) -> usize {
+        self.weight.shape[0]
+    }
+    pub fn in_features(&self) -> usize {
+        self.weight.shape[1]
+    }
+}
+
+/// Attributes of a max or average pooling window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pool2d {
+    /// `[kh, kw]`
+    pub kernel: [usize; 2],
+    /// `[sh, sw]`
+    pub stride: [usize; 2],
+    /// `[top, left, bottom, right]`
+    pub padding: [usize; 4],
+    /// `[dh, dw]` (max pooling only; 1 for average pooling).
+    pub dilation: [usize; 2],
+    pub ceil_mode: bool,
+    /// Average pooling: whether padded zeros count in the denominator.
+    pub count_include_pad: bool,
+}
+
+impl Pool2d {
+    /// A window of `k`, stride `s` and symmetric padding `p`.
+    pub fn square(k: usize, s: usize, p: usize) -> Self {
+        Self {
+            kernel: [k, k],
+            stride: [s, s],
+            padding: [p; 4],
+            dilation: [1, 1],
+            ceil_mode: false,
+            count_include_pad: false,
+        }
+    }
+}
+
+/// One operation of the graph.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// A graph input; `shape` excludes the (dynamic) batch axis, e.g. `[C, H, W]`.
+    Input { shape: Vec<usize> },
+    Conv2d(Conv2d),
+    BatchNorm2d(BatchNorm2d),
+    Linear(Linear),
+    Relu,
+    /// `min(max(x, min), max)`; ReLU6 is `Clip { min: 0, max: 6 }`.
+    Clip { min: f32, max: f32 },
+    LeakyRelu { alpha: f32 },
+    Sigmoid,
+    /// `max(0, min(1, alpha * x + beta))`
+    HardSigmoid { alpha: f32, beta: f32 },
+    /// `x * relu6(x + 3) / 6`
+    HardSwish,
+    /// `x * sigmoid(x)`
+    Silu,
+    Tanh,
+    MaxPool2d(Pool2d),
+    AvgPool2d(Pool2d),
+    /// Mean over the spatial axes, keeping them as 1x1 (ONNX `GlobalAveragePool`).
+    GlobalAvgPool,
+    /// Flattens every axis from `axis` on (counted with the batch axis, as ONNX does).
+    Flatten { axis: usize },
+    /// Element-wise sum of two tensors of the same shape (residual joins).
+    Add,
+    /// Element-wise product; the second input may be a per-channel gate `[C, 1, 1]` (SE blocks).
+    Mul,
+    /// Concatenation along `axis` (counted with the batch axis; 1 is channels).
+    Concat { axis: usize },
+    /// Identity at inference; drops with probability `ratio` in training.
+    Dropout { ratio: f32 },
+    Identity,
+    /// Softmax along `axis` (counted with the batch axis).
+    Softmax { axis: usize },
+}
+
+impl Op {
+    /// The op's name as ONNX spells it (the IR's name where ONNX has none).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Op::Input { .. } => "Input",
+            Op::Conv2d(_) => "Conv",
+            Op::BatchNorm2d(_) => "BatchNormalization",
+            Op::Linear(_) => "Gemm",
+            Op::Relu => "Relu",
+            Op::Clip { .. } => "Clip",
+            Op::LeakyRelu { .. } => "LeakyRelu",
+            Op::Sigmoid => "Sigmoid",
+            Op::HardSigmoid { .. } => "HardSigmoid",
+            Op::HardSwish => "HardSwish",
+            Op::Silu => "Silu",
+            Op::Tanh => "Tanh",
+            Op::MaxPool2d(_) => "MaxPool",
+            Op::AvgPool2d(_) => "AveragePool",
+            Op::GlobalAvgPool => "GlobalAveragePool",
+            Op::Flatten { .. } => "Flatten",
+            Op::Add => "Add",
+            Op::Mul => "Mul",
+            Op::Concat { .. } => "Concat",
+            Op::Dropout { .. } => "Dropout",
+            Op::Identity => "Identity",
+            Op::Softmax { .. } => "Softmax",
+        }
+    }
+
+    /// How many inputs the op reads: `None` means any number of at least one.
+    pub fn arity(&self) -> Option<usize> {
+        match self {
+            Op::Input { .. } => Some(0),
+            Op::Add | Op::Mul => Some(2),
+            Op::Concat { .. } => None,
+            _ => Some(1),
+        }
+    }
+
+    /// The op's trainable and state arrays, in a fixed order.
+    pub fn arrays(&self) -> Vec<&Array> {
+        match self {
+            Op::Conv2d(c) => std::iter::once(&c.weight).chain(c.bias.as_ref()).collect(),
+            Op::Linear(l) => std::iter::once(&l.weight).chain(l.bias.as_ref()).collect(),
+            Op::BatchNorm2d(b) => vec![&b.gamma, &b.beta, &b.mean, &b.var],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Number of parameters, counted as PyTorch's `numel` over parameters does (BN running
+    /// statistics are buffers, not parameters).
+    pub fn param_count(&self) -> usize {
+        match self {
+            Op::BatchNorm2d(b) => b.gamma.len() + b.beta.len(),
+            _ => self.arrays().iter().map(|a| a.len()).sum(),
+        }
+    }
+}

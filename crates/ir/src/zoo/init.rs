@@ -1,0 +1,61 @@
+//! Seeded weight initialisation for built-in architectures, following PyTorch's schemes.
+
+use crate::{Array, Conv2d, Linear};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+/// A seeded source of initial weights.
+pub struct Init {
+    rng: StdRng,
+}
+
+impl Init {
+    pub fn new(seed: u64) -> Self {
+        Self { rng: StdRng::seed_from_u64(seed) }
+    }
+
+    /// A `k`x`k` conv, no bias, Kaiming-normal weights (fan-out, ReLU gain) as torchvision
+    /// initialises its CNNs; padding `k / 2` keeps the spatial size at stride 1.
+    pub fn conv(&mut self, in_ch: usize, out_ch: usize, k: usize, stride: usize, groups: usize) -> Conv2d {
+        let fan_out = (out_ch / groups * k * k) as f32;
+        let std = (2.0 / fan_out).sqrt();
+        let shape = vec![out_ch, in_ch / groups, k, k];
+        let data = (0..shape.iter().product()).map(|_| std * self.normal()).collect();
+        Conv2d {
+            weight: Array::new(shape, data),
+            bias: None,
+            stride: [stride, stride],
+            padding: [k / 2; 4],
+            dilation: [1, 1],
+            groups,
+        }
+    }
+
+    /// A conv with a bias, PyTorch's default init (uniform in ±1/sqrt(fan_in)).
+    pub fn conv_with_bias(&mut self, in_ch: usize, out_ch: usize, k: usize, padding: usize) -> Conv2d {
+        let bound = 1.0 / ((in_ch * k * k) as f32).sqrt();
+        let weight = self.uniform(vec![out_ch, in_ch, k, k], bound);
+        let bias = Some(self.uniform(vec![out_ch], bound));
+        Conv2d { weight, bias, stride: [1, 1], padding: [padding; 4], dilation: [1, 1], groups: 1 }
+    }
+
+    /// A linear layer with PyTorch's default init (uniform in ±1/sqrt(in)).
+    pub fn linear(&mut self, in_features: usize, out_features: usize) -> Linear {
+        let bound = 1.0 / (in_features as f32).sqrt();
+        Linear {
+            weight: self.uniform(vec![out_features, in_features], bound),
+            bias: Some(self.uniform(vec![out_features], bound)),
+        }
+    }
+
+    fn uniform(&mut self, shape: Vec<usize>, bound: f32) -> Array {
+        let data = (0..shape.iter().product()).map(|_| self.rng.random_range(-bound..bound)).collect();
+        Array::new(shape, data)
+    }
+
+    /// A standard normal sample (Box–Muller).
+    fn normal(&mut self) -> f32 {
+        let u1: f32 = self.rng.random_range(f32::EPSILON..1.0);
+        let u2: f32 = self.rng.random();
+        (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+    }
+}

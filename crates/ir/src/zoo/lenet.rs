@@ -1,0 +1,23 @@
+//! LeNet-5 in its common modern form: ReLU and max pooling, first conv padded by 2.
+
+use super::{ArchSpec, Init};
+use crate::{Graph, GraphBuilder, Op, Pool2d};
+
+pub fn lenet5(spec: &ArchSpec, init: &mut Init) -> Graph {
+    let [c, h, w] = spec.input_shape;
+    let (mut b, x) = GraphBuilder::new("lenet5", spec.input_shape.to_vec());
+    let x = b.conv("conv1", x, init.conv_with_bias(c, 6, 5, 2));
+    let x = b.op("relu1", Op::Relu, &[x]);
+    let x = b.max_pool("pool1", x, Pool2d::square(2, 2, 0));
+    let x = b.conv("conv2", x, init.conv_with_bias(6, 16, 5, 0));
+    let x = b.op("relu2", Op::Relu, &[x]);
+    let x = b.max_pool("pool2", x, Pool2d::square(2, 2, 0));
+    let x = b.op("flatten", Op::Flatten { axis: 1 }, &[x]);
+    let side = |n: usize| ((n / 2).saturating_sub(4)) / 2;
+    let x = b.linear("fc1", x, init.linear(16 * side(h) * side(w), 120));
+    let x = b.op("relu3", Op::Relu, &[x]);
+    let x = b.linear("fc2", x, init.linear(120, 84));
+    let x = b.op("relu4", Op::Relu, &[x]);
+    let x = b.linear("fc3", x, init.linear(84, spec.classes));
+    b.finish(x)
+}

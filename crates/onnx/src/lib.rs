@@ -1,0 +1,1 @@
+//! ONNX model files in and out of the shears IR.
