@@ -1,1 +1,17 @@
-//! Runs and trains IR graphs.
+//! Runs and trains shears IR graphs on burn.
+//!
+//! [`Network`] compiles a [`shears_ir::Graph`] into burn tensors on a run-time chosen
+//! [`Device`](burn::tensor::Device) (see [`device`]); it runs forward in eval or train mode,
+//! captures chosen nodes' activations and gradients ([`Taps`]), and writes trained weights and
+//! BN statistics back into the IR. [`train`] holds the training loop with its optimisers,
+//! learning-rate schedules, evaluation and checkpoints.
+
+pub mod device;
+mod error;
+mod network;
+mod ops;
+pub mod train;
+
+pub use device::DeviceKind;
+pub use error::RuntimeError;
+pub use network::{Mode, Network, TapSpec, Taps};

@@ -1,0 +1,10 @@
+//! Integration tests of `shears-data`, one module per area.
+
+mod cifar;
+mod common;
+mod folder;
+mod idx;
+mod loader;
+mod real;
+mod source;
+mod transform;

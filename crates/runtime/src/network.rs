@@ -1,0 +1,311 @@
+//! A graph compiled to burn tensors: forward in eval or train mode, taps, and write-back.
+
+use crate::ops::{self, align_for_broadcast, conv_padding, padded};
+use crate::RuntimeError;
+use burn::tensor::module::{batch_norm, batch_norm_train, conv2d};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Gradients, Tensor, TensorData};
+use shears_ir::{Array, Graph, Op, OutletId, Shape};
+
+/// Whether a forward pass trains (batch statistics, dropout) or evaluates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Eval,
+    Train,
+}
+
+/// Which nodes' outputs to capture during a forward pass.
+#[derive(Clone, Debug, Default)]
+pub struct TapSpec {
+    /// Node indices whose output is captured.
+    pub nodes: Vec<usize>,
+    /// Also capture the gradient of the loss with respect to those outputs (needs an autodiff
+    /// device and a `backward` on the loss).
+    pub gradients: bool,
+}
+
+/// Activations (and gradient probes) captured by [`Network::forward_tapped`].
+#[derive(Default)]
+pub struct Taps {
+    activations: Vec<(usize, Tensor<4>)>,
+    probes: Vec<(usize, Tensor<4>)>,
+}
+
+impl Taps {
+    /// The captured output of `node`, `[N, ...]` in the rank-4 layout.
+    pub fn activation(&self, node: usize) -> Option<&Tensor<4>> {
+        self.activations.iter().find(|(n, _)| *n == node).map(|(_, t)| t)
+    }
+
+    /// dLoss/d(output of `node`), once `backward` has produced `grads`.
+    ///
+    /// The gradient is read off a zero "probe" leaf added to the node's output, which leaves
+    /// the forward values unchanged.
+    pub fn gradient(&self, node: usize, grads: &Gradients) -> Option<Tensor<4>> {
+        self.probes.iter().find(|(n, _)| *n == node).and_then(|(_, probe)| probe.grad(grads))
+    }
+}
+
+/// How one node runs; weights live in the network's flat parameter list.
+enum Step {
+    Input,
+    Conv { weight: usize, bias: Option<usize>, shape: [usize; 4], options: ConvOptions<2> },
+    /// Running mean is `stats[stats]`, running variance `stats[stats + 1]`.
+    BatchNorm { gamma: usize, beta: usize, stats: usize, eps: f64, momentum: f64 },
+    Linear { weight: usize, bias: Option<usize>, shape: [usize; 2] },
+    Plain(Op),
+}
+
+/// A [`Graph`] compiled for one device.
+pub struct Network {
+    steps: Vec<Step>,
+    inputs: Vec<Vec<OutletId>>,
+    shapes: Vec<Shape>,
+    outputs: Vec<OutletId>,
+    input_shape: Shape,
+    /// Trainable parameters, flat; leaves that require gradients on an autodiff device.
+    params: Vec<Tensor<1>>,
+    /// BN running statistics, flat and never differentiated.
+    stats: Vec<Tensor<1>>,
+    device: Device,
+}
+
+impl Network {
+    /// Compiles `graph` (which must verify) onto `device`. On an autodiff device the
+    /// parameters require gradients.
+    pub fn new(graph: &Graph, device: &Device) -> Result<Self, RuntimeError> {
+        graph.verify()?;
+        let shapes = graph.infer_shapes()?.into_iter().map(|mut s| s.swap_remove(0)).collect();
+        let input_shape = graph.input_shape().map(<[usize]>::to_vec).unwrap_or_default();
+        let mut net = Network {
+            steps: Vec::with_capacity(graph.nodes.len()),
+            inputs: graph.nodes.iter().map(|n| n.inputs.clone()).collect(),
+            shapes,
+            outputs: graph.outputs.clone(),
+            input_shape,
+            params: Vec::new(),
+            stats: Vec::new(),
+            device: device.clone(),
+        };
+        for node in &graph.nodes {
+            let step = match &node.op {
+                Op::Input { .. } => Step::Input,
+                Op::Conv2d(c) => {
+                    let [o, i, kh, kw] = c.weight.shape[..] else { unreachable!("verified") };
+                    Step::Conv {
+                        weight: net.add_param(&c.weight),
+                        bias: c.bias.as_ref().map(|b| net.add_param(b)),
+                        shape: [o, i, kh, kw],
+                        options: ConvOptions::new_with_padding(c.stride, conv_padding(&c.padding), c.dilation, c.groups),
+                    }
+                }
+                Op::BatchNorm2d(bn) => Step::BatchNorm {
+                    gamma: net.add_param(&bn.gamma),
+                    beta: net.add_param(&bn.beta),
+                    stats: {
+                        net.stats.push(net.tensor(&bn.mean));
+                        net.stats.push(net.tensor(&bn.var));
+                        net.stats.len() - 2
+                    },
+                    eps: bn.eps as f64,
+                    momentum: bn.momentum as f64,
+                },
+                Op::Linear(l) => Step::Linear {
+                    weight: net.add_param(&l.weight),
+                    bias: l.bias.as_ref().map(|b| net.add_param(b)),
+                    shape: [l.out_features(), l.in_features()],
+                },
+                op => Step::Plain(op.clone()),
+            };
+            net.steps.push(step);
+        }
+        Ok(net)
+    }
+
+    fn tensor(&self, a: &Array) -> Tensor<1> {
+        Tensor::from_data(TensorData::new(a.data.clone(), [a.len()]), &self.device)
+    }
+
+    fn add_param(&mut self, a: &Array) -> usize {
+        let t = self.tensor(a);
+        self.params.push(if self.device.is_autodiff() { t.require_grad() } else { t });
+        self.params.len() - 1
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Per-sample input shape, e.g. `[C, H, W]`.
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+
+    /// Per-sample shape of a node's output.
+    pub fn output_shape(&self, node: usize) -> &[usize] {
+        &self.shapes[node]
+    }
+
+    /// The trainable parameters, flat, in graph order.
+    pub fn params(&self) -> &[Tensor<1>] {
+        &self.params
+    }
+
+    /// Replaces the parameters (an optimiser step). Must keep count and lengths.
+    pub fn set_params(&mut self, params: Vec<Tensor<1>>) {
+        debug_assert_eq!(params.len(), self.params.len());
+        self.params = params;
+    }
+
+    /// Builds an input batch `[n, C, H, W]` from flat values, checking the per-sample shape.
+    pub fn batch(&self, values: Vec<f32>, n: usize, shape: &[usize]) -> Result<Tensor<4>, RuntimeError> {
+        if shape != self.input_shape.as_slice() {
+            return Err(RuntimeError::InputShape {
+                got: shape.to_vec(),
+                expected: self.input_shape.clone(),
+                hint: "pass --input-shape or data that matches the model".into(),
+            });
+        }
+        Ok(Tensor::from_data(TensorData::new(values, padded(n, shape)), &self.device))
+    }
+
+    /// Runs the network and returns the first output as `[N, outputs]`.
+    pub fn forward(&mut self, x: Tensor<4>, mode: Mode) -> Tensor<2> {
+        self.forward_tapped(x, mode, &TapSpec::default()).0
+    }
+
+    /// Runs the network, capturing the outputs (and gradient probes) of `taps.nodes`.
+    /// In train mode BN layers use batch statistics and update their running statistics.
+    pub fn forward_tapped(&mut self, x: Tensor<4>, mode: Mode, spec: &TapSpec) -> (Tensor<2>, Taps) {
+        self.forward_inputs(vec![x], mode, spec)
+    }
+
+    /// Runs a network with several inputs, given in the order their
+    /// `Input` nodes appear in the graph.
+    pub fn forward_inputs(&mut self, inputs: Vec<Tensor<4>>, mode: Mode, spec: &TapSpec) -> (Tensor<2>, Taps) {
+        let train = mode == Mode::Train;
+        let batch = inputs[0].dims()[0];
+        let mut values: Vec<Option<Tensor<4>>> = vec![None; self.steps.len()];
+        let mut remaining_uses = self.use_counts();
+        let mut taps = Taps::default();
+        let mut inputs = inputs.into_iter();
+        for node in 0..self.steps.len() {
+            let mut args = Vec::with_capacity(self.inputs[node].len());
+            for outlet in &self.inputs[node] {
+                remaining_uses[outlet.node] -= 1;
+                let value = if remaining_uses[outlet.node] == 0 {
+                    values[outlet.node].take()
+                } else {
+                    values[outlet.node].clone()
+                };
+                args.push(value.expect("inputs are computed before use"));
+            }
+            let mut out = match &self.steps[node] {
+                Step::Input => inputs.next().expect("one tensor per graph input"),
+                _ => self.run_step(node, args, batch, train),
+            };
+            if spec.nodes.contains(&node) {
+                if spec.gradients {
+                    let probe = Tensor::zeros(out.dims(), &self.device).require_grad();
+                    out = out + probe.clone();
+                    taps.probes.push((node, probe));
+                }
+                taps.activations.push((node, out.clone()));
+            }
+            values[node] = Some(out);
+        }
+        let output = self.outputs[0];
+        let logits = values[output.node].take().expect("output computed");
+        let [n, f, _, _] = logits.dims();
+        (logits.reshape([n, f]), taps)
+    }
+
+    fn use_counts(&self) -> Vec<usize> {
+        let mut uses = vec![0; self.steps.len()];
+        for outlet in self.inputs.iter().flatten().chain(&self.outputs) {
+            uses[outlet.node] += 1;
+        }
+        uses
+    }
+
+    fn run_step(&mut self, node: usize, mut args: Vec<Tensor<4>>, batch: usize, train: bool) -> Tensor<4> {
+        if let Step::BatchNorm { gamma, beta, stats, eps, momentum } = self.steps[node] {
+            return self.batch_norm(args.swap_remove(0), [gamma, beta, stats], eps, momentum, train);
+        }
+        let p = |i: usize| self.params[i].clone();
+        match &self.steps[node] {
+            Step::Input => unreachable!("handled by the caller"),
+            Step::Conv { weight, bias, shape, options } => {
+                conv2d(args.swap_remove(0), p(*weight).reshape(*shape), bias.map(p), options.clone())
+            }
+            Step::Linear { weight, bias, shape } => {
+                let x = args.swap_remove(0).reshape([batch, shape[1]]);
+                let mut y = x.matmul(p(*weight).reshape(*shape).transpose());
+                if let Some(b) = bias {
+                    y = y + p(*b).unsqueeze::<2>();
+                }
+                y.reshape([batch, shape[0], 1, 1])
+            }
+            Step::BatchNorm { .. } => unreachable!("handled above"),
+            Step::Plain(op) => {
+                if matches!(op, Op::Add | Op::Mul) {
+                    let rank = self.shapes[node].len();
+                    args = args
+                        .into_iter()
+                        .zip(&self.inputs[node])
+                        .map(|(a, outlet)| align_for_broadcast(a, &self.shapes[outlet.node], rank))
+                        .collect();
+                }
+                ops::apply(op, args, &self.shapes[node], train)
+            }
+        }
+    }
+
+    /// Batch norm with running statistics (eval) or batch statistics that also update the
+    /// running ones, PyTorch's way: unbiased variance, `momentum` weighting the new batch.
+    fn batch_norm(&mut self, x: Tensor<4>, [gamma, beta, stats]: [usize; 3], eps: f64, momentum: f64, train: bool) -> Tensor<4> {
+        let (gamma, beta) = (self.params[gamma].clone(), self.params[beta].clone());
+        if !train {
+            let (mean, var) = (self.stats[stats].clone(), self.stats[stats + 1].clone());
+            return batch_norm(x, gamma, beta, mean, var, eps);
+        }
+        let [n, _, h, w] = x.dims();
+        let out = batch_norm_train(x, gamma, beta, eps);
+        let count = (n * h * w) as f64;
+        let unbiased = out.variance.inner() * (count / (count - 1.0).max(1.0));
+        let update = |running: &Tensor<1>, batch_stat: Tensor<1>| running.clone() * (1.0 - momentum) + batch_stat * momentum;
+        self.stats[stats] = update(&self.stats[stats], out.mean.inner());
+        self.stats[stats + 1] = update(&self.stats[stats + 1], unbiased);
+        out.output
+    }
+
+    /// Copies the current weights and BN statistics back into `graph`, which must be the graph
+    /// this network was compiled from.
+    pub fn write_back(&self, graph: &mut Graph) {
+        let read = |t: &Tensor<1>| t.clone().inner().into_data().try_into_vec::<f32>().expect("f32 tensors");
+        for (node, step) in graph.nodes.iter_mut().zip(&self.steps) {
+            let set = |array: &mut Array, t: &Tensor<1>| array.data = read(t);
+            match (&mut node.op, step) {
+                (Op::Conv2d(c), Step::Conv { weight, bias, .. }) => {
+                    set(&mut c.weight, &self.params[*weight]);
+                    if let (Some(b), Some(i)) = (&mut c.bias, bias) {
+                        set(b, &self.params[*i]);
+                    }
+                }
+                (Op::Linear(l), Step::Linear { weight, bias, .. }) => {
+                    set(&mut l.weight, &self.params[*weight]);
+                    if let (Some(b), Some(i)) = (&mut l.bias, bias) {
+                        set(b, &self.params[*i]);
+                    }
+                }
+                (Op::BatchNorm2d(bn), Step::BatchNorm { gamma, beta, stats, .. }) => {
+                    set(&mut bn.gamma, &self.params[*gamma]);
+                    set(&mut bn.beta, &self.params[*beta]);
+                    set(&mut bn.mean, &self.stats[*stats]);
+                    set(&mut bn.var, &self.stats[stats + 1]);
+                }
+                _ => {}
+            }
+        }
+    }
+}

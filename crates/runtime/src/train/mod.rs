@@ -1,0 +1,227 @@
+//! Training and evaluation: the epoch loop, progress reporting, divergence checks and
+//! per-epoch atomic checkpoints with resume.
+
+mod checkpoint;
+mod eval;
+mod loss;
+mod optim;
+mod schedule;
+
+pub use checkpoint::Checkpoint;
+pub use eval::{EvalReport, evaluate, evaluate_network};
+pub use loss::{cross_entropy, top1_top5};
+pub use optim::{Optimizer, OptimizerKind, OptimizerState};
+pub use schedule::LrSchedule;
+
+use crate::{DeviceKind, Mode, Network, RuntimeError};
+use serde::{Deserialize, Serialize};
+use shears_data::{Augment, BatchLoader, Dataset, LoaderConfig, Normalize};
+use shears_ir::Graph;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A training recipe. Defaults are the CIFAR ResNet recipe: SGD with Nesterov momentum 0.9,
+/// weight decay 5e-4, cosine schedule, batch 128, random crop and flip.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub optimizer: OptimizerKind,
+    pub weight_decay: f32,
+    pub schedule: LrSchedule,
+    pub seed: u64,
+    /// Zero padding before a random crop back to the input size (0: no crop).
+    pub crop_padding: usize,
+    pub horizontal_flip: bool,
+    /// Use only the first N training samples (quick runs).
+    pub train_limit: Option<usize>,
+    /// Use only the first N test samples for per-epoch evaluation.
+    pub test_limit: Option<usize>,
+    /// Where to write a checkpoint after every epoch.
+    pub checkpoint: Option<PathBuf>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 128,
+            lr: 0.1,
+            optimizer: OptimizerKind::default(),
+            weight_decay: 5e-4,
+            schedule: LrSchedule::Cosine,
+            seed: 0,
+            crop_padding: 4,
+            horizontal_flip: true,
+            train_limit: None,
+            test_limit: None,
+            checkpoint: None,
+        }
+    }
+}
+
+/// What one epoch achieved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_top1: f64,
+    pub test: Option<EvalReport>,
+    pub seconds: f64,
+    pub images_per_sec: f64,
+    pub lr: f64,
+}
+
+/// Progress within an epoch, for progress bars.
+#[derive(Clone, Debug)]
+pub struct BatchProgress {
+    pub epoch: usize,
+    pub batch: usize,
+    pub batches: usize,
+    pub loss: f64,
+    pub top1: f64,
+    pub images_per_sec: f64,
+}
+
+/// Receives progress as training goes; every method has a no-op default.
+pub trait TrainObserver {
+    fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _batches: usize) {}
+    fn batch(&mut self, _progress: &BatchProgress) {}
+    fn epoch_end(&mut self, _report: &EpochReport) {}
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+impl TrainObserver for Quiet {}
+
+/// The data a run trains and evaluates on.
+pub struct TrainData {
+    pub train: Arc<Dataset>,
+    pub test: Option<Arc<Dataset>>,
+    pub normalize: Normalize,
+}
+
+/// Trains `graph` in place for `config.epochs` epochs (continuing from `resume` if given) and
+/// returns the report of every epoch, resumed ones included.
+pub fn train(
+    graph: &mut Graph,
+    data: &TrainData,
+    config: &TrainConfig,
+    device: DeviceKind,
+    resume: Option<Checkpoint>,
+    observer: &mut dyn TrainObserver,
+) -> Result<Vec<EpochReport>, RuntimeError> {
+    validate(config)?;
+    let base = device.device()?;
+    let autodiff = base.clone().autodiff();
+    let mut history = Vec::new();
+    let mut first_epoch = 0;
+    let mut resumed_state = None;
+    if let Some(ckpt) = resume {
+        *graph = ckpt.graph;
+        first_epoch = ckpt.epochs_done;
+        history = ckpt.history;
+        resumed_state = Some(ckpt.optimizer);
+    }
+    let mut net = Network::new(graph, &autodiff)?;
+    check_classes(graph, &data.train)?;
+    let mut optimizer = Optimizer::new(config.optimizer.clone(), config.weight_decay, net.params().len());
+    if let Some(state) = resumed_state {
+        optimizer.load_state(state, &base);
+    }
+    let augment = Augment { random_crop_padding: config.crop_padding, horizontal_flip: config.horizontal_flip };
+    let loader_config = LoaderConfig {
+        limit: config.train_limit,
+        ..LoaderConfig::train(config.batch_size, config.seed, augment, data.normalize.clone())
+    };
+    let loader = BatchLoader::new(data.train.clone(), loader_config)?;
+    let batches = loader.num_batches();
+    let total_iters = batches * config.epochs;
+    let classes = data.train.classes;
+    for epoch in first_epoch..config.epochs {
+        base.seed(config.seed.wrapping_add(epoch as u64));
+        observer.epoch_start(epoch, config.epochs, batches);
+        let start = Instant::now();
+        let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
+        let mut lr = config.lr;
+        for (b, batch) in loader.epoch(epoch as u64).enumerate() {
+            lr = config.schedule.lr(config.lr, epoch * batches + b, total_iters, batches);
+            let x = net.batch(batch.images, batch.n, &batch.shape)?;
+            let logits = net.forward(x, Mode::Train);
+            let loss = cross_entropy(logits.clone(), &batch.labels);
+            let loss_value: f32 = loss.clone().into_scalar();
+            if !loss_value.is_finite() {
+                return Err(RuntimeError::Diverged { loss: loss_value, epoch, batch: b });
+            }
+            let grads = loss.backward();
+            let params = optimizer.step(net.params(), &grads, lr);
+            net.set_params(params);
+            let values = logits.inner().into_data().try_into_vec::<f32>().expect("f32 logits");
+            correct += top1_top5(&values, classes, &batch.labels).0;
+            loss_sum += loss_value as f64 * batch.n as f64;
+            seen += batch.n;
+            observer.batch(&BatchProgress {
+                epoch,
+                batch: b,
+                batches,
+                loss: loss_sum / seen as f64,
+                top1: correct as f64 / seen as f64,
+                images_per_sec: seen as f64 / start.elapsed().as_secs_f64(),
+            });
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        net.write_back(graph);
+        let test = match &data.test {
+            Some(test) => Some(evaluate(graph, test, &data.normalize, config.batch_size, config.test_limit, device)?),
+            None => None,
+        };
+        let report = EpochReport {
+            epoch,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_top1: correct as f64 / seen.max(1) as f64,
+            test,
+            seconds,
+            images_per_sec: seen as f64 / seconds,
+            lr,
+        };
+        observer.epoch_end(&report);
+        history.push(report);
+        if let Some(path) = &config.checkpoint {
+            let ckpt = Checkpoint {
+                graph: graph.clone(),
+                epochs_done: epoch + 1,
+                optimizer: optimizer.state(),
+                history: history.clone(),
+                config: config.clone(),
+            };
+            ckpt.save(path)?;
+        }
+    }
+    Ok(history)
+}
+
+fn validate(config: &TrainConfig) -> Result<(), RuntimeError> {
+    let bad = |m: &str| Err(RuntimeError::Config(m.into()));
+    if config.batch_size == 0 {
+        return bad("--batch must be at least 1");
+    }
+    if !(config.lr.is_finite() && config.lr > 0.0) {
+        return bad("--lr must be a positive number");
+    }
+    if !(config.weight_decay.is_finite() && config.weight_decay >= 0.0) {
+        return bad("--weight-decay must be zero or positive");
+    }
+    Ok(())
+}
+
+fn check_classes(graph: &Graph, data: &Dataset) -> Result<(), RuntimeError> {
+    let shapes = graph.infer_shapes()?;
+    let out = &shapes[graph.outputs[0].node][0];
+    let outputs: usize = out.iter().product();
+    if outputs != data.classes {
+        return Err(RuntimeError::Classes { outputs, classes: data.classes });
+    }
+    Ok(())
+}
