@@ -1,1 +1,34 @@
-fn main() {}
+//! `shears`: the command line. Parses arguments, runs one command, and owns exit codes:
+//! 0 on success, 2 on any error (printed once, on one line, by `main`).
+
+mod args;
+mod commands;
+mod data;
+mod model;
+mod progress;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", one_line(&error));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The error and its causes on one line, without repeating a cause the message already holds.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line = format!("{line}: {cause}");
+        }
+    }
+    line.replace('\n', " ")
+}

@@ -110,7 +110,7 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
 
 fn conv_shape(conv: &Conv2d, x: &Shape) -> Result<Shape, String> {
     let w = &conv.weight.shape;
-    if w.len() != 4 || conv.groups == 0 || w[0] % conv.groups != 0 {
+    if w.len() != 4 || conv.groups == 0 || !w[0].is_multiple_of(conv.groups) {
         return Err(format!("weight {w:?} must be [out, in/groups, kh, kw] with out divisible by groups {}", conv.groups));
     }
     if let Some(b) = &conv.bias {
@@ -121,6 +121,9 @@ fn conv_shape(conv: &Conv2d, x: &Shape) -> Result<Shape, String> {
     let [c, h, wd] = x.as_slice() else {
         return Err(format!("input must be [C, H, W], got {x:?}"));
     };
+    if conv.stride.contains(&0) || conv.dilation.contains(&0) || w[2] == 0 || w[3] == 0 {
+        return Err(format!("stride {:?}, dilation {:?} and kernel {:?} must be positive", conv.stride, conv.dilation, conv.kernel()));
+    }
     if *c != conv.in_channels() {
         return Err(format!("input has {c} channels but the weight {w:?} with {} groups expects {}", conv.groups, conv.in_channels()));
     }
@@ -136,6 +139,9 @@ fn pool_shape(p: &Pool2d, x: &Shape) -> Result<Shape, String> {
     let [c, h, w] = x.as_slice() else {
         return Err(format!("input must be [C, H, W], got {x:?}"));
     };
+    if p.kernel.contains(&0) || p.stride.contains(&0) || p.dilation.contains(&0) {
+        return Err(format!("kernel {:?}, stride {:?} and dilation {:?} must be positive", p.kernel, p.stride, p.dilation));
+    }
     let out = |axis: usize, len: usize| {
         let pads = p.padding[axis] + p.padding[axis + 2];
         let mut n = window_out(len, p.kernel[axis], p.stride[axis], pads, p.dilation[axis], p.ceil_mode)?;

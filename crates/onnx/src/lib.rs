@@ -1,1 +1,81 @@
-//! ONNX model files in and out of the shears IR.
+//! ONNX model files in and out of the shears IR: ONNX is shears' model file format.
+//!
+//! [`save`] writes a [`Graph`] as an ONNX model (IR version 8, opset 17, float32 weights as
+//! initializers named as PyTorch names parameters); [`load`] reads models written by shears,
+//! PyTorch (`torch.onnx.export`) or tf2onnx, as long as they use the CNN ops the IR knows.
+//! The protobuf messages are hand-written `prost` structs in [`proto`]. See the `export` and
+//! `import` modules for the mapping of each op.
+
+mod error;
+mod export;
+mod import;
+mod momentum;
+pub mod proto;
+mod tensor;
+
+pub use error::OnnxError;
+pub use export::{IR_VERSION, OPSET_VERSION, PRODUCER_NAME, to_model};
+pub use import::from_model;
+
+use prost::Message;
+use shears_ir::Graph;
+use std::io::Write;
+use std::path::Path;
+
+/// Serialises `graph` as an ONNX model.
+pub fn save(graph: &Graph) -> Result<Vec<u8>, OnnxError> {
+    Ok(to_model(graph)?.encode_to_vec())
+}
+
+/// Writes `graph` as an ONNX model to `path`, atomically: the bytes go to a temporary file in
+/// the same directory, which is then renamed over `path` (an existing file is replaced; the
+/// caller decides whether that is allowed).
+pub fn save_file(graph: &Graph, path: impl AsRef<Path>) -> Result<(), OnnxError> {
+    let path = path.as_ref();
+    let bytes = save(graph)?;
+    let io = |action, source| OnnxError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    };
+    let file_name = path.file_name().ok_or_else(|| {
+        io(
+            "write",
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file"),
+        )
+    })?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io("write", e)
+    })
+}
+
+/// Reads an ONNX model from bytes.
+pub fn load(bytes: &[u8]) -> Result<Graph, OnnxError> {
+    let model = proto::ModelProto::decode(bytes).map_err(|e| OnnxError::NotOnnx {
+        what: "the data".into(),
+        detail: e.to_string(),
+    })?;
+    from_model(&model)
+}
+
+/// Reads an ONNX model file; errors name the file.
+pub fn load_file(path: impl AsRef<Path>) -> Result<Graph, OnnxError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| OnnxError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    load(&bytes).map_err(|e| e.in_file(path))
+}

@@ -6,6 +6,7 @@
 //! BN statistics back into the IR. [`train`] holds the training loop with its optimisers,
 //! learning-rate schedules, evaluation and checkpoints.
 
+pub mod bench;
 pub mod device;
 mod error;
 mod network;

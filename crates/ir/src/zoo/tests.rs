@@ -69,3 +69,19 @@ fn init_is_seeded() {
 fn unknown_name_is_none() {
     assert!(build("resnet21", &ArchSpec::default()).is_none());
 }
+
+#[test]
+fn zero_strides_and_kernels_are_errors_not_panics() {
+    let mut g = build("resnet20", &ArchSpec::default()).unwrap();
+    let conv = g.node_by_name("conv1").unwrap();
+    if let crate::Op::Conv2d(c) = &mut g.nodes[conv].op {
+        c.stride = [0, 1];
+    }
+    assert!(g.verify().unwrap_err().to_string().contains("conv1"));
+    let mut g = build("lenet5", &ArchSpec::default()).unwrap();
+    let pool = g.node_by_name("pool1").unwrap();
+    if let crate::Op::MaxPool2d(p) = &mut g.nodes[pool].op {
+        p.kernel = [0, 2];
+    }
+    assert!(g.verify().unwrap_err().to_string().contains("pool1"));
+}

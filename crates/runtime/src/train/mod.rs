@@ -14,6 +14,7 @@ pub use optim::{Optimizer, OptimizerKind, OptimizerState};
 pub use schedule::LrSchedule;
 
 use crate::{DeviceKind, Mode, Network, RuntimeError};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 use shears_data::{Augment, BatchLoader, Dataset, LoaderConfig, Normalize};
 use shears_ir::Graph;
@@ -149,15 +150,10 @@ pub fn train(
         for (b, batch) in loader.epoch(epoch as u64).enumerate() {
             lr = config.schedule.lr(config.lr, epoch * batches + b, total_iters, batches);
             let x = net.batch(batch.images, batch.n, &batch.shape)?;
-            let logits = net.forward(x, Mode::Train);
-            let loss = cross_entropy(logits.clone(), &batch.labels);
-            let loss_value: f32 = loss.clone().into_scalar();
+            let (loss_value, logits) = train_step(&mut net, &mut optimizer, x, &batch.labels, lr);
             if !loss_value.is_finite() {
                 return Err(RuntimeError::Diverged { loss: loss_value, epoch, batch: b });
             }
-            let grads = loss.backward();
-            let params = optimizer.step(net.params(), &grads, lr);
-            net.set_params(params);
             let values = logits.inner().into_data().try_into_vec::<f32>().expect("f32 logits");
             correct += top1_top5(&values, classes, &batch.labels).0;
             loss_sum += loss_value as f64 * batch.n as f64;
@@ -200,6 +196,26 @@ pub fn train(
         }
     }
     Ok(history)
+}
+
+/// One optimisation step on a batch: forward in train mode, cross-entropy, backward, update.
+/// Returns the loss and the logits. A non-finite loss is returned, not applied.
+pub fn train_step(
+    net: &mut Network,
+    optimizer: &mut Optimizer,
+    x: Tensor<4>,
+    labels: &[i64],
+    lr: f64,
+) -> (f32, Tensor<2>) {
+    let logits = net.forward(x, Mode::Train);
+    let loss = cross_entropy(logits.clone(), labels);
+    let loss_value: f32 = loss.clone().into_scalar();
+    if loss_value.is_finite() {
+        let grads = loss.backward();
+        let params = optimizer.step(net.params(), &grads, lr);
+        net.set_params(params);
+    }
+    (loss_value, logits)
 }
 
 fn validate(config: &TrainConfig) -> Result<(), RuntimeError> {

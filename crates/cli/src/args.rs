@@ -1,0 +1,222 @@
+//! Command-line arguments (clap derive).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "shears", version, about = "Prune trained CNNs: smaller and faster, nearly as accurate.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Parameters, MACs and a per-layer table of a model.
+    Info(InfoArgs),
+    /// Train a built-in architecture or an ONNX model on a data set.
+    Train(TrainArgs),
+    /// Top-1 / top-5 accuracy and loss of a model on a data set's test split.
+    Eval(EvalArgs),
+    /// Inference (and training) throughput and latency.
+    Bench(BenchArgs),
+    /// The main job on real data: train a small model on Fashion-MNIST and report.
+    Demo(DemoArgs),
+}
+
+/// Which model, and the shape it is built for when it is a built-in.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// A built-in architecture (lenet5, vgg11, vgg16, resnet20, resnet32, resnet56, resnet110,
+    /// mobilenetv2) or a path to an .onnx file.
+    pub model: String,
+    /// Input shape `C,H,W` of a built-in (default: from --data, else 3,32,32).
+    #[arg(long, value_parser = parse_shape)]
+    pub input_shape: Option<[usize; 3]>,
+    /// Output classes of a built-in (default: from --data, else 10).
+    #[arg(long)]
+    pub classes: Option<usize>,
+    /// Seed of a built-in's initial weights.
+    #[arg(long, default_value_t = 0)]
+    pub init_seed: u64,
+}
+
+/// Which data set, where it lives, and how it is normalised.
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    /// fashion-mnist, mnist, cifar10 or folder:PATH.
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Where the data set's files are (overrides the default locations).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Per-channel mean of the normalisation, e.g. 0.5 or 0.49,0.48,0.45.
+    #[arg(long, value_delimiter = ',')]
+    pub mean: Option<Vec<f32>>,
+    /// Per-channel standard deviation of the normalisation.
+    #[arg(long, value_delimiter = ',')]
+    pub std: Option<Vec<f32>>,
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Print JSON (params, macs, layers) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OptimizerArg {
+    Sgd,
+    Nesterov,
+    Adamw,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ScheduleArg {
+    Constant,
+    Step,
+    Cosine,
+    Onecycle,
+}
+
+/// Training recipe options shared by `train` and `demo`.
+#[derive(Args, Debug, Clone)]
+pub struct RecipeArgs {
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Base learning rate (default 0.1 for SGD, 0.001 for AdamW).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Nesterov)]
+    pub optimizer: OptimizerArg,
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f32,
+    #[arg(long, default_value_t = 5e-4)]
+    pub weight_decay: f32,
+    #[arg(long, value_enum, default_value_t = ScheduleArg::Cosine)]
+    pub schedule: ScheduleArg,
+    /// Step schedule: decay every N epochs.
+    #[arg(long, default_value_t = 30)]
+    pub step_every: usize,
+    /// Step schedule: multiply the rate by this.
+    #[arg(long, default_value_t = 0.1)]
+    pub step_gamma: f64,
+    /// Seed of shuffling, augmentation and dropout.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Zero padding of the random crop (default: 4 for 32x32 inputs, 2 for 28x28, 0 to disable).
+    #[arg(long)]
+    pub crop_padding: Option<usize>,
+    /// Disable the random horizontal flip.
+    #[arg(long)]
+    pub no_flip: bool,
+    /// Train on the first N samples only.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Evaluate on the first N test samples only.
+    #[arg(long)]
+    pub test_limit: Option<usize>,
+    /// Backend: flex (default, pure Rust CPU), tch (needs --features tch), cuda, wgpu.
+    #[arg(long, default_value = "flex")]
+    pub device: String,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// A built-in architecture or an .onnx file to continue training.
+    #[arg(long = "model")]
+    pub model: String,
+    #[arg(long, value_parser = parse_shape)]
+    pub input_shape: Option<[usize; 3]>,
+    #[arg(long)]
+    pub classes: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    pub init_seed: u64,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+    /// Where to write the trained model (.onnx).
+    #[arg(short = 'o', long)]
+    pub output: PathBuf,
+    /// Overwrite OUTPUT if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Checkpoint file written after every epoch (default: OUTPUT with .ckpt).
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Continue from the checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Write the per-epoch history as JSON here.
+    #[arg(long)]
+    pub history: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    /// Evaluate on the first N test samples only.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long, default_value = "flex")]
+    pub device: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Batch sizes to measure inference at.
+    #[arg(long, value_delimiter = ',', default_value = "1,128")]
+    pub batch: Vec<usize>,
+    /// Also measure training throughput (forward, backward, SGD step) at batch 128.
+    #[arg(long)]
+    pub train: bool,
+    /// Timed runs per measurement (the median is reported).
+    #[arg(long, default_value_t = 7)]
+    pub runs: usize,
+    #[arg(long, default_value = "flex")]
+    pub device: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Built-in architecture to train.
+    #[arg(long, default_value = "lenet5")]
+    pub model: String,
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
+    /// Where Fashion-MNIST is, if not in /usr/share/datasets/fashion-mnist.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Directory for the trained model and history.
+    #[arg(long, default_value = "runs/demo")]
+    pub out_dir: PathBuf,
+    #[arg(long, default_value = "flex")]
+    pub device: String,
+}
+
+fn parse_shape(s: &str) -> Result<[usize; 3], String> {
+    let dims: Result<Vec<usize>, _> = s.split(',').map(|d| d.trim().parse::<usize>()).collect();
+    match dims {
+        Ok(d) if d.len() == 3 && d.iter().all(|&x| x > 0) => Ok([d[0], d[1], d[2]]),
+        _ => Err(format!("'{s}' is not a shape C,H,W of three positive integers (e.g. 3,32,32)")),
+    }
+}

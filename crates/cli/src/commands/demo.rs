@@ -1,0 +1,51 @@
+//! `shears demo`: the main job on real data. Trains a small model on Fashion-MNIST, evaluates
+//! it, and writes the model and its history under `--out-dir` (the demo's own directory, whose
+//! files it replaces on every run).
+
+use super::{device, millions};
+use crate::args::DemoArgs;
+use crate::model::{self, DataShape};
+use crate::progress::TrainProgress;
+use anyhow::{Context, Result};
+use shears_data::{DataSource, Split};
+use shears_runtime::train::{self, TrainConfig, TrainData};
+use std::sync::Arc;
+
+pub fn run(args: &DemoArgs) -> Result<()> {
+    let device = device(&args.device)?;
+    let source = DataSource::parse("fashion-mnist", args.data_dir.clone())?;
+    let train_set = Arc::new(source.load(Split::Train)?);
+    let test_set = Arc::new(source.load(Split::Test)?);
+    let shape = DataShape { input_shape: train_set.shape, classes: train_set.classes };
+    let model_args = crate::args::ModelArgs { model: args.model.clone(), input_shape: None, classes: None, init_seed: 0 };
+    let mut graph = model::load(&model_args, Some(shape))?;
+    println!(
+        "shears demo: {} on Fashion-MNIST ({} train / {} test images), {} parameters, {} MACs",
+        args.model,
+        train_set.len(),
+        test_set.len(),
+        millions(graph.param_count() as f64),
+        millions(graph.mac_count()? as f64)
+    );
+    let config = TrainConfig { epochs: args.epochs, lr: 0.05, crop_padding: 2, ..TrainConfig::default() };
+    let data = TrainData { train: train_set, test: Some(test_set), normalize: source.default_normalize() };
+    let history = train::train(&mut graph, &data, &config, device, None, &mut TrainProgress::default())?;
+    std::fs::create_dir_all(&args.out_dir)
+        .with_context(|| format!("cannot create '{}'", args.out_dir.display()))?;
+    let model_path = args.out_dir.join(format!("{}.onnx", args.model));
+    model::save(&graph, &model_path)?;
+    let history_path = args.out_dir.join("history.json");
+    std::fs::write(&history_path, serde_json::to_string_pretty(&history)?)?;
+    let last = history.last().context("no epoch ran")?;
+    let test = last.test.as_ref().context("no evaluation ran")?;
+    let seconds: f64 = history.iter().map(|h| h.seconds).sum();
+    println!(
+        "\nresult: {} after {} epochs ({seconds:.0}s of training): test top-1 {:.2}%, top-5 {:.2}%",
+        args.model,
+        history.len(),
+        100.0 * test.top1,
+        100.0 * test.top5
+    );
+    println!("model: {}\nhistory: {}", model_path.display(), history_path.display());
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! One module per subcommand; `run` dispatches.
+
+mod bench;
+mod demo;
+mod eval;
+mod info;
+mod train;
+
+use crate::args::{Cli, Command};
+use anyhow::Result;
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Info(args) => info::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Bench(args) => bench::run(&args),
+        Command::Demo(args) => demo::run(&args),
+    }
+}
+
+/// Parses `--device`.
+fn device(name: &str) -> Result<shears_runtime::DeviceKind> {
+    let kind: shears_runtime::DeviceKind = name.parse()?;
+    kind.device()?;
+    Ok(kind)
+}
+
+/// Millions, with two decimals.
+fn millions(n: f64) -> String {
+    format!("{:.2}M", n / 1e6)
+}

@@ -1,0 +1,99 @@
+//! `shears train --model M --data D -o OUT.onnx`: train, checkpoint every epoch, save.
+
+use super::device;
+use crate::args::{OptimizerArg, RecipeArgs, ScheduleArg, TrainArgs};
+use crate::data::{Data, shape_of};
+use crate::model;
+use crate::progress::TrainProgress;
+use anyhow::{Context, Result, bail};
+use shears_data::Split;
+use shears_runtime::train::{self, Checkpoint, LrSchedule, OptimizerKind, TrainConfig, TrainData};
+use std::path::PathBuf;
+
+pub fn run(args: &TrainArgs) -> Result<()> {
+    model::check_output(&args.output, args.force || args.resume)?;
+    let data = Data::from_args(&args.data)?.context("train needs --data (e.g. --data fashion-mnist)")?;
+    let device = device(&args.recipe.device)?;
+    let model_args = crate::args::ModelArgs {
+        model: args.model.clone(),
+        input_shape: args.input_shape,
+        classes: args.classes,
+        init_seed: args.init_seed,
+    };
+    let train_set = data.load(Split::Train)?;
+    let test_set = data.load(Split::Test)?;
+    let mut graph = model::load(&model_args, Some(shape_of(&train_set)))?;
+    let checkpoint = args.checkpoint.clone().unwrap_or_else(|| args.output.with_extension("ckpt"));
+    let mut config = recipe_config(&args.recipe, train_set.shape)?;
+    config.checkpoint = Some(checkpoint.clone());
+    let resume = if args.resume {
+        if !checkpoint.exists() {
+            bail!("--resume: no checkpoint at '{}' (pass --checkpoint PATH)", checkpoint.display());
+        }
+        Some(Checkpoint::load(&checkpoint)?)
+    } else {
+        None
+    };
+    println!(
+        "training {} on {} ({} train / {} test samples) for {} epochs, batch {}, lr {}",
+        args.model,
+        data.source,
+        train_set.len(),
+        test_set.len(),
+        config.epochs,
+        config.batch_size,
+        config.lr
+    );
+    let train_data = TrainData { train: train_set, test: Some(test_set), normalize: data.normalize.clone() };
+    let history = train::train(&mut graph, &train_data, &config, device, resume, &mut TrainProgress::default())?;
+    model::save(&graph, &args.output)?;
+    if let Some(path) = &args.history {
+        std::fs::write(path, serde_json::to_string_pretty(&history)?)
+            .with_context(|| format!("cannot write history '{}'", path.display()))?;
+    }
+    let total: f64 = history.iter().map(|h| h.seconds).sum();
+    if let Some(test) = history.last().and_then(|h| h.test.as_ref()) {
+        println!(
+            "done in {total:.0}s: test top-1 {:.2}%, top-5 {:.2}%; model written to {}",
+            100.0 * test.top1,
+            100.0 * test.top5,
+            args.output.display()
+        );
+    }
+    Ok(())
+}
+
+/// The training configuration for a recipe on inputs of `shape`.
+pub fn recipe_config(r: &RecipeArgs, shape: [usize; 3]) -> Result<TrainConfig> {
+    let optimizer = match r.optimizer {
+        OptimizerArg::Sgd => OptimizerKind::Sgd { momentum: r.momentum, nesterov: false },
+        OptimizerArg::Nesterov => OptimizerKind::Sgd { momentum: r.momentum, nesterov: true },
+        OptimizerArg::Adamw => OptimizerKind::AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+    };
+    let default_lr = if matches!(r.optimizer, OptimizerArg::Adamw) { 1e-3 } else { 0.1 };
+    let schedule = match r.schedule {
+        ScheduleArg::Constant => LrSchedule::Constant,
+        ScheduleArg::Step => LrSchedule::Step { every: r.step_every.max(1), gamma: r.step_gamma },
+        ScheduleArg::Cosine => LrSchedule::Cosine,
+        ScheduleArg::Onecycle => LrSchedule::OneCycle,
+    };
+    let side = shape[1].min(shape[2]);
+    let default_crop = if side >= 32 { 4 } else if side >= 28 { 2 } else { 0 };
+    if r.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    Ok(TrainConfig {
+        epochs: r.epochs,
+        batch_size: r.batch,
+        lr: r.lr.unwrap_or(default_lr),
+        optimizer,
+        weight_decay: r.weight_decay,
+        schedule,
+        seed: r.seed,
+        crop_padding: r.crop_padding.unwrap_or(default_crop),
+        horizontal_flip: !r.no_flip,
+        train_limit: r.train_limit,
+        test_limit: r.test_limit,
+        checkpoint: None::<PathBuf>,
+    })
+}

@@ -1,0 +1,352 @@
+//! The import table: one small function per ONNX op type, each turning a node into an IR op.
+//!
+//! An importer reads attributes and constant inputs (weights) through [`Ctx`] and returns the
+//! op plus the indices of the node inputs that are data (computed values). Adding an op is a
+//! new function and a new line in [`importer`].
+
+use super::context::{Ctx, Input, MAX_EXTENT};
+use crate::{OnnxError, momentum};
+use shears_ir::{Array, BatchNorm2d, Conv2d, Linear, Op, Pool2d};
+
+/// An IR op and which node inputs feed it as data, in order.
+pub(crate) struct Imported {
+    pub op: Op,
+    pub data: Vec<usize>,
+}
+
+impl Imported {
+    /// An op reading input 0 only.
+    fn unary(op: Op) -> Result<Self, OnnxError> {
+        Ok(Self { op, data: vec![0] })
+    }
+}
+
+/// Converts one node.
+pub(crate) type ImportFn = fn(&Ctx) -> Result<Imported, OnnxError>;
+
+/// The importer of an op type of the default ONNX domain, `None` if shears does not support it.
+/// (`Constant` nodes are folded into constants before this table is consulted.)
+pub(crate) fn importer(op_type: &str) -> Option<ImportFn> {
+    Some(match op_type {
+        "Conv" => conv,
+        "BatchNormalization" => batch_norm,
+        "Gemm" => gemm,
+        "MatMul" => matmul,
+        "Relu" => |_| Imported::unary(Op::Relu),
+        "Clip" => clip,
+        "LeakyRelu" => leaky_relu,
+        "Sigmoid" => |_| Imported::unary(Op::Sigmoid),
+        "HardSigmoid" => hard_sigmoid,
+        "HardSwish" => |_| Imported::unary(Op::HardSwish),
+        "Tanh" => |_| Imported::unary(Op::Tanh),
+        "MaxPool" => max_pool,
+        "AveragePool" => avg_pool,
+        "GlobalAveragePool" => |_| Imported::unary(Op::GlobalAvgPool),
+        "Flatten" => flatten,
+        "Reshape" => reshape,
+        "Add" => |_| {
+            Ok(Imported {
+                op: Op::Add,
+                data: vec![0, 1],
+            })
+        },
+        "Mul" => |_| {
+            Ok(Imported {
+                op: Op::Mul,
+                data: vec![0, 1],
+            })
+        },
+        "Concat" => concat,
+        "Dropout" => dropout,
+        "Identity" => |_| Imported::unary(Op::Identity),
+        "Softmax" => softmax,
+        _ => return None,
+    })
+}
+
+fn conv(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    let weight = ctx.required_weight(1, "weight")?;
+    let [_, _, kh, kw] = weight.shape[..] else {
+        return Err(ctx.fail(format!(
+            "weight has shape {:?}; shears supports 2-D convolutions only ([out, in/groups, kh, kw])",
+            weight.shape
+        )));
+    };
+    if weight.shape.contains(&0) {
+        return Err(ctx.fail(format!("weight has an empty axis: {:?}", weight.shape)));
+    }
+    if let Some(ks) = ctx.ints("kernel_shape")?
+        && ks != [kh as i64, kw as i64]
+    {
+        return Err(ctx.fail(format!(
+            "kernel_shape {ks:?} does not match the weight {:?}",
+            weight.shape
+        )));
+    }
+    let stride = ctx.pair("strides", 1)?;
+    let dilation = ctx.pair("dilations", 1)?;
+    let groups = usize::try_from(ctx.int("group", 1)?)
+        .ok()
+        .filter(|g| (1..=MAX_EXTENT).contains(g))
+        .ok_or_else(|| ctx.fail(format!("attribute 'group' must be from 1 to {MAX_EXTENT}")))?;
+    let padding = padding(ctx, [kh, kw], stride, dilation)?;
+    let bias = ctx.weight(2, "bias")?;
+    Imported::unary(Op::Conv2d(Conv2d {
+        weight,
+        bias,
+        stride,
+        padding,
+        dilation,
+        groups,
+    }))
+}
+
+/// `[top, left, bottom, right]` from `pads` or `auto_pad` (SAME_* computed from the input size).
+fn padding(
+    ctx: &Ctx,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+) -> Result<[usize; 4], OnnxError> {
+    let auto_pad = ctx.string("auto_pad")?.unwrap_or_default();
+    match auto_pad.as_str() {
+        "" | "NOTSET" => {
+            let p = ctx.usizes("pads", 4, 0, 0)?;
+            Ok([p[0], p[1], p[2], p[3]])
+        }
+        "VALID" => Ok([0; 4]),
+        "SAME_UPPER" | "SAME_LOWER" => {
+            let shape = ctx.shape(0)?;
+            let [_, h, w] = shape[..] else {
+                return Err(ctx.fail(format!(
+                    "input must be [N, C, H, W], got per-sample shape {shape:?}"
+                )));
+            };
+            let mut pads = [0; 4];
+            for (axis, len) in [h, w].into_iter().enumerate() {
+                let out = len.div_ceil(stride[axis]);
+                let span = dilation[axis] * (kernel[axis] - 1) + 1;
+                let total = ((out.saturating_sub(1)) * stride[axis] + span).saturating_sub(len);
+                let small = total / 2;
+                let (begin, end) = if auto_pad == "SAME_UPPER" {
+                    (small, total - small)
+                } else {
+                    (total - small, small)
+                };
+                pads[axis] = begin;
+                pads[axis + 2] = end;
+            }
+            Ok(pads)
+        }
+        other => Err(ctx.fail(format!("unknown auto_pad '{other}'"))),
+    }
+}
+
+fn batch_norm(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    if ctx.int("training_mode", 0)? != 0 {
+        return Err(ctx.fail("training_mode=1 is not supported; export the model in eval mode"));
+    }
+    if ctx.opset < 9 && ctx.int("spatial", 1)? == 0 {
+        return Err(ctx.fail("spatial=0 (per-activation statistics) is not supported"));
+    }
+    Imported::unary(Op::BatchNorm2d(BatchNorm2d {
+        gamma: ctx.required_weight(1, "scale")?,
+        beta: ctx.required_weight(2, "bias")?,
+        mean: ctx.required_weight(3, "running mean")?,
+        var: ctx.required_weight(4, "running variance")?,
+        eps: ctx.float("epsilon", 1e-5)?,
+        momentum: momentum::from_onnx(ctx.float("momentum", 0.9)?),
+    }))
+}
+
+/// `[rows, cols]` to `[cols, rows]`.
+fn transpose(a: &Array) -> Array {
+    let (rows, cols) = (a.shape[0], a.shape[1]);
+    let data = (0..cols)
+        .flat_map(|c| (0..rows).map(move |r| a.data[r * cols + c]))
+        .collect();
+    Array {
+        shape: vec![cols, rows],
+        data,
+    }
+}
+
+fn matrix(ctx: &Ctx, index: usize) -> Result<Array, OnnxError> {
+    let b = ctx.required_weight(index, "weight")?;
+    if b.shape.len() != 2 {
+        return Err(ctx.fail(format!("weight must be a matrix, got shape {:?}", b.shape)));
+    }
+    Ok(b)
+}
+
+/// `Y = alpha * A * op(B) + beta * C`, folded into a linear layer `[out, in]`.
+fn gemm(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    if ctx.int("transA", 0)? != 0 {
+        return Err(ctx.fail("transA=1 is not supported (the data input must be [N, features])"));
+    }
+    let b = matrix(ctx, 1)?;
+    let mut weight = if ctx.int("transB", 0)? != 0 {
+        b
+    } else {
+        transpose(&b)
+    };
+    let alpha = ctx.float("alpha", 1.0)?;
+    let beta = ctx.float("beta", 1.0)?;
+    if alpha != 1.0 {
+        weight.data.iter_mut().for_each(|v| *v *= alpha);
+    }
+    let out = weight.shape[0];
+    let bias = match ctx.weight(2, "bias")? {
+        Some(_) if beta == 0.0 => None,
+        None => None,
+        Some(c) => {
+            let data = match c.len() {
+                n if n == out => c.data,
+                1 => vec![c.data[0]; out],
+                _ => {
+                    return Err(ctx.fail(format!(
+                        "bias of shape {:?} does not broadcast to [{out}]",
+                        c.shape
+                    )));
+                }
+            };
+            Some(Array {
+                shape: vec![out],
+                data: data.into_iter().map(|v| v * beta).collect(),
+            })
+        }
+    };
+    Imported::unary(Op::Linear(Linear { weight, bias }))
+}
+
+/// `Y = A * B` with a constant `B` `[in, out]`: a linear layer without bias.
+fn matmul(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    let weight = transpose(&matrix(ctx, 1)?);
+    Imported::unary(Op::Linear(Linear { weight, bias: None }))
+}
+
+/// Bounds from attributes (opset < 11) or constant inputs (opset >= 11).
+fn clip(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    let mut min = ctx.float("min", f32::NEG_INFINITY)?;
+    let mut max = ctx.float("max", f32::INFINITY)?;
+    if let Some(v) = ctx.scalar(1, "min")? {
+        min = v;
+    }
+    if let Some(v) = ctx.scalar(2, "max")? {
+        max = v;
+    }
+    Imported::unary(Op::Clip { min, max })
+}
+
+fn leaky_relu(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    Imported::unary(Op::LeakyRelu {
+        alpha: ctx.float("alpha", 0.01)?,
+    })
+}
+
+fn hard_sigmoid(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    Imported::unary(Op::HardSigmoid {
+        alpha: ctx.float("alpha", 0.2)?,
+        beta: ctx.float("beta", 0.5)?,
+    })
+}
+
+fn pool(ctx: &Ctx) -> Result<Pool2d, OnnxError> {
+    if ctx.ints("kernel_shape")?.is_none() {
+        return Err(ctx.fail("attribute 'kernel_shape' is missing"));
+    }
+    let k = ctx.usizes("kernel_shape", 2, 1, 1)?;
+    let kernel = [k[0], k[1]];
+    let stride = ctx.pair("strides", 1)?;
+    let dilation = ctx.pair("dilations", 1)?;
+    Ok(Pool2d {
+        kernel,
+        stride,
+        padding: padding(ctx, kernel, stride, dilation)?,
+        dilation,
+        ceil_mode: ctx.int("ceil_mode", 0)? != 0,
+        count_include_pad: ctx.int("count_include_pad", 0)? != 0,
+    })
+}
+
+fn max_pool(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    let pool = Pool2d {
+        count_include_pad: false,
+        ..pool(ctx)?
+    };
+    Imported::unary(Op::MaxPool2d(pool))
+}
+
+fn avg_pool(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    Imported::unary(Op::AvgPool2d(pool(ctx)?))
+}
+
+fn flatten(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    Imported::unary(Op::Flatten {
+        axis: ctx.axis(ctx.int("axis", 1)?)?,
+    })
+}
+
+/// A reshape to `[N, features]` (PyTorch's `x.view(x.size(0), -1)` with a constant shape) is a
+/// flatten; other reshapes are not supported.
+fn reshape(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    let shape = match ctx.input(1) {
+        Input::Const(_) => ctx.const_ints(1, "target shape")?.unwrap_or_default(),
+        _ => {
+            return Err(
+                ctx.fail("the target shape must be a constant (an initializer or a Constant)")
+            );
+        }
+    };
+    let numel: usize = ctx.shape(0)?.iter().product();
+    let flattens = match shape[..] {
+        [batch, -1] => batch != -1,
+        [_, features] => features == numel as i64,
+        _ => false,
+    };
+    if !flattens {
+        return Err(ctx.fail(format!(
+            "reshapes to {shape:?}; shears imports Reshape only as a per-sample flatten to [N, features]"
+        )));
+    }
+    Imported::unary(Op::Flatten { axis: 1 })
+}
+
+fn concat(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    if !ctx.has_attr("axis") {
+        return Err(ctx.fail("attribute 'axis' is missing"));
+    }
+    let axis = ctx.axis(ctx.int("axis", 1)?)?;
+    let data = (0..ctx.inputs.len())
+        .filter(|&i| !matches!(ctx.input(i), Input::Absent))
+        .collect();
+    Ok(Imported {
+        op: Op::Concat { axis },
+        data,
+    })
+}
+
+/// Ratio from the attribute (opset < 12) or the optional constant input (opset >= 12).
+fn dropout(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    let mut ratio = ctx.float("ratio", 0.5)?;
+    if let Some(v) = ctx.scalar(1, "ratio")? {
+        ratio = v;
+    }
+    Imported::unary(Op::Dropout { ratio })
+}
+
+/// Softmax over one axis (opset >= 13). Before opset 13 Softmax flattened the axes from `axis`
+/// on, which equals a one-axis softmax only over the last axis.
+fn softmax(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    let default = if ctx.opset >= 13 { -1 } else { 1 };
+    let axis = ctx.axis(ctx.int("axis", default)?)?;
+    if ctx.opset < 13 {
+        let rank = ctx.rank(0)?;
+        if axis + 1 != rank {
+            return Err(ctx.fail(format!(
+                "before opset 13, Softmax over axis {axis} of a rank-{rank} input flattens the trailing axes; shears imports it only over the last axis"
+            )));
+        }
+    }
+    Imported::unary(Op::Softmax { axis })
+}

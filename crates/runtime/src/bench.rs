@@ -1,0 +1,72 @@
+//! Throughput and latency measurements: inference at a batch size, and training steps.
+//!
+//! Each measurement warms up, then times `runs` repetitions and reports the median.
+
+use crate::train::{Optimizer, OptimizerKind, train_step};
+use crate::{DeviceKind, Mode, Network, RuntimeError};
+use burn::tensor::{Distribution, Tensor};
+use serde::Serialize;
+use shears_ir::Graph;
+use std::time::Instant;
+
+/// One measurement.
+#[derive(Clone, Debug, Serialize)]
+pub struct Timing {
+    pub what: &'static str,
+    pub batch: usize,
+    /// Median seconds per batch.
+    pub median_s: f64,
+    pub images_per_sec: f64,
+}
+
+const WARMUP: usize = 2;
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn timing(what: &'static str, batch: usize, samples: Vec<f64>) -> Timing {
+    let median_s = median(samples);
+    Timing { what, batch, median_s, images_per_sec: batch as f64 / median_s }
+}
+
+fn random_input(net: &Network, batch: usize) -> Tensor<4> {
+    let mut dims = [batch, 1, 1, 1];
+    dims[1..=net.input_shape().len()].copy_from_slice(net.input_shape());
+    Tensor::random(dims, Distribution::Normal(0.0, 1.0), net.device())
+}
+
+/// Inference latency at `batch`: forward in eval mode, results read back to the host.
+pub fn inference(graph: &Graph, device: DeviceKind, batch: usize, runs: usize) -> Result<Timing, RuntimeError> {
+    let mut net = Network::new(graph, &device.device()?)?;
+    let x = random_input(&net, batch);
+    let samples = (0..WARMUP + runs.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            let _ = net.forward(x.clone(), Mode::Eval).into_data();
+            start.elapsed().as_secs_f64()
+        })
+        .skip(WARMUP)
+        .collect();
+    Ok(timing("inference", batch, samples))
+}
+
+/// Training throughput at `batch`: forward, cross-entropy, backward and an SGD step.
+pub fn training(graph: &Graph, device: DeviceKind, batch: usize, runs: usize) -> Result<Timing, RuntimeError> {
+    let mut net = Network::new(graph, &device.device()?.autodiff())?;
+    let classes = graph.infer_shapes()?[graph.outputs[0].node][0].iter().product::<usize>();
+    let labels: Vec<i64> = (0..batch).map(|i| (i % classes) as i64).collect();
+    let mut optimizer = Optimizer::new(OptimizerKind::default(), 5e-4, net.params().len());
+    let x = random_input(&net, batch);
+    let samples = (0..WARMUP + runs.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            let (_, logits) = train_step(&mut net, &mut optimizer, x.clone(), &labels, 0.01);
+            let _ = logits.into_data();
+            start.elapsed().as_secs_f64()
+        })
+        .skip(WARMUP)
+        .collect();
+    Ok(timing("training", batch, samples))
+}
