@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "shears", version, about = "Prune trained CNNs: smaller and faster, nearly as accurate.")]
+#[command(
+    name = "shears",
+    version,
+    about = "Prune trained CNNs: smaller and faster, nearly as accurate."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -217,6 +221,8 @@ fn parse_shape(s: &str) -> Result<[usize; 3], String> {
     let dims: Result<Vec<usize>, _> = s.split(',').map(|d| d.trim().parse::<usize>()).collect();
     match dims {
         Ok(d) if d.len() == 3 && d.iter().all(|&x| x > 0) => Ok([d[0], d[1], d[2]]),
-        _ => Err(format!("'{s}' is not a shape C,H,W of three positive integers (e.g. 3,32,32)")),
+        _ => Err(format!(
+            "'{s}' is not a shape C,H,W of three positive integers (e.g. 3,32,32)"
+        )),
     }
 }

@@ -40,5 +40,8 @@ impl Data {
 
 /// The input shape and classes of a loaded data set.
 pub fn shape_of(set: &Dataset) -> DataShape {
-    DataShape { input_shape: set.shape, classes: set.classes }
+    DataShape {
+        input_shape: set.shape,
+        classes: set.classes,
+    }
 }

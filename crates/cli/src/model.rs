@@ -16,9 +16,15 @@ pub struct DataShape {
 /// Loads MODEL. A built-in takes its input shape and classes from the flags, else from the data
 /// set, else 3x32x32 and 10 classes; an ONNX file keeps its own.
 pub fn load(args: &ModelArgs, data: Option<DataShape>) -> Result<Graph> {
-    if let Some(name) = zoo::NAMES.iter().find(|n| **n == args.model.to_ascii_lowercase()) {
+    if let Some(name) = zoo::NAMES
+        .iter()
+        .find(|n| **n == args.model.to_ascii_lowercase())
+    {
         let spec = ArchSpec {
-            input_shape: args.input_shape.or(data.map(|d| d.input_shape)).unwrap_or([3, 32, 32]),
+            input_shape: args
+                .input_shape
+                .or(data.map(|d| d.input_shape))
+                .unwrap_or([3, 32, 32]),
             classes: args.classes.or(data.map(|d| d.classes)).unwrap_or(10),
             seed: args.init_seed,
         };
@@ -27,7 +33,10 @@ pub fn load(args: &ModelArgs, data: Option<DataShape>) -> Result<Graph> {
         }
         let graph = zoo::build(name, &spec).expect("listed in NAMES");
         graph.verify().with_context(|| {
-            format!("{name} cannot be built for input {:?}: choose a larger --input-shape", spec.input_shape)
+            format!(
+                "{name} cannot be built for input {:?}: choose a larger --input-shape",
+                spec.input_shape
+            )
         })?;
         return Ok(graph);
     }
@@ -40,7 +49,10 @@ pub fn load(args: &ModelArgs, data: Option<DataShape>) -> Result<Graph> {
         );
     }
     if args.input_shape.is_some() || args.classes.is_some() {
-        bail!("--input-shape and --classes apply to built-in architectures, not to '{}'", args.model);
+        bail!(
+            "--input-shape and --classes apply to built-in architectures, not to '{}'",
+            args.model
+        );
     }
     Ok(shears_onnx::load_file(path)?)
 }
@@ -48,15 +60,20 @@ pub fn load(args: &ModelArgs, data: Option<DataShape>) -> Result<Graph> {
 /// Refuses to overwrite an existing file unless `force`.
 pub fn check_output(path: &Path, force: bool) -> Result<()> {
     if path.exists() && !force {
-        bail!("'{}' already exists: choose another -o path or pass --force to overwrite it", path.display());
+        bail!(
+            "'{}' already exists: choose another -o path or pass --force to overwrite it",
+            path.display()
+        );
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory '{}'", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create directory '{}'", dir.display()))?;
     }
     Ok(())
 }
 
 /// Writes `graph` as ONNX to `path`.
 pub fn save(graph: &Graph, path: &Path) -> Result<()> {
-    shears_onnx::save_file(graph, path).with_context(|| format!("cannot write model '{}'", path.display()))
+    shears_onnx::save_file(graph, path)
+        .with_context(|| format!("cannot write model '{}'", path.display()))
 }

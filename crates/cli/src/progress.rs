@@ -13,9 +13,11 @@ impl TrainObserver for TrainProgress {
     fn epoch_start(&mut self, epoch: usize, epochs: usize, batches: usize) {
         let bar = ProgressBar::new(batches as u64);
         bar.set_style(
-            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}<{eta})")
-                .expect("valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}<{eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
         );
         bar.set_prefix(format!("{}/{}", epoch + 1, epochs));
         self.bar = Some(bar);
@@ -24,7 +26,12 @@ impl TrainObserver for TrainProgress {
     fn batch(&mut self, p: &BatchProgress) {
         if let Some(bar) = &self.bar {
             bar.set_position(p.batch as u64 + 1);
-            bar.set_message(format!("loss {:.4} acc {:.2}% {:.0} img/s", p.loss, 100.0 * p.top1, p.images_per_sec));
+            bar.set_message(format!(
+                "loss {:.4} acc {:.2}% {:.0} img/s",
+                p.loss,
+                100.0 * p.top1,
+                p.images_per_sec
+            ));
         }
     }
 
@@ -35,7 +42,14 @@ impl TrainObserver for TrainProgress {
         let test = r
             .test
             .as_ref()
-            .map(|t| format!("  test top-1 {:.2}% top-5 {:.2}% loss {:.4}", 100.0 * t.top1, 100.0 * t.top5, t.loss))
+            .map(|t| {
+                format!(
+                    "  test top-1 {:.2}% top-5 {:.2}% loss {:.4}",
+                    100.0 * t.top1,
+                    100.0 * t.top5,
+                    t.loss
+                )
+            })
             .unwrap_or_default();
         println!(
             "epoch {:>3}  train loss {:.4} acc {:.2}%{test}  {:.0}s  {:.0} img/s  lr {:.4}",

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn shears(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shears")).args(args).output().expect("run shears")
+    Command::new(env!("CARGO_BIN_EXE_shears"))
+        .args(args)
+        .output()
+        .expect("run shears")
 }
 
 fn stderr(out: &Output) -> String {
@@ -19,7 +22,14 @@ fn assert_user_error(args: &[&str], needle: &str) {
     assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
     assert!(err.contains(needle), "{args:?}: '{needle}' not in: {err}");
     assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-    assert_eq!(err.trim_end().lines().filter(|l| l.starts_with("error")).count(), 1, "{err}");
+    assert_eq!(
+        err.trim_end()
+            .lines()
+            .filter(|l| l.starts_with("error"))
+            .count(),
+        1,
+        "{err}"
+    );
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -40,7 +50,11 @@ fn write_idx(dir: &Path, prefix: &str, n: usize) {
         let class = i % 4;
         for p in 0..784 {
             let quadrant = (p / 28 / 14) * 2 + (p % 28) / 14;
-            images.push(if quadrant == class { 200 } else { (i * 7 + p) as u8 % 60 });
+            images.push(if quadrant == class {
+                200
+            } else {
+                (i * 7 + p) as u8 % 60
+            });
         }
         labels.push(class as u8);
     }
@@ -65,13 +79,26 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
     std::fs::write(&not_onnx, "this is not a model").unwrap();
     assert_user_error(&["info", "resnet21"], "neither a built-in architecture");
     assert_user_error(&["info", "missing/model.onnx"], "missing/model.onnx");
-    assert_user_error(&["info", not_onnx.to_str().unwrap()], "is not an ONNX model");
+    assert_user_error(
+        &["info", not_onnx.to_str().unwrap()],
+        "is not an ONNX model",
+    );
     assert_user_error(&["info", "resnet20", "--input-shape", "3,32"], "C,H,W");
     assert_user_error(&["eval", "resnet20", "--data", "nope"], "nope");
     assert_user_error(&["eval", "resnet20"], "--data");
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    assert_user_error(&["eval", "lenet5", "--data", "mnist", "--data-dir", empty.to_str().unwrap()], "empty");
+    assert_user_error(
+        &[
+            "eval",
+            "lenet5",
+            "--data",
+            "mnist",
+            "--data-dir",
+            empty.to_str().unwrap(),
+        ],
+        "empty",
+    );
     assert_user_error(&["bench", "resnet20", "--device", "tpu"], "tpu");
     std::fs::remove_dir_all(dir).ok();
 }
@@ -85,8 +112,18 @@ fn train_writes_a_model_that_evaluates_and_resumes() {
     let model = dir.join("lenet.onnx");
     let model_s = model.to_str().unwrap();
     let train = |epochs: &str, extra: &[&str]| {
-        let mut args = vec!["train", "--model", "lenet5", "--data", "mnist", "--data-dir", data_dir];
-        args.extend(["--epochs", epochs, "--batch", "32", "--lr", "0.05", "-o", model_s]);
+        let mut args = vec![
+            "train",
+            "--model",
+            "lenet5",
+            "--data",
+            "mnist",
+            "--data-dir",
+            data_dir,
+        ];
+        args.extend([
+            "--epochs", epochs, "--batch", "32", "--lr", "0.05", "--no-flip", "-o", model_s,
+        ]);
         args.extend(extra);
         shears(&args)
     };
@@ -94,7 +131,15 @@ fn train_writes_a_model_that_evaluates_and_resumes() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(model.exists() && model.with_extension("ckpt").exists());
 
-    let eval = shears(&["eval", model_s, "--data", "mnist", "--data-dir", data_dir, "--json"]);
+    let eval = shears(&[
+        "eval",
+        model_s,
+        "--data",
+        "mnist",
+        "--data-dir",
+        data_dir,
+        "--json",
+    ]);
     assert!(eval.status.success(), "{}", stderr(&eval));
     let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
     assert_eq!(report["samples"], 64);
@@ -102,18 +147,48 @@ fn train_writes_a_model_that_evaluates_and_resumes() {
 
     // The trained model is not overwritten without --force; --resume continues the run.
     assert_user_error(
-        &["train", "--model", "lenet5", "--data", "mnist", "--data-dir", data_dir, "-o", model_s],
+        &[
+            "train",
+            "--model",
+            "lenet5",
+            "--data",
+            "mnist",
+            "--data-dir",
+            data_dir,
+            "-o",
+            model_s,
+        ],
         "--force",
     );
     let resumed = train("3", &["--resume"]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     let text = String::from_utf8_lossy(&resumed.stdout);
-    assert!(text.contains("epoch   3") && !text.contains("epoch   1 "), "{text}");
+    assert!(
+        text.contains("epoch   3") && !text.contains("epoch   1 "),
+        "{text}"
+    );
 
     // An ONNX model built for other data is refused with the shapes named.
     let cifar_model = dir.join("r20.onnx");
-    let out = shears(&["train", "--model", "resnet20", "--data", "mnist", "--data-dir", data_dir, "--epochs", "1",
-        "--train-limit", "32", "--test-limit", "32", "-o", cifar_model.to_str().unwrap(), "--input-shape", "3,32,32"]);
+    let out = shears(&[
+        "train",
+        "--model",
+        "resnet20",
+        "--data",
+        "mnist",
+        "--data-dir",
+        data_dir,
+        "--epochs",
+        "1",
+        "--train-limit",
+        "32",
+        "--test-limit",
+        "32",
+        "-o",
+        cifar_model.to_str().unwrap(),
+        "--input-shape",
+        "3,32,32",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("[3, 32, 32]"), "{}", stderr(&out));
     std::fs::remove_dir_all(dir).ok();
@@ -121,10 +196,16 @@ fn train_writes_a_model_that_evaluates_and_resumes() {
 
 #[test]
 fn bench_prints_throughput() {
-    let out = shears(&["bench", "lenet5", "--batch", "2", "--train", "--runs", "1", "--json"]);
+    let out = shears(&[
+        "bench", "lenet5", "--batch", "2", "--train", "--runs", "1", "--json",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let timings: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let timings = timings.as_array().unwrap();
     assert_eq!(timings.len(), 2);
-    assert!(timings.iter().all(|t| t["images_per_sec"].as_f64().unwrap() > 0.0));
+    assert!(
+        timings
+            .iter()
+            .all(|t| t["images_per_sec"].as_f64().unwrap() > 0.0)
+    );
 }

@@ -26,13 +26,19 @@ impl Array {
     /// An array of zeros.
     pub fn zeros(shape: Vec<usize>) -> Self {
         let len = shape.iter().product();
-        Self { shape, data: vec![0.0; len] }
+        Self {
+            shape,
+            data: vec![0.0; len],
+        }
     }
 
     /// An array filled with one value.
     pub fn full(shape: Vec<usize>, value: f32) -> Self {
         let len = shape.iter().product();
-        Self { shape, data: vec![value; len] }
+        Self {
+            shape,
+            data: vec![value; len],
+        }
     }
 
     /// Number of elements.

@@ -38,7 +38,8 @@ impl Graph {
                 let out = &out[0];
                 let macs = match &node.op {
                     Op::Conv2d(c) => {
-                        let per_output = (c.weight.shape[1] * c.weight.shape[2] * c.weight.shape[3]) as u64;
+                        let per_output =
+                            (c.weight.shape[1] * c.weight.shape[2] * c.weight.shape[3]) as u64;
                         out.iter().product::<usize>() as u64 * per_output
                     }
                     Op::Linear(l) => (l.in_features() * l.out_features()) as u64,

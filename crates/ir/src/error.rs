@@ -7,13 +7,27 @@ use thiserror::Error;
 pub enum IrError {
     /// A node reads an outlet that does not exist or is not computed before it.
     #[error("node '{node}' reads input {input} from node #{from}, which {why}")]
-    BadInput { node: String, input: usize, from: usize, why: &'static str },
+    BadInput {
+        node: String,
+        input: usize,
+        from: usize,
+        why: &'static str,
+    },
     /// A node has the wrong number of inputs for its op.
     #[error("node '{node}' ({op}) has {got} inputs, expected {expected}")]
-    Arity { node: String, op: &'static str, got: usize, expected: String },
+    Arity {
+        node: String,
+        op: &'static str,
+        got: usize,
+        expected: String,
+    },
     /// Shapes of a node's inputs or weights do not fit its op.
     #[error("node '{node}' ({op}): {detail}")]
-    Shape { node: String, op: &'static str, detail: String },
+    Shape {
+        node: String,
+        op: &'static str,
+        detail: String,
+    },
     /// Two nodes share a name.
     #[error("two nodes are named '{0}': node names must be unique")]
     DuplicateName(String),

@@ -77,7 +77,12 @@ pub struct GraphBuilder {
 impl GraphBuilder {
     /// A builder for a graph named `name` with one input of `shape` (no batch axis).
     pub fn new(name: &str, input_shape: Vec<usize>) -> (Self, OutletId) {
-        let mut builder = Self { graph: Graph { name: name.into(), ..Graph::default() } };
+        let mut builder = Self {
+            graph: Graph {
+                name: name.into(),
+                ..Graph::default()
+            },
+        };
         let x = builder.push("input", Op::Input { shape: input_shape }, vec![]);
         builder.graph.inputs.push(x.node);
         (builder, x)
@@ -100,7 +105,11 @@ impl GraphBuilder {
     }
 
     pub fn bn(&mut self, name: &str, x: OutletId, channels: usize) -> OutletId {
-        self.push(name, Op::BatchNorm2d(BatchNorm2d::identity(channels)), vec![x])
+        self.push(
+            name,
+            Op::BatchNorm2d(BatchNorm2d::identity(channels)),
+            vec![x],
+        )
     }
 
     pub fn linear(&mut self, name: &str, x: OutletId, linear: Linear) -> OutletId {

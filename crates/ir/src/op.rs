@@ -113,17 +113,27 @@ impl Pool2d {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {
     /// A graph input; `shape` excludes the (dynamic) batch axis, e.g. `[C, H, W]`.
-    Input { shape: Vec<usize> },
+    Input {
+        shape: Vec<usize>,
+    },
     Conv2d(Conv2d),
     BatchNorm2d(BatchNorm2d),
     Linear(Linear),
     Relu,
     /// `min(max(x, min), max)`; ReLU6 is `Clip { min: 0, max: 6 }`.
-    Clip { min: f32, max: f32 },
-    LeakyRelu { alpha: f32 },
+    Clip {
+        min: f32,
+        max: f32,
+    },
+    LeakyRelu {
+        alpha: f32,
+    },
     Sigmoid,
     /// `max(0, min(1, alpha * x + beta))`
-    HardSigmoid { alpha: f32, beta: f32 },
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
     /// `x * relu6(x + 3) / 6`
     HardSwish,
     /// `x * sigmoid(x)`
@@ -134,18 +144,26 @@ pub enum Op {
     /// Mean over the spatial axes, keeping them as 1x1 (ONNX `GlobalAveragePool`).
     GlobalAvgPool,
     /// Flattens every axis from `axis` on (counted with the batch axis, as ONNX does).
-    Flatten { axis: usize },
+    Flatten {
+        axis: usize,
+    },
     /// Element-wise sum of two tensors of the same shape (residual joins).
     Add,
     /// Element-wise product; the second input may be a per-channel gate `[C, 1, 1]` (SE blocks).
     Mul,
     /// Concatenation along `axis` (counted with the batch axis; 1 is channels).
-    Concat { axis: usize },
+    Concat {
+        axis: usize,
+    },
     /// Identity at inference; drops with probability `ratio` in training.
-    Dropout { ratio: f32 },
+    Dropout {
+        ratio: f32,
+    },
     Identity,
     /// Softmax along `axis` (counted with the batch axis).
-    Softmax { axis: usize },
+    Softmax {
+        axis: usize,
+    },
 }
 
 impl Op {

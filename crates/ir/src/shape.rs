@@ -13,11 +13,20 @@ impl Graph {
         for (index, node) in self.nodes.iter().enumerate() {
             let mut inputs = Vec::with_capacity(node.inputs.len());
             for (i, outlet) in node.inputs.iter().enumerate() {
-                let bad = |why| IrError::BadInput { node: node.name.clone(), input: i, from: outlet.node, why };
+                let bad = |why| IrError::BadInput {
+                    node: node.name.clone(),
+                    input: i,
+                    from: outlet.node,
+                    why,
+                };
                 if outlet.node >= index {
                     return Err(bad("is not computed before it"));
                 }
-                inputs.push(shapes[outlet.node].get(outlet.slot).ok_or_else(|| bad("has no such output"))?);
+                inputs.push(
+                    shapes[outlet.node]
+                        .get(outlet.slot)
+                        .ok_or_else(|| bad("has no such output"))?,
+                );
             }
             shapes.push(vec![infer(node, &inputs)?]);
         }
@@ -27,13 +36,27 @@ impl Graph {
 
 fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
     let op_name = node.op.type_name();
-    let fail = |detail: String| IrError::Shape { node: node.name.clone(), op: op_name, detail };
+    let fail = |detail: String| IrError::Shape {
+        node: node.name.clone(),
+        op: op_name,
+        detail,
+    };
     if let Some(n) = node.op.arity() {
         if inputs.len() != n {
-            return Err(IrError::Arity { node: node.name.clone(), op: op_name, got: inputs.len(), expected: n.to_string() });
+            return Err(IrError::Arity {
+                node: node.name.clone(),
+                op: op_name,
+                got: inputs.len(),
+                expected: n.to_string(),
+            });
         }
     } else if inputs.is_empty() {
-        return Err(IrError::Arity { node: node.name.clone(), op: op_name, got: 0, expected: "at least 1".into() });
+        return Err(IrError::Arity {
+            node: node.name.clone(),
+            op: op_name,
+            got: 0,
+            expected: "at least 1".into(),
+        });
     }
     let x = inputs.first().copied();
     match &node.op {
@@ -41,22 +64,40 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
         Op::Conv2d(conv) => conv_shape(conv, x.unwrap()).map_err(fail),
         Op::BatchNorm2d(bn) => {
             let x = x.unwrap();
-            let arrays_ok = [&bn.beta, &bn.mean, &bn.var].iter().all(|a| a.shape == bn.gamma.shape);
+            let arrays_ok = [&bn.beta, &bn.mean, &bn.var]
+                .iter()
+                .all(|a| a.shape == bn.gamma.shape);
             if !arrays_ok || bn.gamma.shape.len() != 1 {
-                return Err(fail(format!("gamma, beta, mean and var must all be [C]; gamma is {:?}", bn.gamma.shape)));
+                return Err(fail(format!(
+                    "gamma, beta, mean and var must all be [C]; gamma is {:?}",
+                    bn.gamma.shape
+                )));
             }
             if x.first() != Some(&bn.channels()) {
-                return Err(fail(format!("input has shape {x:?} but the layer normalises {} channels", bn.channels())));
+                return Err(fail(format!(
+                    "input has shape {x:?} but the layer normalises {} channels",
+                    bn.channels()
+                )));
             }
             Ok(x.clone())
         }
         Op::Linear(l) => {
             let x = x.unwrap();
-            if l.weight.shape.len() != 2 || l.bias.as_ref().is_some_and(|b| b.shape != [l.out_features()]) {
-                return Err(fail(format!("weight must be [out, in] and bias [out]; weight is {:?}", l.weight.shape)));
+            if l.weight.shape.len() != 2
+                || l.bias
+                    .as_ref()
+                    .is_some_and(|b| b.shape != [l.out_features()])
+            {
+                return Err(fail(format!(
+                    "weight must be [out, in] and bias [out]; weight is {:?}",
+                    l.weight.shape
+                )));
             }
             if x.len() != 1 || x[0] != l.in_features() {
-                return Err(fail(format!("input has shape {x:?} but the layer takes {} features (flatten first?)", l.in_features())));
+                return Err(fail(format!(
+                    "input has shape {x:?} but the layer takes {} features (flatten first?)",
+                    l.in_features()
+                )));
             }
             Ok(vec![l.out_features()])
         }
@@ -67,22 +108,36 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
         },
         Op::Flatten { axis } => {
             if *axis != 1 {
-                return Err(fail(format!("only axis 1 is supported (flattening per sample), got {axis}")));
+                return Err(fail(format!(
+                    "only axis 1 is supported (flattening per sample), got {axis}"
+                )));
             }
             Ok(vec![x.unwrap().iter().product()])
         }
-        Op::Add | Op::Mul => broadcast(inputs[0], inputs[1])
-            .ok_or_else(|| fail(format!("input shapes {:?} and {:?} do not broadcast", inputs[0], inputs[1]))),
+        Op::Add | Op::Mul => broadcast(inputs[0], inputs[1]).ok_or_else(|| {
+            fail(format!(
+                "input shapes {:?} and {:?} do not broadcast",
+                inputs[0], inputs[1]
+            ))
+        }),
         Op::Concat { axis } => {
             let first = inputs[0];
-            let axis = axis.checked_sub(1).filter(|a| *a < first.len())
-                .ok_or_else(|| fail(format!("axis {axis} is not a per-sample axis of {first:?}")))?;
+            let axis = axis
+                .checked_sub(1)
+                .filter(|a| *a < first.len())
+                .ok_or_else(|| {
+                    fail(format!("axis {axis} is not a per-sample axis of {first:?}"))
+                })?;
             let mut out = first.clone();
             out[axis] = 0;
             for s in inputs {
-                let same_rest = s.len() == first.len() && (0..s.len()).all(|i| i == axis || s[i] == first[i]);
+                let same_rest =
+                    s.len() == first.len() && (0..s.len()).all(|i| i == axis || s[i] == first[i]);
                 if !same_rest {
-                    return Err(fail(format!("inputs {first:?} and {s:?} differ outside axis {}", axis + 1)));
+                    return Err(fail(format!(
+                        "inputs {first:?} and {s:?} differ outside axis {}",
+                        axis + 1
+                    )));
                 }
                 out[axis] += s[axis];
             }
@@ -91,7 +146,9 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
         Op::Softmax { axis } => {
             let x = x.unwrap();
             if *axis == 0 || *axis > x.len() {
-                return Err(fail(format!("axis {axis} is not a per-sample axis of {x:?}")));
+                return Err(fail(format!(
+                    "axis {axis} is not a per-sample axis of {x:?}"
+                )));
             }
             Ok(x.clone())
         }
@@ -111,7 +168,10 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
 fn conv_shape(conv: &Conv2d, x: &Shape) -> Result<Shape, String> {
     let w = &conv.weight.shape;
     if w.len() != 4 || conv.groups == 0 || !w[0].is_multiple_of(conv.groups) {
-        return Err(format!("weight {w:?} must be [out, in/groups, kh, kw] with out divisible by groups {}", conv.groups));
+        return Err(format!(
+            "weight {w:?} must be [out, in/groups, kh, kw] with out divisible by groups {}",
+            conv.groups
+        ));
     }
     if let Some(b) = &conv.bias {
         if b.shape != [w[0]] {
@@ -122,16 +182,43 @@ fn conv_shape(conv: &Conv2d, x: &Shape) -> Result<Shape, String> {
         return Err(format!("input must be [C, H, W], got {x:?}"));
     };
     if conv.stride.contains(&0) || conv.dilation.contains(&0) || w[2] == 0 || w[3] == 0 {
-        return Err(format!("stride {:?}, dilation {:?} and kernel {:?} must be positive", conv.stride, conv.dilation, conv.kernel()));
+        return Err(format!(
+            "stride {:?}, dilation {:?} and kernel {:?} must be positive",
+            conv.stride,
+            conv.dilation,
+            conv.kernel()
+        ));
     }
     if *c != conv.in_channels() {
-        return Err(format!("input has {c} channels but the weight {w:?} with {} groups expects {}", conv.groups, conv.in_channels()));
+        return Err(format!(
+            "input has {c} channels but the weight {w:?} with {} groups expects {}",
+            conv.groups,
+            conv.in_channels()
+        ));
     }
-    let oh = window_out(*h, w[2], conv.stride[0], conv.padding[0] + conv.padding[2], conv.dilation[0], false);
-    let ow = window_out(*wd, w[3], conv.stride[1], conv.padding[1] + conv.padding[3], conv.dilation[1], false);
+    let oh = window_out(
+        *h,
+        w[2],
+        conv.stride[0],
+        conv.padding[0] + conv.padding[2],
+        conv.dilation[0],
+        false,
+    );
+    let ow = window_out(
+        *wd,
+        w[3],
+        conv.stride[1],
+        conv.padding[1] + conv.padding[3],
+        conv.dilation[1],
+        false,
+    );
     match (oh, ow) {
         (Some(oh), Some(ow)) => Ok(vec![w[0], oh, ow]),
-        _ => Err(format!("kernel {:?} does not fit input {x:?} with padding {:?}", conv.kernel(), conv.padding)),
+        _ => Err(format!(
+            "kernel {:?} does not fit input {x:?} with padding {:?}",
+            conv.kernel(),
+            conv.padding
+        )),
     }
 }
 
@@ -140,11 +227,21 @@ fn pool_shape(p: &Pool2d, x: &Shape) -> Result<Shape, String> {
         return Err(format!("input must be [C, H, W], got {x:?}"));
     };
     if p.kernel.contains(&0) || p.stride.contains(&0) || p.dilation.contains(&0) {
-        return Err(format!("kernel {:?}, stride {:?} and dilation {:?} must be positive", p.kernel, p.stride, p.dilation));
+        return Err(format!(
+            "kernel {:?}, stride {:?} and dilation {:?} must be positive",
+            p.kernel, p.stride, p.dilation
+        ));
     }
     let out = |axis: usize, len: usize| {
         let pads = p.padding[axis] + p.padding[axis + 2];
-        let mut n = window_out(len, p.kernel[axis], p.stride[axis], pads, p.dilation[axis], p.ceil_mode)?;
+        let mut n = window_out(
+            len,
+            p.kernel[axis],
+            p.stride[axis],
+            pads,
+            p.dilation[axis],
+            p.ceil_mode,
+        )?;
         // PyTorch and ONNX drop a last window that would start inside the end padding.
         if p.ceil_mode && (n - 1) * p.stride[axis] >= len + p.padding[axis] {
             n -= 1;
@@ -153,22 +250,42 @@ fn pool_shape(p: &Pool2d, x: &Shape) -> Result<Shape, String> {
     };
     match (out(0, *h), out(1, *w)) {
         (Some(oh), Some(ow)) => Ok(vec![*c, oh, ow]),
-        _ => Err(format!("window {:?} does not fit input {x:?} with padding {:?}", p.kernel, p.padding)),
+        _ => Err(format!(
+            "window {:?} does not fit input {x:?} with padding {:?}",
+            p.kernel, p.padding
+        )),
     }
 }
 
 /// Output length of a sliding window, or `None` if not even one window fits.
-fn window_out(len: usize, kernel: usize, stride: usize, pads: usize, dilation: usize, ceil: bool) -> Option<usize> {
+fn window_out(
+    len: usize,
+    kernel: usize,
+    stride: usize,
+    pads: usize,
+    dilation: usize,
+    ceil: bool,
+) -> Option<usize> {
     let span = dilation * (kernel - 1) + 1;
     let room = (len + pads).checked_sub(span)?;
-    let steps = if ceil { room.div_ceil(stride) } else { room / stride };
+    let steps = if ceil {
+        room.div_ceil(stride)
+    } else {
+        room / stride
+    };
     Some(steps + 1)
 }
 
 /// NumPy broadcasting of two per-sample shapes.
 pub(crate) fn broadcast(a: &Shape, b: &Shape) -> Option<Shape> {
     let rank = a.len().max(b.len());
-    let dim = |s: &Shape, i: usize| if i + s.len() >= rank { s[i + s.len() - rank] } else { 1 };
+    let dim = |s: &Shape, i: usize| {
+        if i + s.len() >= rank {
+            s[i + s.len() - rank]
+        } else {
+            1
+        }
+    };
     (0..rank)
         .map(|i| match (dim(a, i), dim(b, i)) {
             (x, y) if x == y => Some(x),

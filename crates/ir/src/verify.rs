@@ -18,7 +18,9 @@ impl Graph {
         }
         for &i in &self.inputs {
             if !matches!(self.nodes.get(i).map(|n| &n.op), Some(Op::Input { .. })) {
-                return Err(IrError::BadOutput(format!("input #{i} is not an Input node")));
+                return Err(IrError::BadOutput(format!(
+                    "input #{i} is not an Input node"
+                )));
             }
         }
         let shapes = self.infer_shapes()?;

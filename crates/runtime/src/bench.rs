@@ -28,7 +28,12 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 fn timing(what: &'static str, batch: usize, samples: Vec<f64>) -> Timing {
     let median_s = median(samples);
-    Timing { what, batch, median_s, images_per_sec: batch as f64 / median_s }
+    Timing {
+        what,
+        batch,
+        median_s,
+        images_per_sec: batch as f64 / median_s,
+    }
 }
 
 fn random_input(net: &Network, batch: usize) -> Tensor<4> {
@@ -38,7 +43,12 @@ fn random_input(net: &Network, batch: usize) -> Tensor<4> {
 }
 
 /// Inference latency at `batch`: forward in eval mode, results read back to the host.
-pub fn inference(graph: &Graph, device: DeviceKind, batch: usize, runs: usize) -> Result<Timing, RuntimeError> {
+pub fn inference(
+    graph: &Graph,
+    device: DeviceKind,
+    batch: usize,
+    runs: usize,
+) -> Result<Timing, RuntimeError> {
     let mut net = Network::new(graph, &device.device()?)?;
     let x = random_input(&net, batch);
     let samples = (0..WARMUP + runs.max(1))
@@ -53,9 +63,16 @@ pub fn inference(graph: &Graph, device: DeviceKind, batch: usize, runs: usize) -
 }
 
 /// Training throughput at `batch`: forward, cross-entropy, backward and an SGD step.
-pub fn training(graph: &Graph, device: DeviceKind, batch: usize, runs: usize) -> Result<Timing, RuntimeError> {
+pub fn training(
+    graph: &Graph,
+    device: DeviceKind,
+    batch: usize,
+    runs: usize,
+) -> Result<Timing, RuntimeError> {
     let mut net = Network::new(graph, &device.device()?.autodiff())?;
-    let classes = graph.infer_shapes()?[graph.outputs[0].node][0].iter().product::<usize>();
+    let classes = graph.infer_shapes()?[graph.outputs[0].node][0]
+        .iter()
+        .product::<usize>();
     let labels: Vec<i64> = (0..batch).map(|i| (i % classes) as i64).collect();
     let mut optimizer = Optimizer::new(OptimizerKind::default(), 5e-4, net.params().len());
     let x = random_input(&net, batch);

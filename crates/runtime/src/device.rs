@@ -23,7 +23,10 @@ impl FromStr for DeviceKind {
             "tch" | "libtorch" => Ok(Self::Tch),
             "cuda" => Ok(Self::Cuda),
             "wgpu" => Ok(Self::Wgpu),
-            _ => Err(RuntimeError::Device { name: s.into(), hint: "choose one of flex, tch, cuda, wgpu".into() }),
+            _ => Err(RuntimeError::Device {
+                name: s.into(),
+                hint: "choose one of flex, tch, cuda, wgpu".into(),
+            }),
         }
     }
 }
@@ -33,7 +36,9 @@ impl DeviceKind {
     pub fn device(self) -> Result<Device, RuntimeError> {
         let missing = |feature: &str| RuntimeError::Device {
             name: format!("{self:?}").to_lowercase(),
-            hint: format!("this shears was built without it; rebuild with `cargo build --release --features {feature}` (see README)"),
+            hint: format!(
+                "this shears was built without it; rebuild with `cargo build --release --features {feature}` (see README)"
+            ),
         };
         match self {
             Self::Flex => Ok(Device::flex()),

@@ -11,16 +11,28 @@ pub enum RuntimeError {
     Data(#[from] shears_data::DataError),
     /// The batch does not have the shape the model was built for.
     #[error("input batch has shape {got:?} per sample but the model expects {expected:?}: {hint}")]
-    InputShape { got: Vec<usize>, expected: Vec<usize>, hint: String },
+    InputShape {
+        got: Vec<usize>,
+        expected: Vec<usize>,
+        hint: String,
+    },
     /// The model's output does not match the data's classes.
-    #[error("the model outputs {outputs} values per sample but the data set has {classes} classes: build the model with --classes {classes} or use matching data")]
+    #[error(
+        "the model outputs {outputs} values per sample but the data set has {classes} classes: build the model with --classes {classes} or use matching data"
+    )]
     Classes { outputs: usize, classes: usize },
     /// An unknown or not-compiled device.
     #[error("device '{name}' is not available: {hint}")]
     Device { name: String, hint: String },
     /// The loss became NaN or infinite.
-    #[error("training diverged: loss is {loss} at epoch {epoch}, batch {batch}; lower the learning rate (--lr) or check the data normalisation")]
-    Diverged { loss: f32, epoch: usize, batch: usize },
+    #[error(
+        "training diverged: loss is {loss} at epoch {epoch}, batch {batch}; lower the learning rate (--lr) or check the data normalisation"
+    )]
+    Diverged {
+        loss: f32,
+        epoch: usize,
+        batch: usize,
+    },
     /// A checkpoint file could not be read or written.
     #[error("checkpoint '{path}': {detail}")]
     Checkpoint { path: String, detail: String },

@@ -1,7 +1,7 @@
 //! A graph compiled to burn tensors: forward in eval or train mode, taps, and write-back.
 
-use crate::ops::{self, align_for_broadcast, conv_padding, padded};
 use crate::RuntimeError;
+use crate::ops::{self, align_for_broadcast, conv_padding, padded};
 use burn::tensor::module::{batch_norm, batch_norm_train, conv2d};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
@@ -34,7 +34,10 @@ pub struct Taps {
 impl Taps {
     /// The captured output of `node`, `[N, ...]` in the rank-4 layout.
     pub fn activation(&self, node: usize) -> Option<&Tensor<4>> {
-        self.activations.iter().find(|(n, _)| *n == node).map(|(_, t)| t)
+        self.activations
+            .iter()
+            .find(|(n, _)| *n == node)
+            .map(|(_, t)| t)
     }
 
     /// dLoss/d(output of `node`), once `backward` has produced `grads`.
@@ -42,17 +45,35 @@ impl Taps {
     /// The gradient is read off a zero "probe" leaf added to the node's output, which leaves
     /// the forward values unchanged.
     pub fn gradient(&self, node: usize, grads: &Gradients) -> Option<Tensor<4>> {
-        self.probes.iter().find(|(n, _)| *n == node).and_then(|(_, probe)| probe.grad(grads))
+        self.probes
+            .iter()
+            .find(|(n, _)| *n == node)
+            .and_then(|(_, probe)| probe.grad(grads))
     }
 }
 
 /// How one node runs; weights live in the network's flat parameter list.
 enum Step {
     Input,
-    Conv { weight: usize, bias: Option<usize>, shape: [usize; 4], options: ConvOptions<2> },
+    Conv {
+        weight: usize,
+        bias: Option<usize>,
+        shape: [usize; 4],
+        options: ConvOptions<2>,
+    },
     /// Running mean is `stats[stats]`, running variance `stats[stats + 1]`.
-    BatchNorm { gamma: usize, beta: usize, stats: usize, eps: f64, momentum: f64 },
-    Linear { weight: usize, bias: Option<usize>, shape: [usize; 2] },
+    BatchNorm {
+        gamma: usize,
+        beta: usize,
+        stats: usize,
+        eps: f64,
+        momentum: f64,
+    },
+    Linear {
+        weight: usize,
+        bias: Option<usize>,
+        shape: [usize; 2],
+    },
     Plain(Op),
 }
 
@@ -75,8 +96,15 @@ impl Network {
     /// parameters require gradients.
     pub fn new(graph: &Graph, device: &Device) -> Result<Self, RuntimeError> {
         graph.verify()?;
-        let shapes = graph.infer_shapes()?.into_iter().map(|mut s| s.swap_remove(0)).collect();
-        let input_shape = graph.input_shape().map(<[usize]>::to_vec).unwrap_or_default();
+        let shapes = graph
+            .infer_shapes()?
+            .into_iter()
+            .map(|mut s| s.swap_remove(0))
+            .collect();
+        let input_shape = graph
+            .input_shape()
+            .map(<[usize]>::to_vec)
+            .unwrap_or_default();
         let mut net = Network {
             steps: Vec::with_capacity(graph.nodes.len()),
             inputs: graph.nodes.iter().map(|n| n.inputs.clone()).collect(),
@@ -91,12 +119,19 @@ impl Network {
             let step = match &node.op {
                 Op::Input { .. } => Step::Input,
                 Op::Conv2d(c) => {
-                    let [o, i, kh, kw] = c.weight.shape[..] else { unreachable!("verified") };
+                    let [o, i, kh, kw] = c.weight.shape[..] else {
+                        unreachable!("verified")
+                    };
                     Step::Conv {
                         weight: net.add_param(&c.weight),
                         bias: c.bias.as_ref().map(|b| net.add_param(b)),
                         shape: [o, i, kh, kw],
-                        options: ConvOptions::new_with_padding(c.stride, conv_padding(&c.padding), c.dilation, c.groups),
+                        options: ConvOptions::new_with_padding(
+                            c.stride,
+                            conv_padding(&c.padding),
+                            c.dilation,
+                            c.groups,
+                        ),
                     }
                 }
                 Op::BatchNorm2d(bn) => Step::BatchNorm {
@@ -128,7 +163,11 @@ impl Network {
 
     fn add_param(&mut self, a: &Array) -> usize {
         let t = self.tensor(a);
-        self.params.push(if self.device.is_autodiff() { t.require_grad() } else { t });
+        self.params.push(if self.device.is_autodiff() {
+            t.require_grad()
+        } else {
+            t
+        });
         self.params.len() - 1
     }
 
@@ -158,7 +197,12 @@ impl Network {
     }
 
     /// Builds an input batch `[n, C, H, W]` from flat values, checking the per-sample shape.
-    pub fn batch(&self, values: Vec<f32>, n: usize, shape: &[usize]) -> Result<Tensor<4>, RuntimeError> {
+    pub fn batch(
+        &self,
+        values: Vec<f32>,
+        n: usize,
+        shape: &[usize],
+    ) -> Result<Tensor<4>, RuntimeError> {
         if shape != self.input_shape.as_slice() {
             return Err(RuntimeError::InputShape {
                 got: shape.to_vec(),
@@ -166,7 +210,10 @@ impl Network {
                 hint: "pass --input-shape or data that matches the model".into(),
             });
         }
-        Ok(Tensor::from_data(TensorData::new(values, padded(n, shape)), &self.device))
+        Ok(Tensor::from_data(
+            TensorData::new(values, padded(n, shape)),
+            &self.device,
+        ))
     }
 
     /// Runs the network and returns the first output as `[N, outputs]`.
@@ -176,13 +223,23 @@ impl Network {
 
     /// Runs the network, capturing the outputs (and gradient probes) of `taps.nodes`.
     /// In train mode BN layers use batch statistics and update their running statistics.
-    pub fn forward_tapped(&mut self, x: Tensor<4>, mode: Mode, spec: &TapSpec) -> (Tensor<2>, Taps) {
+    pub fn forward_tapped(
+        &mut self,
+        x: Tensor<4>,
+        mode: Mode,
+        spec: &TapSpec,
+    ) -> (Tensor<2>, Taps) {
         self.forward_inputs(vec![x], mode, spec)
     }
 
     /// Runs a network with several inputs, given in the order their
     /// `Input` nodes appear in the graph.
-    pub fn forward_inputs(&mut self, inputs: Vec<Tensor<4>>, mode: Mode, spec: &TapSpec) -> (Tensor<2>, Taps) {
+    pub fn forward_inputs(
+        &mut self,
+        inputs: Vec<Tensor<4>>,
+        mode: Mode,
+        spec: &TapSpec,
+    ) -> (Tensor<2>, Taps) {
         let train = mode == Mode::Train;
         let batch = inputs[0].dims()[0];
         let mut values: Vec<Option<Tensor<4>>> = vec![None; self.steps.len()];
@@ -228,17 +285,48 @@ impl Network {
         uses
     }
 
-    fn run_step(&mut self, node: usize, mut args: Vec<Tensor<4>>, batch: usize, train: bool) -> Tensor<4> {
-        if let Step::BatchNorm { gamma, beta, stats, eps, momentum } = self.steps[node] {
-            return self.batch_norm(args.swap_remove(0), [gamma, beta, stats], eps, momentum, train);
+    fn run_step(
+        &mut self,
+        node: usize,
+        mut args: Vec<Tensor<4>>,
+        batch: usize,
+        train: bool,
+    ) -> Tensor<4> {
+        if let Step::BatchNorm {
+            gamma,
+            beta,
+            stats,
+            eps,
+            momentum,
+        } = self.steps[node]
+        {
+            return self.batch_norm(
+                args.swap_remove(0),
+                [gamma, beta, stats],
+                eps,
+                momentum,
+                train,
+            );
         }
         let p = |i: usize| self.params[i].clone();
         match &self.steps[node] {
             Step::Input => unreachable!("handled by the caller"),
-            Step::Conv { weight, bias, shape, options } => {
-                conv2d(args.swap_remove(0), p(*weight).reshape(*shape), bias.map(p), options.clone())
-            }
-            Step::Linear { weight, bias, shape } => {
+            Step::Conv {
+                weight,
+                bias,
+                shape,
+                options,
+            } => conv2d(
+                args.swap_remove(0),
+                p(*weight).reshape(*shape),
+                bias.map(p),
+                options.clone(),
+            ),
+            Step::Linear {
+                weight,
+                bias,
+                shape,
+            } => {
                 let x = args.swap_remove(0).reshape([batch, shape[1]]);
                 let mut y = x.matmul(p(*weight).reshape(*shape).transpose());
                 if let Some(b) = bias {
@@ -263,7 +351,14 @@ impl Network {
 
     /// Batch norm with running statistics (eval) or batch statistics that also update the
     /// running ones, PyTorch's way: unbiased variance, `momentum` weighting the new batch.
-    fn batch_norm(&mut self, x: Tensor<4>, [gamma, beta, stats]: [usize; 3], eps: f64, momentum: f64, train: bool) -> Tensor<4> {
+    fn batch_norm(
+        &mut self,
+        x: Tensor<4>,
+        [gamma, beta, stats]: [usize; 3],
+        eps: f64,
+        momentum: f64,
+        train: bool,
+    ) -> Tensor<4> {
         let (gamma, beta) = (self.params[gamma].clone(), self.params[beta].clone());
         if !train {
             let (mean, var) = (self.stats[stats].clone(), self.stats[stats + 1].clone());
@@ -273,7 +368,9 @@ impl Network {
         let out = batch_norm_train(x, gamma, beta, eps);
         let count = (n * h * w) as f64;
         let unbiased = out.variance.inner() * (count / (count - 1.0).max(1.0));
-        let update = |running: &Tensor<1>, batch_stat: Tensor<1>| running.clone() * (1.0 - momentum) + batch_stat * momentum;
+        let update = |running: &Tensor<1>, batch_stat: Tensor<1>| {
+            running.clone() * (1.0 - momentum) + batch_stat * momentum
+        };
         self.stats[stats] = update(&self.stats[stats], out.mean.inner());
         self.stats[stats + 1] = update(&self.stats[stats + 1], unbiased);
         out.output
@@ -282,7 +379,13 @@ impl Network {
     /// Copies the current weights and BN statistics back into `graph`, which must be the graph
     /// this network was compiled from.
     pub fn write_back(&self, graph: &mut Graph) {
-        let read = |t: &Tensor<1>| t.clone().inner().into_data().try_into_vec::<f32>().expect("f32 tensors");
+        let read = |t: &Tensor<1>| {
+            t.clone()
+                .inner()
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("f32 tensors")
+        };
         for (node, step) in graph.nodes.iter_mut().zip(&self.steps) {
             let set = |array: &mut Array, t: &Tensor<1>| array.data = read(t);
             match (&mut node.op, step) {
@@ -298,7 +401,12 @@ impl Network {
                         set(b, &self.params[*i]);
                     }
                 }
-                (Op::BatchNorm2d(bn), Step::BatchNorm { gamma, beta, stats, .. }) => {
+                (
+                    Op::BatchNorm2d(bn),
+                    Step::BatchNorm {
+                        gamma, beta, stats, ..
+                    },
+                ) => {
                     set(&mut bn.gamma, &self.params[*gamma]);
                     set(&mut bn.beta, &self.params[*beta]);
                     set(&mut bn.mean, &self.stats[*stats]);

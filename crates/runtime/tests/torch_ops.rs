@@ -9,13 +9,28 @@ use shears_ir::{Array, BatchNorm2d, Conv2d, Graph, GraphBuilder, Linear, Op, Out
 use shears_runtime::{Mode, Network, TapSpec};
 
 fn array(v: &Value) -> Array {
-    let shape = v["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
-    let data = v["data"].as_array().unwrap().iter().map(|d| d.as_f64().unwrap() as f32).collect();
+    let shape = v["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect();
+    let data = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_f64().unwrap() as f32)
+        .collect();
     Array::new(shape, data)
 }
 
 fn usizes<const N: usize>(v: &Value) -> [usize; N] {
-    let list: Vec<usize> = v.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    let list: Vec<usize> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect();
     list.try_into().unwrap()
 }
 
@@ -52,23 +67,38 @@ fn op_of(case: &Value) -> Op {
             eps: f(&op["eps"]),
             momentum: f(&op["momentum"]),
         }),
-        "linear" => Op::Linear(Linear { weight: w("weight"), bias: Some(w("bias")) }),
+        "linear" => Op::Linear(Linear {
+            weight: w("weight"),
+            bias: Some(w("bias")),
+        }),
         "relu" => Op::Relu,
-        "clip" => Op::Clip { min: f(&op["min"]), max: f(&op["max"]) },
-        "leaky_relu" => Op::LeakyRelu { alpha: f(&op["alpha"]) },
+        "clip" => Op::Clip {
+            min: f(&op["min"]),
+            max: f(&op["max"]),
+        },
+        "leaky_relu" => Op::LeakyRelu {
+            alpha: f(&op["alpha"]),
+        },
         "sigmoid" => Op::Sigmoid,
-        "hard_sigmoid" => Op::HardSigmoid { alpha: f(&op["alpha"]), beta: f(&op["beta"]) },
+        "hard_sigmoid" => Op::HardSigmoid {
+            alpha: f(&op["alpha"]),
+            beta: f(&op["beta"]),
+        },
         "hard_swish" => Op::HardSwish,
         "silu" => Op::Silu,
         "tanh" => Op::Tanh,
-        "softmax" => Op::Softmax { axis: op["axis"].as_u64().unwrap() as usize },
+        "softmax" => Op::Softmax {
+            axis: op["axis"].as_u64().unwrap() as usize,
+        },
         "gap" => Op::GlobalAvgPool,
         "flatten" => Op::Flatten { axis: 1 },
         "max_pool" => Op::MaxPool2d(pool()),
         "avg_pool" => Op::AvgPool2d(pool()),
         "mul" => Op::Mul,
         "add" => Op::Add,
-        "concat" => Op::Concat { axis: op["axis"].as_u64().unwrap() as usize },
+        "concat" => Op::Concat {
+            axis: op["axis"].as_u64().unwrap() as usize,
+        },
         other => panic!("unknown op type {other}"),
     }
 }
@@ -79,7 +109,13 @@ fn graph_of(case: &Value, inputs: &[Array]) -> Graph {
     let (mut b, x) = GraphBuilder::new("case", inputs[0].shape[1..].to_vec());
     let mut args = vec![x];
     for (i, extra) in inputs.iter().enumerate().skip(1) {
-        args.push(b.op(&format!("input{i}"), Op::Input { shape: extra.shape[1..].to_vec() }, &[]));
+        args.push(b.op(
+            &format!("input{i}"),
+            Op::Input {
+                shape: extra.shape[1..].to_vec(),
+            },
+            &[],
+        ));
     }
     let mut g_inputs: Vec<usize> = args.iter().map(|o: &OutletId| o.node).collect();
     let y = b.op("op", op_of(case), &args);
@@ -99,20 +135,32 @@ fn tensor(a: &Array, device: &Device) -> Tensor<4> {
 fn assert_close(name: &str, got: &[f32], want: &[f32], tol: f32) {
     assert_eq!(got.len(), want.len(), "{name}: length");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= tol * (1.0 + w.abs()), "{name}[{i}]: shears {g} vs torch {w}");
+        assert!(
+            (g - w).abs() <= tol * (1.0 + w.abs()),
+            "{name}[{i}]: shears {g} vs torch {w}"
+        );
     }
 }
 
 #[test]
 fn every_op_matches_pytorch() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/torch_ops.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/torch_ops.json"
+    ))
+    .unwrap();
     let reference: Value = serde_json::from_str(&text).unwrap();
     let device = Device::flex();
     let cases = reference["cases"].as_array().unwrap();
     assert!(cases.len() >= 25);
     for case in cases {
         let name = case["name"].as_str().unwrap();
-        let inputs: Vec<Array> = case["inputs"].as_array().unwrap().iter().map(array).collect();
+        let inputs: Vec<Array> = case["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(array)
+            .collect();
         let mut graph = graph_of(case, &inputs);
         graph.verify().unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut net = Network::new(&graph, &device).unwrap();
@@ -124,7 +172,9 @@ fn every_op_matches_pytorch() {
         assert_close(name, &got, &array(&case["output"]).data, 1e-4);
         if train {
             net.write_back(&mut graph);
-            let Op::BatchNorm2d(bn) = &graph.nodes[1].op else { panic!("bn node") };
+            let Op::BatchNorm2d(bn) = &graph.nodes[1].op else {
+                panic!("bn node")
+            };
             let mean = array(&serde_json::json!({"shape": [4], "data": case["running_mean"]}));
             let var = array(&serde_json::json!({"shape": [4], "data": case["running_var"]}));
             assert_close("bn running mean", &bn.mean.data, &mean.data, 1e-5);

@@ -18,13 +18,23 @@ fn stripes(n: usize) -> Dataset {
         let label = (i % 2) as u16;
         for p in 0..64 {
             let (row, col) = (p / 8, p % 8);
-            let bright = if label == 0 { row % 2 == 0 } else { col % 2 == 0 };
+            let bright = if label == 0 {
+                row % 2 == 0
+            } else {
+                col % 2 == 0
+            };
             let noise = ((i * 31 + p * 17) % 23) as u8;
             images.push(if bright { 180 + noise } else { 40 + noise });
         }
         labels.push(label);
     }
-    Dataset::new(images, labels, [1, 8, 8], vec!["horizontal".into(), "vertical".into()]).unwrap()
+    Dataset::new(
+        images,
+        labels,
+        [1, 8, 8],
+        vec!["horizontal".into(), "vertical".into()],
+    )
+    .unwrap()
 }
 
 fn small_net(seed: u64) -> Graph {
@@ -43,7 +53,10 @@ fn data() -> TrainData {
     TrainData {
         train: Arc::new(stripes(64)),
         test: Some(Arc::new(stripes(32))),
-        normalize: Normalize { mean: vec![0.5], std: vec![0.25] },
+        normalize: Normalize {
+            mean: vec![0.5],
+            std: vec![0.25],
+        },
     }
 }
 
@@ -62,7 +75,15 @@ fn config(epochs: usize) -> TrainConfig {
 #[test]
 fn loss_falls_and_accuracy_rises() {
     let mut graph = small_net(1);
-    let history = train::train(&mut graph, &data(), &config(6), DeviceKind::Flex, None, &mut Quiet).unwrap();
+    let history = train::train(
+        &mut graph,
+        &data(),
+        &config(6),
+        DeviceKind::Flex,
+        None,
+        &mut Quiet,
+    )
+    .unwrap();
     let first = history.first().unwrap().train_loss;
     let last = history.last().unwrap().train_loss;
     assert!(last < 0.6 * first, "loss {first} -> {last}");
@@ -76,15 +97,42 @@ fn resume_continues_where_the_checkpoint_left_off() {
     let ckpt_path = dir.join("run.ckpt");
 
     let mut straight = small_net(2);
-    train::train(&mut straight, &data(), &config(3), DeviceKind::Flex, None, &mut Quiet).unwrap();
+    train::train(
+        &mut straight,
+        &data(),
+        &config(3),
+        DeviceKind::Flex,
+        None,
+        &mut Quiet,
+    )
+    .unwrap();
 
     let mut interrupted = small_net(2);
-    let first_two = TrainConfig { checkpoint: Some(ckpt_path.clone()), ..config(2) };
-    train::train(&mut interrupted, &data(), &first_two, DeviceKind::Flex, None, &mut Quiet).unwrap();
+    let first_two = TrainConfig {
+        checkpoint: Some(ckpt_path.clone()),
+        ..config(2)
+    };
+    train::train(
+        &mut interrupted,
+        &data(),
+        &first_two,
+        DeviceKind::Flex,
+        None,
+        &mut Quiet,
+    )
+    .unwrap();
     let ckpt = Checkpoint::load(&ckpt_path).unwrap();
     assert_eq!(ckpt.epochs_done, 2);
     let mut resumed = small_net(99);
-    let history = train::train(&mut resumed, &data(), &config(3), DeviceKind::Flex, Some(ckpt), &mut Quiet).unwrap();
+    let history = train::train(
+        &mut resumed,
+        &data(),
+        &config(3),
+        DeviceKind::Flex,
+        Some(ckpt),
+        &mut Quiet,
+    )
+    .unwrap();
     assert_eq!(history.len(), 3);
     for (a, b) in straight.nodes.iter().zip(&resumed.nodes) {
         for (x, y) in a.op.arrays().iter().zip(b.op.arrays()) {
@@ -99,8 +147,19 @@ fn resume_continues_where_the_checkpoint_left_off() {
 #[test]
 fn divergence_is_a_clear_error() {
     let mut graph = small_net(3);
-    let wild = TrainConfig { lr: 1e30, ..config(2) };
-    let err = train::train(&mut graph, &data(), &wild, DeviceKind::Flex, None, &mut Quiet).unwrap_err();
+    let wild = TrainConfig {
+        lr: 1e30,
+        ..config(2)
+    };
+    let err = train::train(
+        &mut graph,
+        &data(),
+        &wild,
+        DeviceKind::Flex,
+        None,
+        &mut Quiet,
+    )
+    .unwrap_err();
     assert!(matches!(err, RuntimeError::Diverged { .. }), "{err}");
     assert!(err.to_string().contains("--lr"));
 }
@@ -112,7 +171,12 @@ fn a_corrupt_checkpoint_is_an_error() {
     let err = Checkpoint::load(&path).unwrap_err();
     assert!(err.to_string().contains("corrupt"), "{err}");
     std::fs::write(&path, b"hello").unwrap();
-    assert!(Checkpoint::load(&path).unwrap_err().to_string().contains("not a shears checkpoint"));
+    assert!(
+        Checkpoint::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("not a shears checkpoint")
+    );
     std::fs::remove_file(path).ok();
 }
 
@@ -131,17 +195,39 @@ fn gradient_tap_equals_the_analytic_gradient() {
     let graph = small_net(5);
     let device = Device::flex().autodiff();
     let mut net = Network::new(&graph, &device).unwrap();
-    let x = Tensor::<4>::from_data(TensorData::new((0..128).map(|v| v as f32 / 64.0).collect::<Vec<_>>(), [2, 1, 8, 8]), &device);
+    let x = Tensor::<4>::from_data(
+        TensorData::new(
+            (0..128).map(|v| v as f32 / 64.0).collect::<Vec<_>>(),
+            [2, 1, 8, 8],
+        ),
+        &device,
+    );
     let flatten = graph.node_by_name("flatten").unwrap();
-    let spec = TapSpec { nodes: vec![flatten], gradients: true };
+    let spec = TapSpec {
+        nodes: vec![flatten],
+        gradients: true,
+    };
     let (out, taps) = net.forward_tapped(x, Mode::Eval, &spec);
     let grads = out.sum().backward();
-    let got = taps.gradient(flatten, &grads).unwrap().into_data().try_into_vec::<f32>().unwrap();
-    let Op::Linear(fc) = &graph.nodes[graph.node_by_name("fc").unwrap()].op else { panic!() };
-    let col_sums: Vec<f32> = (0..4).map(|j| (0..2).map(|i| fc.weight.data[i * 4 + j]).sum()).collect();
+    let got = taps
+        .gradient(flatten, &grads)
+        .unwrap()
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
+    let Op::Linear(fc) = &graph.nodes[graph.node_by_name("fc").unwrap()].op else {
+        panic!()
+    };
+    let col_sums: Vec<f32> = (0..4)
+        .map(|j| (0..2).map(|i| fc.weight.data[i * 4 + j]).sum())
+        .collect();
     assert_eq!(got.len(), 8);
     for (i, g) in got.iter().enumerate() {
-        assert!((g - col_sums[i % 4]).abs() < 1e-5, "{i}: {g} vs {}", col_sums[i % 4]);
+        assert!(
+            (g - col_sums[i % 4]).abs() < 1e-5,
+            "{i}: {g} vs {}",
+            col_sums[i % 4]
+        );
     }
     assert_eq!(taps.activation(flatten).unwrap().dims(), [2, 4, 1, 1]);
 }

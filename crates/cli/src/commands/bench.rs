@@ -24,10 +24,22 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&timings)?);
         return Ok(());
     }
-    println!("{} on {} (median of {} runs)", args.model.model, args.device, args.runs);
-    println!("{:<10} {:>6} {:>12} {:>10}", "mode", "batch", "latency ms", "img/s");
+    println!(
+        "{} on {} (median of {} runs)",
+        args.model.model, args.device, args.runs
+    );
+    println!(
+        "{:<10} {:>6} {:>12} {:>10}",
+        "mode", "batch", "latency ms", "img/s"
+    );
     for t in &timings {
-        println!("{:<10} {:>6} {:>12.2} {:>10.1}", t.what, t.batch, 1e3 * t.median_s, t.images_per_sec);
+        println!(
+            "{:<10} {:>6} {:>12.2} {:>10.1}",
+            t.what,
+            t.batch,
+            1e3 * t.median_s,
+            t.images_per_sec
+        );
     }
     Ok(())
 }

@@ -16,8 +16,16 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let source = DataSource::parse("fashion-mnist", args.data_dir.clone())?;
     let train_set = Arc::new(source.load(Split::Train)?);
     let test_set = Arc::new(source.load(Split::Test)?);
-    let shape = DataShape { input_shape: train_set.shape, classes: train_set.classes };
-    let model_args = crate::args::ModelArgs { model: args.model.clone(), input_shape: None, classes: None, init_seed: 0 };
+    let shape = DataShape {
+        input_shape: train_set.shape,
+        classes: train_set.classes,
+    };
+    let model_args = crate::args::ModelArgs {
+        model: args.model.clone(),
+        input_shape: None,
+        classes: None,
+        init_seed: 0,
+    };
     let mut graph = model::load(&model_args, Some(shape))?;
     println!(
         "shears demo: {} on Fashion-MNIST ({} train / {} test images), {} parameters, {} MACs",
@@ -27,9 +35,29 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         millions(graph.param_count() as f64),
         millions(graph.mac_count()? as f64)
     );
-    let config = TrainConfig { epochs: args.epochs, lr: 0.05, crop_padding: 2, ..TrainConfig::default() };
-    let data = TrainData { train: train_set, test: Some(test_set), normalize: source.default_normalize() };
-    let history = train::train(&mut graph, &data, &config, device, None, &mut TrainProgress::default())?;
+    // LeNet-5's recipe on Fashion-MNIST: 3 epochs reach ~89.8% top-1 (README); augmentation
+    // only pays off over longer runs.
+    let config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: 64,
+        lr: 0.05,
+        crop_padding: 0,
+        horizontal_flip: false,
+        ..TrainConfig::default()
+    };
+    let data = TrainData {
+        train: train_set,
+        test: Some(test_set),
+        normalize: source.default_normalize(),
+    };
+    let history = train::train(
+        &mut graph,
+        &data,
+        &config,
+        device,
+        None,
+        &mut TrainProgress::default(),
+    )?;
     std::fs::create_dir_all(&args.out_dir)
         .with_context(|| format!("cannot create '{}'", args.out_dir.display()))?;
     let model_path = args.out_dir.join(format!("{}.onnx", args.model));
@@ -46,6 +74,10 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         100.0 * test.top1,
         100.0 * test.top5
     );
-    println!("model: {}\nhistory: {}", model_path.display(), history_path.display());
+    println!(
+        "model: {}\nhistory: {}",
+        model_path.display(),
+        history_path.display()
+    );
     Ok(())
 }

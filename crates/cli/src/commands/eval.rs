@@ -9,11 +9,19 @@ use shears_data::Split;
 use shears_runtime::train::evaluate;
 
 pub fn run(args: &EvalArgs) -> Result<()> {
-    let data = Data::from_args(&args.data)?.context("eval needs --data (e.g. --data fashion-mnist)")?;
+    let data =
+        Data::from_args(&args.data)?.context("eval needs --data (e.g. --data fashion-mnist)")?;
     let device = device(&args.device)?;
     let test = data.load(Split::Test)?;
     let graph = model::load(&args.model, Some(shape_of(&test)))?;
-    let report = evaluate(&graph, &test, &data.normalize, args.batch.max(1), args.limit, device)?;
+    let report = evaluate(
+        &graph,
+        &test,
+        &data.normalize,
+        args.batch.max(1),
+        args.limit,
+        device,
+    )?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -27,10 +27,16 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
-    println!("{:<32} {:<20} {:>16} {:>10} {:>12}", "layer", "op", "output", "params", "MACs");
+    println!(
+        "{:<32} {:<20} {:>16} {:>10} {:>12}",
+        "layer", "op", "output", "params", "MACs"
+    );
     for l in layers.iter().filter(|l| l.op != "Input") {
         let shape = format!("{:?}", l.output_shape);
-        println!("{:<32} {:<20} {:>16} {:>10} {:>12}", l.name, l.op, shape, l.params, l.macs);
+        println!(
+            "{:<32} {:<20} {:>16} {:>10} {:>12}",
+            l.name, l.op, shape, l.params, l.macs
+        );
     }
     println!(
         "\n{}: input {:?}, {} parameters ({}), {} MACs ({}) per sample",

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 
 pub fn run(args: &TrainArgs) -> Result<()> {
     model::check_output(&args.output, args.force || args.resume)?;
-    let data = Data::from_args(&args.data)?.context("train needs --data (e.g. --data fashion-mnist)")?;
+    let data =
+        Data::from_args(&args.data)?.context("train needs --data (e.g. --data fashion-mnist)")?;
     let device = device(&args.recipe.device)?;
     let model_args = crate::args::ModelArgs {
         model: args.model.clone(),
@@ -23,12 +24,18 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let train_set = data.load(Split::Train)?;
     let test_set = data.load(Split::Test)?;
     let mut graph = model::load(&model_args, Some(shape_of(&train_set)))?;
-    let checkpoint = args.checkpoint.clone().unwrap_or_else(|| args.output.with_extension("ckpt"));
+    let checkpoint = args
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| args.output.with_extension("ckpt"));
     let mut config = recipe_config(&args.recipe, train_set.shape)?;
     config.checkpoint = Some(checkpoint.clone());
     let resume = if args.resume {
         if !checkpoint.exists() {
-            bail!("--resume: no checkpoint at '{}' (pass --checkpoint PATH)", checkpoint.display());
+            bail!(
+                "--resume: no checkpoint at '{}' (pass --checkpoint PATH)",
+                checkpoint.display()
+            );
         }
         Some(Checkpoint::load(&checkpoint)?)
     } else {
@@ -44,8 +51,19 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         config.batch_size,
         config.lr
     );
-    let train_data = TrainData { train: train_set, test: Some(test_set), normalize: data.normalize.clone() };
-    let history = train::train(&mut graph, &train_data, &config, device, resume, &mut TrainProgress::default())?;
+    let train_data = TrainData {
+        train: train_set,
+        test: Some(test_set),
+        normalize: data.normalize.clone(),
+    };
+    let history = train::train(
+        &mut graph,
+        &train_data,
+        &config,
+        device,
+        resume,
+        &mut TrainProgress::default(),
+    )?;
     model::save(&graph, &args.output)?;
     if let Some(path) = &args.history {
         std::fs::write(path, serde_json::to_string_pretty(&history)?)
@@ -66,19 +84,42 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 /// The training configuration for a recipe on inputs of `shape`.
 pub fn recipe_config(r: &RecipeArgs, shape: [usize; 3]) -> Result<TrainConfig> {
     let optimizer = match r.optimizer {
-        OptimizerArg::Sgd => OptimizerKind::Sgd { momentum: r.momentum, nesterov: false },
-        OptimizerArg::Nesterov => OptimizerKind::Sgd { momentum: r.momentum, nesterov: true },
-        OptimizerArg::Adamw => OptimizerKind::AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+        OptimizerArg::Sgd => OptimizerKind::Sgd {
+            momentum: r.momentum,
+            nesterov: false,
+        },
+        OptimizerArg::Nesterov => OptimizerKind::Sgd {
+            momentum: r.momentum,
+            nesterov: true,
+        },
+        OptimizerArg::Adamw => OptimizerKind::AdamW {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        },
     };
-    let default_lr = if matches!(r.optimizer, OptimizerArg::Adamw) { 1e-3 } else { 0.1 };
+    let default_lr = if matches!(r.optimizer, OptimizerArg::Adamw) {
+        1e-3
+    } else {
+        0.1
+    };
     let schedule = match r.schedule {
         ScheduleArg::Constant => LrSchedule::Constant,
-        ScheduleArg::Step => LrSchedule::Step { every: r.step_every.max(1), gamma: r.step_gamma },
+        ScheduleArg::Step => LrSchedule::Step {
+            every: r.step_every.max(1),
+            gamma: r.step_gamma,
+        },
         ScheduleArg::Cosine => LrSchedule::Cosine,
         ScheduleArg::Onecycle => LrSchedule::OneCycle,
     };
     let side = shape[1].min(shape[2]);
-    let default_crop = if side >= 32 { 4 } else if side >= 28 { 2 } else { 0 };
+    let default_crop = if side >= 32 {
+        4
+    } else if side >= 28 {
+        2
+    } else {
+        0
+    };
     if r.epochs == 0 {
         bail!("--epochs must be at least 1");
     }

@@ -10,16 +10,27 @@ pub struct Init {
 
 impl Init {
     pub fn new(seed: u64) -> Self {
-        Self { rng: StdRng::seed_from_u64(seed) }
+        Self {
+            rng: StdRng::seed_from_u64(seed),
+        }
     }
 
     /// A `k`x`k` conv, no bias, Kaiming-normal weights (fan-out, ReLU gain) as torchvision
     /// initialises its CNNs; padding `k / 2` keeps the spatial size at stride 1.
-    pub fn conv(&mut self, in_ch: usize, out_ch: usize, k: usize, stride: usize, groups: usize) -> Conv2d {
+    pub fn conv(
+        &mut self,
+        in_ch: usize,
+        out_ch: usize,
+        k: usize,
+        stride: usize,
+        groups: usize,
+    ) -> Conv2d {
         let fan_out = (out_ch / groups * k * k) as f32;
         let std = (2.0 / fan_out).sqrt();
         let shape = vec![out_ch, in_ch / groups, k, k];
-        let data = (0..shape.iter().product()).map(|_| std * self.normal()).collect();
+        let data = (0..shape.iter().product())
+            .map(|_| std * self.normal())
+            .collect();
         Conv2d {
             weight: Array::new(shape, data),
             bias: None,
@@ -31,11 +42,24 @@ impl Init {
     }
 
     /// A conv with a bias, PyTorch's default init (uniform in ±1/sqrt(fan_in)).
-    pub fn conv_with_bias(&mut self, in_ch: usize, out_ch: usize, k: usize, padding: usize) -> Conv2d {
+    pub fn conv_with_bias(
+        &mut self,
+        in_ch: usize,
+        out_ch: usize,
+        k: usize,
+        padding: usize,
+    ) -> Conv2d {
         let bound = 1.0 / ((in_ch * k * k) as f32).sqrt();
         let weight = self.uniform(vec![out_ch, in_ch, k, k], bound);
         let bias = Some(self.uniform(vec![out_ch], bound));
-        Conv2d { weight, bias, stride: [1, 1], padding: [padding; 4], dilation: [1, 1], groups: 1 }
+        Conv2d {
+            weight,
+            bias,
+            stride: [1, 1],
+            padding: [padding; 4],
+            dilation: [1, 1],
+            groups: 1,
+        }
     }
 
     /// A linear layer with PyTorch's default init (uniform in ±1/sqrt(in)).
@@ -48,7 +72,9 @@ impl Init {
     }
 
     fn uniform(&mut self, shape: Vec<usize>, bound: f32) -> Array {
-        let data = (0..shape.iter().product()).map(|_| self.rng.random_range(-bound..bound)).collect();
+        let data = (0..shape.iter().product())
+            .map(|_| self.rng.random_range(-bound..bound))
+            .collect();
         Array::new(shape, data)
     }
 

@@ -13,8 +13,16 @@ use crate::Graph;
 pub use init::Init;
 
 /// The names `build` knows, in the order `shears` lists them.
-pub const NAMES: &[&str] =
-    &["lenet5", "vgg11", "vgg16", "resnet20", "resnet32", "resnet56", "resnet110", "mobilenetv2"];
+pub const NAMES: &[&str] = &[
+    "lenet5",
+    "vgg11",
+    "vgg16",
+    "resnet20",
+    "resnet32",
+    "resnet56",
+    "resnet110",
+    "mobilenetv2",
+];
 
 /// What a built-in architecture is built for.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,7 +36,11 @@ pub struct ArchSpec {
 
 impl Default for ArchSpec {
     fn default() -> Self {
-        Self { input_shape: [3, 32, 32], classes: 10, seed: 0 }
+        Self {
+            input_shape: [3, 32, 32],
+            classes: 10,
+            seed: 0,
+        }
     }
 }
 

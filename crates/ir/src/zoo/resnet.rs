@@ -5,7 +5,12 @@
 use super::{ArchSpec, Init};
 use crate::{Graph, GraphBuilder, Op, OutletId};
 
-pub fn cifar_resnet(name: &str, blocks_per_stage: usize, spec: &ArchSpec, init: &mut Init) -> Graph {
+pub fn cifar_resnet(
+    name: &str,
+    blocks_per_stage: usize,
+    spec: &ArchSpec,
+    init: &mut Init,
+) -> Graph {
     let (mut b, x) = GraphBuilder::new(name, spec.input_shape.to_vec());
     let x = b.conv("conv1", x, init.conv(spec.input_shape[0], 16, 3, 1, 1));
     let x = b.bn("bn1", x, 16);
@@ -34,13 +39,25 @@ fn basic_block(
     out_ch: usize,
     stride: usize,
 ) -> OutletId {
-    let x = b.conv(&format!("{prefix}.conv1"), input, init.conv(in_ch, out_ch, 3, stride, 1));
+    let x = b.conv(
+        &format!("{prefix}.conv1"),
+        input,
+        init.conv(in_ch, out_ch, 3, stride, 1),
+    );
     let x = b.bn(&format!("{prefix}.bn1"), x, out_ch);
     let x = b.op(&format!("{prefix}.relu1"), Op::Relu, &[x]);
-    let x = b.conv(&format!("{prefix}.conv2"), x, init.conv(out_ch, out_ch, 3, 1, 1));
+    let x = b.conv(
+        &format!("{prefix}.conv2"),
+        x,
+        init.conv(out_ch, out_ch, 3, 1, 1),
+    );
     let x = b.bn(&format!("{prefix}.bn2"), x, out_ch);
     let shortcut = if stride != 1 || in_ch != out_ch {
-        let s = b.conv(&format!("{prefix}.shortcut.0"), input, init.conv(in_ch, out_ch, 1, stride, 1));
+        let s = b.conv(
+            &format!("{prefix}.shortcut.0"),
+            input,
+            init.conv(in_ch, out_ch, 1, stride, 1),
+        );
         b.bn(&format!("{prefix}.shortcut.1"), s, out_ch)
     } else {
         input

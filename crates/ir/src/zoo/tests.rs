@@ -22,7 +22,10 @@ fn vgg_and_lenet_param_counts_match_pytorch() {
     assert_eq!(params("vgg11"), 9_228_362);
     assert_eq!(params("vgg16"), 14_724_042);
     assert_eq!(params("lenet5"), 83_126);
-    let fashion = ArchSpec { input_shape: [1, 28, 28], ..ArchSpec::default() };
+    let fashion = ArchSpec {
+        input_shape: [1, 28, 28],
+        ..ArchSpec::default()
+    };
     assert_eq!(build("lenet5", &fashion).unwrap().param_count(), 61_706);
 }
 
@@ -35,7 +38,10 @@ fn resnet20_macs_match_a_hand_count() {
     let stage3 = 64 * 8 * 8 * 32 * 9 + 5 * (64 * 8 * 8 * 64 * 9) + 64 * 8 * 8 * 32;
     let fc = 64 * 10;
     let g = build("resnet20", &ArchSpec::default()).unwrap();
-    assert_eq!(g.mac_count().unwrap(), (stem + stage1 + stage2 + stage3 + fc) as u64);
+    assert_eq!(
+        g.mac_count().unwrap(),
+        (stem + stage1 + stage2 + stage3 + fc) as u64
+    );
     assert_eq!(g.mac_count().unwrap(), 40_813_184);
 }
 
@@ -49,8 +55,17 @@ fn mobilenetv2_param_count_matches_torchvision() {
 fn every_builtin_verifies_on_cifar_and_fashion_mnist_shapes() {
     for name in NAMES {
         for (shape, classes) in [([3, 32, 32], 10), ([1, 28, 28], 10), ([3, 64, 64], 100)] {
-            let g = build(name, &ArchSpec { input_shape: shape, classes, seed: 1 }).unwrap();
-            g.verify().unwrap_or_else(|e| panic!("{name} at {shape:?}: {e}"));
+            let g = build(
+                name,
+                &ArchSpec {
+                    input_shape: shape,
+                    classes,
+                    seed: 1,
+                },
+            )
+            .unwrap();
+            g.verify()
+                .unwrap_or_else(|e| panic!("{name} at {shape:?}: {e}"));
             let out = &g.infer_shapes().unwrap()[g.outputs[0].node][0];
             assert_eq!(out, &vec![classes], "{name}");
         }
@@ -61,7 +76,10 @@ fn every_builtin_verifies_on_cifar_and_fashion_mnist_shapes() {
 fn init_is_seeded() {
     let spec = ArchSpec::default();
     assert_eq!(build("resnet20", &spec), build("resnet20", &spec));
-    let other = ArchSpec { seed: 7, ..spec.clone() };
+    let other = ArchSpec {
+        seed: 7,
+        ..spec.clone()
+    };
     assert_ne!(build("resnet20", &spec), build("resnet20", &other));
 }
 

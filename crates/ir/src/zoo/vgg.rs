@@ -9,7 +9,9 @@ use crate::{Graph, GraphBuilder, Op, Pool2d};
 
 /// A stage entry: output channels of a conv, or `0` for a 2x2 max pool.
 pub const VGG11: &[usize] = &[64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0];
-pub const VGG16: &[usize] = &[64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0];
+pub const VGG16: &[usize] = &[
+    64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0,
+];
 
 pub fn vgg(name: &str, cfg: &[usize], spec: &ArchSpec, init: &mut Init) -> Graph {
     let [mut channels, mut h, mut w] = spec.input_shape;
@@ -22,7 +24,11 @@ pub fn vgg(name: &str, cfg: &[usize], spec: &ArchSpec, init: &mut Init) -> Graph
             }
             continue;
         }
-        x = b.conv(&format!("features.{i}.conv"), x, init.conv(channels, out, 3, 1, 1));
+        x = b.conv(
+            &format!("features.{i}.conv"),
+            x,
+            init.conv(channels, out, 3, 1, 1),
+        );
         x = b.bn(&format!("features.{i}.bn"), x, out);
         x = b.op(&format!("features.{i}.relu"), Op::Relu, &[x]);
         channels = out;

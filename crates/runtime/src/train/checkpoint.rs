@@ -22,7 +22,10 @@ impl Checkpoint {
     /// Writes the checkpoint to a temporary file beside `path`, then renames it over `path`,
     /// so a kill mid-write leaves the previous checkpoint intact.
     pub fn save(&self, path: &Path) -> Result<(), RuntimeError> {
-        let fail = |detail: String| RuntimeError::Checkpoint { path: path.display().to_string(), detail };
+        let fail = |detail: String| RuntimeError::Checkpoint {
+            path: path.display().to_string(),
+            detail,
+        };
         let mut bytes = MAGIC.to_vec();
         bincode::serialize_into(&mut bytes, self).map_err(|e| fail(e.to_string()))?;
         let tmp = path.with_extension("ckpt.tmp");
@@ -32,11 +35,15 @@ impl Checkpoint {
 
     /// Reads a checkpoint written by [`Checkpoint::save`].
     pub fn load(path: &Path) -> Result<Self, RuntimeError> {
-        let fail = |detail: String| RuntimeError::Checkpoint { path: path.display().to_string(), detail };
+        let fail = |detail: String| RuntimeError::Checkpoint {
+            path: path.display().to_string(),
+            detail,
+        };
         let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-        let body = bytes
-            .strip_prefix(MAGIC.as_slice())
-            .ok_or_else(|| fail("not a shears checkpoint (written by `shears train --checkpoint`)".into()))?;
-        bincode::deserialize(body).map_err(|e| fail(format!("corrupt or from another shears version: {e}")))
+        let body = bytes.strip_prefix(MAGIC.as_slice()).ok_or_else(|| {
+            fail("not a shears checkpoint (written by `shears train --checkpoint`)".into())
+        })?;
+        bincode::deserialize(body)
+            .map_err(|e| fail(format!("corrupt or from another shears version: {e}")))
     }
 }

@@ -26,21 +26,34 @@ pub fn evaluate(
     device: DeviceKind,
 ) -> Result<EvalReport, RuntimeError> {
     let mut net = Network::new(graph, &device.device()?)?;
-    let config = LoaderConfig { limit, ..LoaderConfig::eval(batch_size, normalize.clone()) };
+    let config = LoaderConfig {
+        limit,
+        ..LoaderConfig::eval(batch_size, normalize.clone())
+    };
     let loader = BatchLoader::new(data.clone(), config)?;
     evaluate_network(&mut net, &loader, data.classes)
 }
 
 /// Evaluates a compiled network over every batch of `loader`.
-pub fn evaluate_network(net: &mut Network, loader: &BatchLoader, classes: usize) -> Result<EvalReport, RuntimeError> {
+pub fn evaluate_network(
+    net: &mut Network,
+    loader: &BatchLoader,
+    classes: usize,
+) -> Result<EvalReport, RuntimeError> {
     let (mut top1, mut top5, mut loss, mut samples) = (0, 0, 0.0, 0);
     for batch in loader.epoch(0) {
         let x = net.batch(batch.images, batch.n, &batch.shape)?;
         let logits = net.forward(x, Mode::Eval);
         let batch_loss: f32 = cross_entropy(logits.clone(), &batch.labels).into_scalar();
-        let values = logits.into_data().try_into_vec::<f32>().expect("f32 logits");
+        let values = logits
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32 logits");
         if values.len() != batch.n * classes {
-            return Err(RuntimeError::Classes { outputs: values.len() / batch.n.max(1), classes });
+            return Err(RuntimeError::Classes {
+                outputs: values.len() / batch.n.max(1),
+                classes,
+            });
         }
         let (a, b) = top1_top5(&values, classes, &batch.labels);
         top1 += a;
@@ -49,5 +62,10 @@ pub fn evaluate_network(net: &mut Network, loader: &BatchLoader, classes: usize)
         samples += batch.n;
     }
     let n = samples.max(1) as f64;
-    Ok(EvalReport { top1: top1 as f64 / n, top5: top5 as f64 / n, loss: loss / n, samples })
+    Ok(EvalReport {
+        top1: top1 as f64 / n,
+        top5: top5 as f64 / n,
+        loss: loss / n,
+        samples,
+    })
 }

@@ -6,7 +6,8 @@ use burn::tensor::{Int, Tensor, TensorData};
 /// Mean cross-entropy of `logits` `[N, K]` against class `labels`.
 pub fn cross_entropy(logits: Tensor<2>, labels: &[i64]) -> Tensor<1> {
     let n = labels.len();
-    let targets = Tensor::<2, Int>::from_data(TensorData::new(labels.to_vec(), [n, 1]), &logits.device());
+    let targets =
+        Tensor::<2, Int>::from_data(TensorData::new(labels.to_vec(), [n, 1]), &logits.device());
     let picked = log_softmax(logits, 1).gather(1, targets);
     picked.mean().neg()
 }
@@ -17,7 +18,11 @@ pub fn top1_top5(logits: &[f32], classes: usize, labels: &[i64]) -> (usize, usiz
     let mut top5 = 0;
     for (row, &label) in logits.chunks(classes).zip(labels) {
         let target = row[label as usize];
-        let above = row.iter().enumerate().filter(|&(j, &v)| v > target || (v == target && j < label as usize)).count();
+        let above = row
+            .iter()
+            .enumerate()
+            .filter(|&(j, &v)| v > target || (v == target && j < label as usize))
+            .count();
         top1 += usize::from(above == 0);
         top5 += usize::from(above < 5);
     }
@@ -38,7 +43,10 @@ mod tests {
     #[test]
     fn cross_entropy_matches_hand_computation() {
         let device = burn::tensor::Device::flex();
-        let logits = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 1.0, 1.0, 1.0], [2, 3]), &device);
+        let logits = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 3.0, 1.0, 1.0, 1.0], [2, 3]),
+            &device,
+        );
         let loss: f32 = cross_entropy(logits, &[2, 0]).into_scalar();
         let lse = (1f32.exp() + 2f32.exp() + 3f32.exp()).ln();
         let expected = ((lse - 3.0) + 3f32.ln()) / 2.0;

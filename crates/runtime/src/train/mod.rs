@@ -128,14 +128,26 @@ pub fn train(
     }
     let mut net = Network::new(graph, &autodiff)?;
     check_classes(graph, &data.train)?;
-    let mut optimizer = Optimizer::new(config.optimizer.clone(), config.weight_decay, net.params().len());
+    let mut optimizer = Optimizer::new(
+        config.optimizer.clone(),
+        config.weight_decay,
+        net.params().len(),
+    );
     if let Some(state) = resumed_state {
         optimizer.load_state(state, &base);
     }
-    let augment = Augment { random_crop_padding: config.crop_padding, horizontal_flip: config.horizontal_flip };
+    let augment = Augment {
+        random_crop_padding: config.crop_padding,
+        horizontal_flip: config.horizontal_flip,
+    };
     let loader_config = LoaderConfig {
         limit: config.train_limit,
-        ..LoaderConfig::train(config.batch_size, config.seed, augment, data.normalize.clone())
+        ..LoaderConfig::train(
+            config.batch_size,
+            config.seed,
+            augment,
+            data.normalize.clone(),
+        )
     };
     let loader = BatchLoader::new(data.train.clone(), loader_config)?;
     let batches = loader.num_batches();
@@ -148,13 +160,23 @@ pub fn train(
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
         let mut lr = config.lr;
         for (b, batch) in loader.epoch(epoch as u64).enumerate() {
-            lr = config.schedule.lr(config.lr, epoch * batches + b, total_iters, batches);
+            lr = config
+                .schedule
+                .lr(config.lr, epoch * batches + b, total_iters, batches);
             let x = net.batch(batch.images, batch.n, &batch.shape)?;
             let (loss_value, logits) = train_step(&mut net, &mut optimizer, x, &batch.labels, lr);
             if !loss_value.is_finite() {
-                return Err(RuntimeError::Diverged { loss: loss_value, epoch, batch: b });
+                return Err(RuntimeError::Diverged {
+                    loss: loss_value,
+                    epoch,
+                    batch: b,
+                });
             }
-            let values = logits.inner().into_data().try_into_vec::<f32>().expect("f32 logits");
+            let values = logits
+                .inner()
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("f32 logits");
             correct += top1_top5(&values, classes, &batch.labels).0;
             loss_sum += loss_value as f64 * batch.n as f64;
             seen += batch.n;
@@ -170,7 +192,14 @@ pub fn train(
         let seconds = start.elapsed().as_secs_f64();
         net.write_back(graph);
         let test = match &data.test {
-            Some(test) => Some(evaluate(graph, test, &data.normalize, config.batch_size, config.test_limit, device)?),
+            Some(test) => Some(evaluate(
+                graph,
+                test,
+                &data.normalize,
+                config.batch_size,
+                config.test_limit,
+                device,
+            )?),
             None => None,
         };
         let report = EpochReport {
@@ -237,7 +266,10 @@ fn check_classes(graph: &Graph, data: &Dataset) -> Result<(), RuntimeError> {
     let out = &shapes[graph.outputs[0].node][0];
     let outputs: usize = out.iter().product();
     if outputs != data.classes {
-        return Err(RuntimeError::Classes { outputs, classes: data.classes });
+        return Err(RuntimeError::Classes {
+            outputs,
+            classes: data.classes,
+        });
     }
     Ok(())
 }

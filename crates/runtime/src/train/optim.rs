@@ -15,7 +15,10 @@ pub enum OptimizerKind {
 
 impl Default for OptimizerKind {
     fn default() -> Self {
-        Self::Sgd { momentum: 0.9, nesterov: true }
+        Self::Sgd {
+            momentum: 0.9,
+            nesterov: true,
+        }
     }
 }
 
@@ -40,7 +43,13 @@ pub struct OptimizerState {
 
 impl Optimizer {
     pub fn new(kind: OptimizerKind, weight_decay: f32, params: usize) -> Self {
-        Self { kind, weight_decay, steps: 0, first: vec![None; params], second: vec![None; params] }
+        Self {
+            kind,
+            weight_decay,
+            steps: 0,
+            first: vec![None; params],
+            second: vec![None; params],
+        }
     }
 
     /// One update of every parameter that has a gradient; returns the new parameter leaves.
@@ -82,7 +91,8 @@ impl Optimizer {
                 let p = if wd > 0.0 { p * (1.0 - lr * wd) } else { p };
                 let zeros = || Tensor::zeros(g.dims(), &g.device());
                 let m = self.first[i].take().unwrap_or_else(zeros) * b1 + g.clone() * (1.0 - b1);
-                let v = self.second[i].take().unwrap_or_else(zeros) * b2 + g.clone() * g * (1.0 - b2);
+                let v =
+                    self.second[i].take().unwrap_or_else(zeros) * b2 + g.clone() * g * (1.0 - b2);
                 let t = self.steps as i32;
                 let m_hat = m.clone() / (1.0 - b1.powi(t));
                 let v_hat = v.clone() / (1.0 - b2.powi(t));
@@ -96,7 +106,12 @@ impl Optimizer {
     /// The state as plain arrays.
     pub fn state(&self) -> OptimizerState {
         let read = |slot: &Option<Tensor<1>>| {
-            slot.as_ref().map(|t| t.clone().into_data().try_into_vec::<f32>().expect("f32 state"))
+            slot.as_ref().map(|t| {
+                t.clone()
+                    .into_data()
+                    .try_into_vec::<f32>()
+                    .expect("f32 state")
+            })
         };
         OptimizerState {
             steps: self.steps,

@@ -8,7 +8,10 @@ use std::f64::consts::PI;
 pub enum LrSchedule {
     Constant,
     /// Multiply by `gamma` every `every` epochs.
-    Step { every: usize, gamma: f64 },
+    Step {
+        every: usize,
+        gamma: f64,
+    },
     /// Cosine annealing from the base rate to 0 over the run.
     #[default]
     Cosine,
@@ -24,7 +27,9 @@ impl LrSchedule {
         let cosine = |from: f64, to: f64, t: f64| to + (from - to) * 0.5 * (1.0 + (PI * t).cos());
         match self {
             Self::Constant => base,
-            Self::Step { every, gamma } => base * gamma.powi((iter / iters_per_epoch.max(1) / every.max(&1)) as i32),
+            Self::Step { every, gamma } => {
+                base * gamma.powi((iter / iters_per_epoch.max(1) / every.max(&1)) as i32)
+            }
             Self::Cosine => cosine(base, 0.0, progress),
             Self::OneCycle => {
                 let (start, end, warm) = (base / 25.0, base / 25.0 / 1e4, 0.3);
@@ -52,7 +57,10 @@ mod tests {
 
     #[test]
     fn step_decays_every_n_epochs() {
-        let s = LrSchedule::Step { every: 2, gamma: 0.1 };
+        let s = LrSchedule::Step {
+            every: 2,
+            gamma: 0.1,
+        };
         assert_eq!(s.lr(1.0, 19, 100, 10), 1.0);
         assert!((s.lr(1.0, 20, 100, 10) - 0.1).abs() < 1e-12);
         assert!((s.lr(1.0, 45, 100, 10) - 0.01).abs() < 1e-12);
