@@ -1,5 +1,4 @@
-"""PyTorch's side of `shears bench resnet20 --train`: the same CIFAR ResNet-20 (projection
-shortcuts), the same batches and the same measurement (warm-up 2, median of N runs).
+"""PyTorch's side of `shears bench resnet20 --train`: the same CIFAR ResNet-20 (torch_models.py), the same batches and the same measurement (warm-up 2, median of N runs).
 
 Run: python3 scripts/bench_pytorch.py [--runs 7] [--threads N]   (needs `pip install torch`)
 """
@@ -8,42 +7,9 @@ import statistics
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.shortcut = nn.Sequential()
-        if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
-
-
-class ResNet20(nn.Module):
-    def __init__(self, classes=10):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        blocks, cin = [], 16
-        for stage, width in enumerate([16, 32, 64]):
-            for b in range(3):
-                blocks.append(Block(cin, width, 2 if stage > 0 and b == 0 else 1))
-                cin = width
-        self.layers = nn.Sequential(*blocks)
-        self.fc = nn.Linear(64, classes)
-
-    def forward(self, x):
-        x = self.layers(F.relu(self.bn1(self.conv1(x))))
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+from torch_models import CifarResNet
 
 
 def median_time(fn, runs):
@@ -64,7 +30,7 @@ def main():
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = ResNet20()
+    model = CifarResNet(3)
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, resnet20 (median of {args.runs} runs)")
     print(f"{'mode':<10} {'batch':>6} {'latency ms':>12} {'img/s':>10}")
     model.eval()

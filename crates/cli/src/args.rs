@@ -34,6 +34,13 @@ pub struct ModelArgs {
     /// A built-in architecture (lenet5, vgg11, vgg16, resnet20, resnet32, resnet56, resnet110,
     /// mobilenetv2) or a path to an .onnx file.
     pub model: String,
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+/// How a built-in architecture is built.
+#[derive(Args, Debug, Clone, Default)]
+pub struct BuildArgs {
     /// Input shape `C,H,W` of a built-in (default: from --data, else 3,32,32).
     #[arg(long, value_parser = parse_shape)]
     pub input_shape: Option<[usize; 3]>,
@@ -137,12 +144,8 @@ pub struct TrainArgs {
     /// A built-in architecture or an .onnx file to continue training.
     #[arg(long = "model")]
     pub model: String,
-    #[arg(long, value_parser = parse_shape)]
-    pub input_shape: Option<[usize; 3]>,
-    #[arg(long)]
-    pub classes: Option<usize>,
-    #[arg(long, default_value_t = 0)]
-    pub init_seed: u64,
+    #[command(flatten)]
+    pub build: BuildArgs,
     #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]

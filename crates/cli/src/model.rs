@@ -22,11 +22,12 @@ pub fn load(args: &ModelArgs, data: Option<DataShape>) -> Result<Graph> {
     {
         let spec = ArchSpec {
             input_shape: args
+                .build
                 .input_shape
                 .or(data.map(|d| d.input_shape))
                 .unwrap_or([3, 32, 32]),
-            classes: args.classes.or(data.map(|d| d.classes)).unwrap_or(10),
-            seed: args.init_seed,
+            classes: args.build.classes.or(data.map(|d| d.classes)).unwrap_or(10),
+            seed: args.build.init_seed,
         };
         if spec.classes == 0 {
             bail!("--classes must be at least 1");
@@ -48,7 +49,7 @@ pub fn load(args: &ModelArgs, data: Option<DataShape>) -> Result<Graph> {
             zoo::NAMES.join(", ")
         );
     }
-    if args.input_shape.is_some() || args.classes.is_some() {
+    if args.build.input_shape.is_some() || args.build.classes.is_some() {
         bail!(
             "--input-shape and --classes apply to built-in architectures, not to '{}'",
             args.model

@@ -122,7 +122,15 @@ fn train_writes_a_model_that_evaluates_and_resumes() {
             data_dir,
         ];
         args.extend([
-            "--epochs", epochs, "--batch", "32", "--lr", "0.05", "--no-flip", "-o", model_s,
+            "--epochs",
+            epochs,
+            "--batch",
+            "32",
+            "--lr",
+            "0.05",
+            "--no-flip",
+            "-o",
+            model_s,
         ]);
         args.extend(extra);
         shears(&args)

@@ -196,22 +196,18 @@ fn conv_shape(conv: &Conv2d, x: &Shape) -> Result<Shape, String> {
             conv.in_channels()
         ));
     }
-    let oh = window_out(
-        *h,
-        w[2],
-        conv.stride[0],
-        conv.padding[0] + conv.padding[2],
-        conv.dilation[0],
-        false,
-    );
-    let ow = window_out(
-        *wd,
-        w[3],
-        conv.stride[1],
-        conv.padding[1] + conv.padding[3],
-        conv.dilation[1],
-        false,
-    );
+    let out = |axis: usize, len: usize| {
+        let pads = conv.padding[axis] + conv.padding[axis + 2];
+        window_out(
+            len,
+            w[2 + axis],
+            conv.stride[axis],
+            pads,
+            conv.dilation[axis],
+            false,
+        )
+    };
+    let (oh, ow) = (out(0, *h), out(1, *wd));
     match (oh, ow) {
         (Some(oh), Some(ow)) => Ok(vec![w[0], oh, ow]),
         _ => Err(format!(

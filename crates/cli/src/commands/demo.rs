@@ -3,7 +3,7 @@
 //! files it replaces on every run).
 
 use super::{device, millions};
-use crate::args::DemoArgs;
+use crate::args::{BuildArgs, DemoArgs, ModelArgs};
 use crate::model::{self, DataShape};
 use crate::progress::TrainProgress;
 use anyhow::{Context, Result};
@@ -20,11 +20,9 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         input_shape: train_set.shape,
         classes: train_set.classes,
     };
-    let model_args = crate::args::ModelArgs {
+    let model_args = ModelArgs {
         model: args.model.clone(),
-        input_shape: None,
-        classes: None,
-        init_seed: 0,
+        build: BuildArgs::default(),
     };
     let mut graph = model::load(&model_args, Some(shape))?;
     println!(

@@ -1,7 +1,7 @@
 //! `shears train --model M --data D -o OUT.onnx`: train, checkpoint every epoch, save.
 
 use super::device;
-use crate::args::{OptimizerArg, RecipeArgs, ScheduleArg, TrainArgs};
+use crate::args::{ModelArgs, OptimizerArg, RecipeArgs, ScheduleArg, TrainArgs};
 use crate::data::{Data, shape_of};
 use crate::model;
 use crate::progress::TrainProgress;
@@ -15,11 +15,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let data =
         Data::from_args(&args.data)?.context("train needs --data (e.g. --data fashion-mnist)")?;
     let device = device(&args.recipe.device)?;
-    let model_args = crate::args::ModelArgs {
+    let model_args = ModelArgs {
         model: args.model.clone(),
-        input_shape: args.input_shape,
-        classes: args.classes,
-        init_seed: args.init_seed,
+        build: args.build.clone(),
     };
     let train_set = data.load(Split::Train)?;
     let test_set = data.load(Split::Test)?;
