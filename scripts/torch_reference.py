@@ -81,6 +81,13 @@ for name, op, fn in [
      lambda v: F.max_pool2d(v, 3, 2, 1)),
     ("max_pool_ceil", {"type": "max_pool", "kernel": [2, 2], "stride": [2, 2], "pads": [0, 0, 0, 0], "ceil_mode": True},
      lambda v: F.max_pool2d(v, 2, 2, ceil_mode=True)),
+    # 7 rows, k2 s3 p1, ceil: PyTorch drops the last window (it would start in the padding).
+    ("max_pool_ceil_drops_last_window", {"type": "max_pool", "kernel": [2, 2], "stride": [3, 3],
+                                         "pads": [1, 1, 1, 1], "ceil_mode": True},
+     lambda v: F.max_pool2d(v, 2, 3, 1, ceil_mode=True)),
+    ("avg_pool_ceil", {"type": "avg_pool", "kernel": [3, 3], "stride": [2, 2], "pads": [1, 1, 1, 1],
+                       "ceil_mode": True, "count_include_pad": False},
+     lambda v: F.avg_pool2d(v, 3, 2, 1, ceil_mode=True, count_include_pad=False)),
     ("avg_pool_exclude_pad", {"type": "avg_pool", "kernel": [3, 3], "stride": [2, 2], "pads": [1, 1, 1, 1],
                               "count_include_pad": False}, lambda v: F.avg_pool2d(v, 3, 2, 1, count_include_pad=False)),
     ("avg_pool_include_pad", {"type": "avg_pool", "kernel": [3, 3], "stride": [2, 2], "pads": [1, 1, 1, 1],
@@ -95,6 +102,8 @@ gate = torch.sigmoid(t(2, 4, 1, 1))
 case("mul_channel_gate", {"type": "mul"}, [x, gate], x * gate)
 x2 = t(2, 4, 7, 6)
 case("add", {"type": "add"}, [x, x2], x + x2)
+row = t(2, 6)
+case("add_broadcast_lower_rank", {"type": "add"}, [x, row], x + row.reshape(2, 1, 1, 6))
 x3 = t(2, 3, 7, 6)
 case("concat", {"type": "concat", "axis": 1}, [x, x3], torch.cat([x, x3], 1))
 

@@ -100,6 +100,11 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
         "empty",
     );
     assert_user_error(&["bench", "resnet20", "--device", "tpu"], "tpu");
+    assert_user_error(&["bench", "lenet5", "--runs", "0"], "--runs");
+    assert_user_error(
+        &["eval", "lenet5", "--data", "mnist", "--batch", "0"],
+        "--batch",
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -34,6 +34,18 @@ pub enum IrError {
     /// The graph has no output, or an output names a missing node.
     #[error("graph output {0} refers to a missing node")]
     BadOutput(String),
+    /// `graph.inputs` lists a node that is not an `Input`, or an `Input` node is not listed.
+    #[error("graph input list is inconsistent: {0}")]
+    BadInputList(String),
+    /// A weight array is empty or its data does not fill its shape.
+    #[error("node '{node}': array {index} has shape {shape:?} and {len} values: {why}")]
+    BadArray {
+        node: String,
+        index: usize,
+        shape: Vec<usize>,
+        len: usize,
+        why: &'static str,
+    },
     /// The graph has no input node.
     #[error("the graph has no input")]
     NoInput,

@@ -147,9 +147,10 @@ pub enum Op {
     Flatten {
         axis: usize,
     },
-    /// Element-wise sum of two tensors of the same shape (residual joins).
+    /// Element-wise sum with NumPy broadcasting (residual joins add equal shapes).
     Add,
-    /// Element-wise product; the second input may be a per-channel gate `[C, 1, 1]` (SE blocks).
+    /// Element-wise product with NumPy broadcasting, e.g. a feature map times a per-channel
+    /// gate `[C, 1, 1]` (SE blocks).
     Mul,
     /// Concatenation along `axis` (counted with the batch axis; 1 is channels).
     Concat {

@@ -160,8 +160,13 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
         | Op::HardSwish
         | Op::Silu
         | Op::Tanh
-        | Op::Dropout { .. }
         | Op::Identity => Ok(x.unwrap().clone()),
+        Op::Dropout { ratio } => {
+            if !(0.0..1.0).contains(ratio) {
+                return Err(fail(format!("dropout ratio {ratio} must be in [0, 1)")));
+            }
+            Ok(x.unwrap().clone())
+        }
     }
 }
 

@@ -5,7 +5,8 @@ use std::collections::HashSet;
 
 impl Graph {
     /// Checks that the graph is well formed: unique node names, inputs computed before they are
-    /// read, outputs that exist, input nodes listed as inputs, and shapes that fit every op.
+    /// read, outputs that exist, input nodes listed as inputs, weight arrays that are non-empty
+    /// and fill their shapes, and shapes that fit every op.
     pub fn verify(&self) -> Result<(), IrError> {
         if self.inputs.is_empty() {
             return Err(IrError::NoInput);
@@ -18,9 +19,32 @@ impl Graph {
         }
         for &i in &self.inputs {
             if !matches!(self.nodes.get(i).map(|n| &n.op), Some(Op::Input { .. })) {
-                return Err(IrError::BadOutput(format!(
-                    "input #{i} is not an Input node"
+                return Err(IrError::BadInputList(format!(
+                    "entry #{i} is not an Input node"
                 )));
+            }
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            if matches!(node.op, Op::Input { .. }) && !self.inputs.contains(&i) {
+                return Err(IrError::BadInputList(format!(
+                    "Input node '{}' is not listed as a graph input",
+                    node.name
+                )));
+            }
+            for (index, array) in node.op.arrays().into_iter().enumerate() {
+                let bad = |why| IrError::BadArray {
+                    node: node.name.clone(),
+                    index,
+                    shape: array.shape.clone(),
+                    len: array.data.len(),
+                    why,
+                };
+                if array.shape.iter().product::<usize>() != array.data.len() {
+                    return Err(bad("the values do not fill the shape"));
+                }
+                if array.is_empty() {
+                    return Err(bad("a layer with zero channels or features cannot run"));
+                }
             }
         }
         let shapes = self.infer_shapes()?;

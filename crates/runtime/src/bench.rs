@@ -37,9 +37,18 @@ fn timing(what: &'static str, batch: usize, samples: Vec<f64>) -> Timing {
 }
 
 fn random_input(net: &Network, batch: usize) -> Tensor<4> {
-    let mut dims = [batch, 1, 1, 1];
-    dims[1..=net.input_shape().len()].copy_from_slice(net.input_shape());
-    Tensor::random(dims, Distribution::Normal(0.0, 1.0), net.device())
+    Tensor::random(
+        net.input_dims(batch),
+        Distribution::Normal(0.0, 1.0),
+        net.device(),
+    )
+}
+
+fn check_runs(runs: usize) -> Result<(), RuntimeError> {
+    if runs == 0 {
+        return Err(RuntimeError::Config("--runs must be at least 1".into()));
+    }
+    Ok(())
 }
 
 /// Inference latency at `batch`: forward in eval mode, results read back to the host.
@@ -49,9 +58,11 @@ pub fn inference(
     batch: usize,
     runs: usize,
 ) -> Result<Timing, RuntimeError> {
+    check_runs(runs)?;
     let mut net = Network::new(graph, &device.device()?)?;
+    net.check_single_input()?;
     let x = random_input(&net, batch);
-    let samples = (0..WARMUP + runs.max(1))
+    let samples = (0..WARMUP + runs)
         .map(|_| {
             let start = Instant::now();
             let _ = net.forward(x.clone(), Mode::Eval).into_data();
@@ -69,14 +80,14 @@ pub fn training(
     batch: usize,
     runs: usize,
 ) -> Result<Timing, RuntimeError> {
+    check_runs(runs)?;
     let mut net = Network::new(graph, &device.device()?.autodiff())?;
-    let classes = graph.infer_shapes()?[graph.outputs[0].node][0]
-        .iter()
-        .product::<usize>();
+    net.check_single_input()?;
+    let classes = net.output_features();
     let labels: Vec<i64> = (0..batch).map(|i| (i % classes) as i64).collect();
     let mut optimizer = Optimizer::new(OptimizerKind::default(), 5e-4, net.params().len());
     let x = random_input(&net, batch);
-    let samples = (0..WARMUP + runs.max(1))
+    let samples = (0..WARMUP + runs)
         .map(|_| {
             let start = Instant::now();
             let (_, logits) = train_step(&mut net, &mut optimizer, x.clone(), &labels, 0.01);

@@ -36,6 +36,9 @@ pub enum RuntimeError {
     /// A checkpoint file could not be read or written.
     #[error("checkpoint '{path}': {detail}")]
     Checkpoint { path: String, detail: String },
+    /// The model uses something the runtime cannot run.
+    #[error("cannot run this model: {0}")]
+    Unsupported(String),
     /// A training setting is out of range.
     #[error("invalid training setting: {0}")]
     Config(String),

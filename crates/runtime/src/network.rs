@@ -1,7 +1,7 @@
 //! A graph compiled to burn tensors: forward in eval or train mode, taps, and write-back.
 
 use crate::RuntimeError;
-use crate::ops::{self, align_for_broadcast, conv_padding, padded};
+use crate::ops::{self, align_for_broadcast, padded, padding_pairs};
 use burn::tensor::module::{batch_norm, batch_norm_train, conv2d};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
@@ -84,6 +84,7 @@ pub struct Network {
     shapes: Vec<Shape>,
     outputs: Vec<OutletId>,
     input_shape: Shape,
+    input_count: usize,
     /// Trainable parameters, flat; leaves that require gradients on an autodiff device.
     params: Vec<Tensor<1>>,
     /// BN running statistics, flat and never differentiated.
@@ -96,11 +97,17 @@ impl Network {
     /// parameters require gradients.
     pub fn new(graph: &Graph, device: &Device) -> Result<Self, RuntimeError> {
         graph.verify()?;
-        let shapes = graph
+        let shapes: Vec<Shape> = graph
             .infer_shapes()?
             .into_iter()
             .map(|mut s| s.swap_remove(0))
             .collect();
+        if let Some((node, shape)) = graph.nodes.iter().zip(&shapes).find(|(_, s)| s.len() > 3) {
+            return Err(RuntimeError::Unsupported(format!(
+                "node '{}' produces per-sample shape {shape:?}; the runtime handles up to 3 axes [C, H, W]",
+                node.name
+            )));
+        }
         let input_shape = graph
             .input_shape()
             .map(<[usize]>::to_vec)
@@ -111,6 +118,7 @@ impl Network {
             shapes,
             outputs: graph.outputs.clone(),
             input_shape,
+            input_count: graph.inputs.len(),
             params: Vec::new(),
             stats: Vec::new(),
             device: device.clone(),
@@ -128,7 +136,7 @@ impl Network {
                         shape: [o, i, kh, kw],
                         options: ConvOptions::new_with_padding(
                             c.stride,
-                            conv_padding(&c.padding),
+                            padding_pairs(&c.padding),
                             c.dilation,
                             c.groups,
                         ),
@@ -180,6 +188,16 @@ impl Network {
         &self.input_shape
     }
 
+    /// Values per sample of the (first) output: the class count of a classifier.
+    pub fn output_features(&self) -> usize {
+        self.shapes[self.outputs[0].node].iter().product()
+    }
+
+    /// `[n, C, H, W]` of an input batch of `n` samples.
+    pub fn input_dims(&self, n: usize) -> [usize; 4] {
+        padded(n, &self.input_shape)
+    }
+
     /// Per-sample shape of a node's output.
     pub fn output_shape(&self, node: usize) -> &[usize] {
         &self.shapes[node]
@@ -196,6 +214,17 @@ impl Network {
         self.params = params;
     }
 
+    /// Fails unless the model has exactly one input, as image classifiers do.
+    pub fn check_single_input(&self) -> Result<(), RuntimeError> {
+        if self.input_count != 1 {
+            return Err(RuntimeError::Unsupported(format!(
+                "the model has {} inputs; shears trains, evaluates and benchmarks models with one image input",
+                self.input_count
+            )));
+        }
+        Ok(())
+    }
+
     /// Builds an input batch `[n, C, H, W]` from flat values, checking the per-sample shape.
     pub fn batch(
         &self,
@@ -203,11 +232,12 @@ impl Network {
         n: usize,
         shape: &[usize],
     ) -> Result<Tensor<4>, RuntimeError> {
+        self.check_single_input()?;
         if shape != self.input_shape.as_slice() {
             return Err(RuntimeError::InputShape {
                 got: shape.to_vec(),
                 expected: self.input_shape.clone(),
-                hint: "pass --input-shape or data that matches the model".into(),
+                hint: "use data of the model's input shape, or a model built for this data (a built-in takes --input-shape)".into(),
             });
         }
         Ok(Tensor::from_data(
@@ -273,8 +303,8 @@ impl Network {
         }
         let output = self.outputs[0];
         let logits = values[output.node].take().expect("output computed");
-        let [n, f, _, _] = logits.dims();
-        (logits.reshape([n, f]), taps)
+        let n = logits.dims()[0];
+        (logits.reshape([n, self.output_features()]), taps)
     }
 
     fn use_counts(&self) -> Vec<usize> {
@@ -379,13 +409,7 @@ impl Network {
     /// Copies the current weights and BN statistics back into `graph`, which must be the graph
     /// this network was compiled from.
     pub fn write_back(&self, graph: &mut Graph) {
-        let read = |t: &Tensor<1>| {
-            t.clone()
-                .inner()
-                .into_data()
-                .try_into_vec::<f32>()
-                .expect("f32 tensors")
-        };
+        let read = |t: &Tensor<1>| host_values(t.clone());
         for (node, step) in graph.nodes.iter_mut().zip(&self.steps) {
             let set = |array: &mut Array, t: &Tensor<1>| array.data = read(t);
             match (&mut node.op, step) {
@@ -416,4 +440,12 @@ impl Network {
             }
         }
     }
+}
+
+/// A tensor's values on the host, without autodiff.
+pub fn host_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.inner()
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("shears tensors hold f32")
 }

@@ -66,14 +66,15 @@ pub fn apply(op: &Op, mut inputs: Vec<Tensor<4>>, out_shape: &[usize], train: bo
     }
 }
 
-fn pairs(p: &[usize; 4]) -> [(usize, usize); 2] {
+/// `[(top, bottom), (left, right)]` burn padding from the IR's `[top, left, bottom, right]`.
+pub fn padding_pairs(p: &[usize; 4]) -> [(usize, usize); 2] {
     [(p[0], p[2]), (p[1], p[3])]
 }
 
 fn max_pool_options(p: &Pool2d) -> MaxPoolOptions<2> {
     MaxPoolOptions::new(p.kernel)
         .with_stride(p.stride)
-        .with_padding_pairs(pairs(&p.padding))
+        .with_padding_pairs(padding_pairs(&p.padding))
         .with_dilation(p.dilation)
         .with_ceil_mode(p.ceil_mode)
 }
@@ -81,12 +82,7 @@ fn max_pool_options(p: &Pool2d) -> MaxPoolOptions<2> {
 fn avg_pool_options(p: &Pool2d) -> AvgPoolOptions<2> {
     AvgPoolOptions::new(p.kernel)
         .with_stride(p.stride)
-        .with_padding_pairs(pairs(&p.padding))
+        .with_padding_pairs(padding_pairs(&p.padding))
         .with_count_include_pad(p.count_include_pad)
         .with_ceil_mode(p.ceil_mode)
-}
-
-/// `[(top, bottom), (left, right)]` conv padding from the IR's `[top, left, bottom, right]`.
-pub fn conv_padding(p: &[usize; 4]) -> [(usize, usize); 2] {
-    pairs(p)
 }

@@ -165,6 +165,46 @@ fn divergence_is_a_clear_error() {
 }
 
 #[test]
+fn resume_refuses_a_different_recipe() {
+    let dir = std::env::temp_dir().join(format!("shears-recipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.ckpt");
+    let mut graph = small_net(6);
+    let first = TrainConfig {
+        checkpoint: Some(path.clone()),
+        ..config(1)
+    };
+    train::train(
+        &mut graph,
+        &data(),
+        &first,
+        DeviceKind::Flex,
+        None,
+        &mut Quiet,
+    )
+    .unwrap();
+    let other_lr = TrainConfig {
+        lr: 0.5,
+        ..config(2)
+    };
+    let ckpt = Checkpoint::load(&path).unwrap();
+    let err = train::train(
+        &mut graph,
+        &data(),
+        &other_lr,
+        DeviceKind::Flex,
+        Some(ckpt),
+        &mut Quiet,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("only --epochs may change"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn a_corrupt_checkpoint_is_an_error() {
     let path = std::env::temp_dir().join(format!("shears-bad-{}.ckpt", std::process::id()));
     std::fs::write(&path, b"SHEARSCKgarbage").unwrap();

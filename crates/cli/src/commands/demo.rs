@@ -61,7 +61,8 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let model_path = args.out_dir.join(format!("{}.onnx", args.model));
     model::save(&graph, &model_path)?;
     let history_path = args.out_dir.join("history.json");
-    std::fs::write(&history_path, serde_json::to_string_pretty(&history)?)?;
+    std::fs::write(&history_path, serde_json::to_string_pretty(&history)?)
+        .with_context(|| format!("cannot write '{}'", history_path.display()))?;
     let last = history.last().context("no epoch ran")?;
     let test = last.test.as_ref().context("no evaluation ran")?;
     let seconds: f64 = history.iter().map(|h| h.seconds).sum();

@@ -4,13 +4,16 @@ use super::device;
 use crate::args::EvalArgs;
 use crate::data::{Data, shape_of};
 use crate::model;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use shears_data::Split;
 use shears_runtime::train::evaluate;
 
 pub fn run(args: &EvalArgs) -> Result<()> {
     let data =
         Data::from_args(&args.data)?.context("eval needs --data (e.g. --data fashion-mnist)")?;
+    if args.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
     let device = device(&args.device)?;
     let test = data.load(Split::Test)?;
     let graph = model::load(&args.model, Some(shape_of(&test)))?;
@@ -18,7 +21,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         &graph,
         &test,
         &data.normalize,
-        args.batch.max(1),
+        args.batch,
         args.limit,
         device,
     )?;

@@ -25,7 +25,8 @@ impl Init {
         stride: usize,
         groups: usize,
     ) -> Conv2d {
-        let fan_out = (out_ch / groups * k * k) as f32;
+        // PyTorch's fan-out is `weight.size(0) * kh * kw`, whatever the groups.
+        let fan_out = (out_ch * k * k) as f32;
         let std = (2.0 / fan_out).sqrt();
         let shape = vec![out_ch, in_ch / groups, k, k];
         let data = (0..shape.iter().product())

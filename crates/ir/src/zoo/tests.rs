@@ -103,3 +103,34 @@ fn zero_strides_and_kernels_are_errors_not_panics() {
     }
     assert!(g.verify().unwrap_err().to_string().contains("pool1"));
 }
+
+#[test]
+fn verify_rejects_empty_or_misfilled_arrays_and_bad_dropout() {
+    let mut g = build("lenet5", &ArchSpec::default()).unwrap();
+    let fc = g.node_by_name("fc1").unwrap();
+    if let crate::Op::Linear(l) = &mut g.nodes[fc].op {
+        l.weight.data.pop();
+    }
+    assert!(g.verify().unwrap_err().to_string().contains("fc1"));
+    let mut g = build("mobilenetv2", &ArchSpec::default()).unwrap();
+    let dropout = g.node_by_name("classifier.0").unwrap();
+    g.nodes[dropout].op = crate::Op::Dropout { ratio: 1.0 };
+    assert!(g.verify().unwrap_err().to_string().contains("[0, 1)"));
+}
+
+#[test]
+fn depthwise_init_follows_pytorch_fan_out() {
+    // kaiming_normal_(mode="fan_out") uses weight.size(0) * kh * kw even for depthwise convs.
+    let g = build("mobilenetv2", &ArchSpec::default()).unwrap();
+    let dw = g.node_by_name("features.17.conv.1.0").unwrap();
+    let crate::Op::Conv2d(c) = &g.nodes[dw].op else {
+        panic!()
+    };
+    assert_eq!(c.groups, 960);
+    let var = c.weight.data.iter().map(|v| v * v).sum::<f32>() / c.weight.len() as f32;
+    let expected = 2.0 / (960.0 * 9.0);
+    assert!(
+        (var / expected - 1.0).abs() < 0.1,
+        "variance {var} vs {expected}"
+    );
+}

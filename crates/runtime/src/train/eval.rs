@@ -1,7 +1,7 @@
 //! Evaluation: top-1 / top-5 accuracy and mean loss over a data set.
 
 use super::{cross_entropy, top1_top5};
-use crate::{DeviceKind, Mode, Network, RuntimeError};
+use crate::{DeviceKind, Mode, Network, RuntimeError, host_values};
 use serde::{Deserialize, Serialize};
 use shears_data::{BatchLoader, Dataset, LoaderConfig, Normalize};
 use shears_ir::Graph;
@@ -40,21 +40,13 @@ pub fn evaluate_network(
     loader: &BatchLoader,
     classes: usize,
 ) -> Result<EvalReport, RuntimeError> {
+    super::check_classes(net, classes)?;
     let (mut top1, mut top5, mut loss, mut samples) = (0, 0, 0.0, 0);
     for batch in loader.epoch(0) {
         let x = net.batch(batch.images, batch.n, &batch.shape)?;
         let logits = net.forward(x, Mode::Eval);
         let batch_loss: f32 = cross_entropy(logits.clone(), &batch.labels).into_scalar();
-        let values = logits
-            .into_data()
-            .try_into_vec::<f32>()
-            .expect("f32 logits");
-        if values.len() != batch.n * classes {
-            return Err(RuntimeError::Classes {
-                outputs: values.len() / batch.n.max(1),
-                classes,
-            });
-        }
+        let values = host_values(logits);
         let (a, b) = top1_top5(&values, classes, &batch.labels);
         top1 += a;
         top5 += b;

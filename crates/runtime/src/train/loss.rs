@@ -12,7 +12,8 @@ pub fn cross_entropy(logits: Tensor<2>, labels: &[i64]) -> Tensor<1> {
     picked.mean().neg()
 }
 
-/// How many rows rank their label first, and among the first five.
+/// How many rows rank their label first, and among the first five. A NaN logit ranks above
+/// the label, so a model that outputs NaN scores 0, not 100%.
 pub fn top1_top5(logits: &[f32], classes: usize, labels: &[i64]) -> (usize, usize) {
     let mut top1 = 0;
     let mut top5 = 0;
@@ -21,7 +22,9 @@ pub fn top1_top5(logits: &[f32], classes: usize, labels: &[i64]) -> (usize, usiz
         let above = row
             .iter()
             .enumerate()
-            .filter(|&(j, &v)| v > target || (v == target && j < label as usize))
+            .filter(|&(j, &v)| {
+                j != label as usize && !(v < target || (v == target && j > label as usize))
+            })
             .count();
         top1 += usize::from(above == 0);
         top5 += usize::from(above < 5);
@@ -38,6 +41,13 @@ mod tests {
         let logits = [0.1, 0.9, 0.0, /* */ 0.5, 0.2, 0.3];
         assert_eq!(top1_top5(&logits, 3, &[1, 1]), (1, 2));
         assert_eq!(top1_top5(&logits, 3, &[0, 0]), (1, 2));
+    }
+
+    #[test]
+    fn nan_logits_never_count_as_correct() {
+        let logits = [f32::NAN, f32::NAN, f32::NAN];
+        assert_eq!(top1_top5(&logits, 3, &[1]), (0, 1));
+        assert_eq!(top1_top5(&[0.2, f32::NAN, 0.1], 3, &[0]), (0, 1));
     }
 
     #[test]

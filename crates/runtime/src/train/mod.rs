@@ -13,7 +13,7 @@ pub use loss::{cross_entropy, top1_top5};
 pub use optim::{Optimizer, OptimizerKind, OptimizerState};
 pub use schedule::LrSchedule;
 
-use crate::{DeviceKind, Mode, Network, RuntimeError};
+use crate::{DeviceKind, Mode, Network, RuntimeError, host_values};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 use shears_data::{Augment, BatchLoader, Dataset, LoaderConfig, Normalize};
@@ -121,13 +121,14 @@ pub fn train(
     let mut first_epoch = 0;
     let mut resumed_state = None;
     if let Some(ckpt) = resume {
+        check_resumable(&ckpt.config, config)?;
         *graph = ckpt.graph;
         first_epoch = ckpt.epochs_done;
         history = ckpt.history;
         resumed_state = Some(ckpt.optimizer);
     }
     let mut net = Network::new(graph, &autodiff)?;
-    check_classes(graph, &data.train)?;
+    check_classes(&net, data.train.classes)?;
     let mut optimizer = Optimizer::new(
         config.optimizer.clone(),
         config.weight_decay,
@@ -172,11 +173,7 @@ pub fn train(
                     batch: b,
                 });
             }
-            let values = logits
-                .inner()
-                .into_data()
-                .try_into_vec::<f32>()
-                .expect("f32 logits");
+            let values = host_values(logits);
             correct += top1_top5(&values, classes, &batch.labels).0;
             loss_sum += loss_value as f64 * batch.n as f64;
             seen += batch.n;
@@ -248,28 +245,54 @@ pub fn train_step(
 }
 
 fn validate(config: &TrainConfig) -> Result<(), RuntimeError> {
-    let bad = |m: &str| Err(RuntimeError::Config(m.into()));
+    let bad = |m: String| Err(RuntimeError::Config(m));
+    if config.epochs == 0 {
+        return bad("--epochs must be at least 1".into());
+    }
     if config.batch_size == 0 {
-        return bad("--batch must be at least 1");
+        return bad("--batch must be at least 1".into());
     }
     if !(config.lr.is_finite() && config.lr > 0.0) {
-        return bad("--lr must be a positive number");
+        return bad(format!("--lr {} must be a positive number", config.lr));
     }
     if !(config.weight_decay.is_finite() && config.weight_decay >= 0.0) {
-        return bad("--weight-decay must be zero or positive");
+        return bad(format!(
+            "--weight-decay {} must be zero or positive",
+            config.weight_decay
+        ));
     }
     Ok(())
 }
 
-fn check_classes(graph: &Graph, data: &Dataset) -> Result<(), RuntimeError> {
-    let shapes = graph.infer_shapes()?;
-    let out = &shapes[graph.outputs[0].node][0];
-    let outputs: usize = out.iter().product();
-    if outputs != data.classes {
-        return Err(RuntimeError::Classes {
-            outputs,
-            classes: data.classes,
-        });
+/// A resumed run must use the recipe it was checkpointed with; only the epoch count (to
+/// extend a run), the checkpoint path and the evaluation subset may change.
+fn check_resumable(saved: &TrainConfig, now: &TrainConfig) -> Result<(), RuntimeError> {
+    let comparable = |c: &TrainConfig| TrainConfig {
+        epochs: 0,
+        checkpoint: None,
+        test_limit: None,
+        ..c.clone()
+    };
+    if comparable(saved) != comparable(now) {
+        return Err(RuntimeError::Config(format!(
+            "--resume with a different recipe: the checkpoint was trained with {:?}; resume with the same settings (only --epochs may change)",
+            comparable(saved)
+        )));
+    }
+    if now.epochs < saved.epochs && now.schedule != LrSchedule::Constant {
+        return Err(RuntimeError::Config(format!(
+            "--resume with --epochs {} < {}: the learning-rate schedule was laid out for {} epochs",
+            now.epochs, saved.epochs, saved.epochs
+        )));
+    }
+    Ok(())
+}
+
+/// The model must output one value per class of the data.
+pub(crate) fn check_classes(net: &Network, classes: usize) -> Result<(), RuntimeError> {
+    let outputs = net.output_features();
+    if outputs != classes {
+        return Err(RuntimeError::Classes { outputs, classes });
     }
     Ok(())
 }

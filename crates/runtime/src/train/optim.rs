@@ -1,6 +1,7 @@
 //! Optimisers over the network's flat parameters: SGD (momentum, Nesterov, weight decay) and
 //! AdamW, with PyTorch's update rules so recipes carry over unchanged.
 
+use crate::host_values;
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -105,14 +106,7 @@ impl Optimizer {
 
     /// The state as plain arrays.
     pub fn state(&self) -> OptimizerState {
-        let read = |slot: &Option<Tensor<1>>| {
-            slot.as_ref().map(|t| {
-                t.clone()
-                    .into_data()
-                    .try_into_vec::<f32>()
-                    .expect("f32 state")
-            })
-        };
+        let read = |slot: &Option<Tensor<1>>| slot.clone().map(host_values);
         OptimizerState {
             steps: self.steps,
             first: self.first.iter().map(read).collect(),

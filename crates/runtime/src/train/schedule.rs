@@ -16,7 +16,7 @@ pub enum LrSchedule {
     #[default]
     Cosine,
     /// PyTorch's `OneCycleLR` defaults: warm up from `lr/25` to `lr` over the first 30% of the
-    /// run, then cosine down to `lr/25e4`.
+    /// run, then cosine down to `lr/25e4`. Momentum is not cycled.
     OneCycle,
 }
 
@@ -32,11 +32,16 @@ impl LrSchedule {
             }
             Self::Cosine => cosine(base, 0.0, progress),
             Self::OneCycle => {
-                let (start, end, warm) = (base / 25.0, base / 25.0 / 1e4, 0.3);
-                if progress < warm {
-                    cosine(start, base, progress / warm)
+                // torch.optim.lr_scheduler.OneCycleLR (cos anneal, pct_start 0.3): the peak is
+                // at step 0.3 * total - 1 and the floor at the last step, total - 1.
+                let (start, end) = (base / 25.0, base / 25.0 / 1e4);
+                let peak = (0.3 * total as f64 - 1.0).max(1.0);
+                let last = (total as f64 - 1.0).max(peak + 1.0);
+                let step = iter as f64;
+                if step <= peak {
+                    cosine(start, base, step / peak)
                 } else {
-                    cosine(base, end, (progress - warm) / (1.0 - warm))
+                    cosine(base, end, ((step - peak) / (last - peak)).min(1.0))
                 }
             }
         }
@@ -67,10 +72,13 @@ mod tests {
     }
 
     #[test]
-    fn one_cycle_peaks_at_30_percent() {
+    fn one_cycle_matches_pytorch_step_positions() {
+        // OneCycleLR(max_lr=1, total_steps=100, cycle_momentum=False) in PyTorch 2.9:
+        // lr 0.04 at step 0, 1.0 at 29, 0.7938934505757 at 50, 4e-6 at 99.
         let s = LrSchedule::OneCycle;
         assert!((s.lr(1.0, 0, 100, 10) - 0.04).abs() < 1e-9);
-        assert!((s.lr(1.0, 30, 100, 10) - 1.0).abs() < 1e-9);
-        assert!(s.lr(1.0, 100, 100, 10) < 1e-5);
+        assert!((s.lr(1.0, 29, 100, 10) - 1.0).abs() < 1e-9);
+        assert!((s.lr(1.0, 50, 100, 10) - 0.793_893_450_6).abs() < 1e-9);
+        assert!((s.lr(1.0, 99, 100, 10) - 4e-6).abs() < 1e-12);
     }
 }
