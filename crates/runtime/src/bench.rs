@@ -26,7 +26,16 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-fn timing(what: &'static str, batch: usize, samples: Vec<f64>) -> Timing {
+/// Times `step` after `WARMUP` untimed calls and reports the median of `runs` timed calls.
+fn measure(what: &'static str, batch: usize, runs: usize, mut step: impl FnMut()) -> Timing {
+    let samples: Vec<f64> = (0..WARMUP + runs)
+        .map(|_| {
+            let start = Instant::now();
+            step();
+            start.elapsed().as_secs_f64()
+        })
+        .skip(WARMUP)
+        .collect();
     let median_s = median(samples);
     Timing {
         what,
@@ -62,15 +71,9 @@ pub fn inference(
     let mut net = Network::new(graph, &device.device()?)?;
     net.check_single_input()?;
     let x = random_input(&net, batch);
-    let samples = (0..WARMUP + runs)
-        .map(|_| {
-            let start = Instant::now();
-            let _ = net.forward(x.clone(), Mode::Eval).into_data();
-            start.elapsed().as_secs_f64()
-        })
-        .skip(WARMUP)
-        .collect();
-    Ok(timing("inference", batch, samples))
+    Ok(measure("inference", batch, runs, || {
+        let _ = net.forward(x.clone(), Mode::Eval).into_data();
+    }))
 }
 
 /// Training throughput at `batch`: forward, cross-entropy, backward and an SGD step.
@@ -87,14 +90,8 @@ pub fn training(
     let labels: Vec<i64> = (0..batch).map(|i| (i % classes) as i64).collect();
     let mut optimizer = Optimizer::new(OptimizerKind::default(), 5e-4, net.params().len());
     let x = random_input(&net, batch);
-    let samples = (0..WARMUP + runs)
-        .map(|_| {
-            let start = Instant::now();
-            let (_, logits) = train_step(&mut net, &mut optimizer, x.clone(), &labels, 0.01);
-            let _ = logits.into_data();
-            start.elapsed().as_secs_f64()
-        })
-        .skip(WARMUP)
-        .collect();
-    Ok(timing("training", batch, samples))
+    Ok(measure("training", batch, runs, || {
+        let (_, logits) = train_step(&mut net, &mut optimizer, x.clone(), &labels, 0.01);
+        let _ = logits.into_data();
+    }))
 }
