@@ -8,6 +8,7 @@
 mod array;
 mod count;
 mod error;
+mod fold;
 mod graph;
 mod op;
 mod shape;

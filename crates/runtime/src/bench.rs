@@ -60,7 +60,8 @@ fn check_runs(runs: usize) -> Result<(), RuntimeError> {
     Ok(())
 }
 
-/// Inference latency at `batch`: forward in eval mode, results read back to the host.
+/// Inference latency at `batch`: forward in eval mode (BN folded into convs), results read
+/// back to the host.
 pub fn inference(
     graph: &Graph,
     device: DeviceKind,
@@ -68,7 +69,7 @@ pub fn inference(
     runs: usize,
 ) -> Result<Timing, RuntimeError> {
     check_runs(runs)?;
-    let mut net = Network::new(graph, &device.device()?)?;
+    let mut net = Network::new(&graph.fold_batch_norms(), &device.device()?)?;
     net.check_single_input()?;
     let x = random_input(&net, batch);
     Ok(measure("inference", batch, runs, || {

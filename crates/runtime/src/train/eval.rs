@@ -16,7 +16,8 @@ pub struct EvalReport {
     pub samples: usize,
 }
 
-/// Evaluates `graph` on `data` (the first `limit` samples if given).
+/// Evaluates `graph` on `data` (the first `limit` samples if given), with BN folded into the
+/// convs before it.
 pub fn evaluate(
     graph: &Graph,
     data: &Arc<Dataset>,
@@ -25,7 +26,7 @@ pub fn evaluate(
     limit: Option<usize>,
     device: DeviceKind,
 ) -> Result<EvalReport, RuntimeError> {
-    let mut net = Network::new(graph, &device.device()?)?;
+    let mut net = Network::new(&graph.fold_batch_norms(), &device.device()?)?;
     let config = LoaderConfig {
         limit,
         ..LoaderConfig::eval(batch_size, normalize.clone())
