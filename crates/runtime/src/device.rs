@@ -42,7 +42,9 @@ impl DeviceKind {
         };
         match self {
             Self::Flex => Ok(Device::flex()),
+            // burn 0.22 marks libtorch deprecated; it is still the fastest CPU backend here.
             #[cfg(feature = "tch")]
+            #[allow(deprecated)]
             Self::Tch => Ok(Device::libtorch()),
             #[cfg(not(feature = "tch"))]
             Self::Tch => Err(missing("tch")),
