@@ -56,10 +56,10 @@ impl Graph {
         let mut consumers = vec![Vec::new(); self.nodes.len()];
         for (i, node) in self.nodes.iter().enumerate() {
             for input in &node.inputs {
-                if let Some(list) = consumers.get_mut(input.node) {
-                    if list.last() != Some(&i) {
-                        list.push(i);
-                    }
+                if let Some(list) = consumers.get_mut(input.node)
+                    && list.last() != Some(&i)
+                {
+                    list.push(i);
                 }
             }
         }

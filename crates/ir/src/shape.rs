@@ -178,10 +178,10 @@ fn conv_shape(conv: &Conv2d, x: &Shape) -> Result<Shape, String> {
             conv.groups
         ));
     }
-    if let Some(b) = &conv.bias {
-        if b.shape != [w[0]] {
-            return Err(format!("bias {:?} must be [{}]", b.shape, w[0]));
-        }
+    if let Some(b) = &conv.bias
+        && b.shape != [w[0]]
+    {
+        return Err(format!("bias {:?} must be [{}]", b.shape, w[0]));
     }
     let [c, h, wd] = x.as_slice() else {
         return Err(format!("input must be [C, H, W], got {x:?}"));

@@ -10,7 +10,7 @@ use shears_runtime::bench;
 pub fn run(args: &BenchArgs) -> Result<()> {
     let device = device(&args.device)?;
     let graph = model::load(&args.model, None)?;
-    if args.batch.iter().any(|&b| b == 0) {
+    if args.batch.contains(&0) {
         bail!("--batch sizes must be at least 1");
     }
     let mut timings = Vec::new();
