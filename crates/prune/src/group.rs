@@ -1,0 +1,152 @@
+//! The vocabulary of coupled channels: a [`ChannelGroup`] and its [`Member`]s.
+//!
+//! A group is a set of channel indices `0..channels` shared by several layers. Channel `c` of the
+//! group is channel `offset + c` of every member (for a linear layer reading a flattened feature
+//! map: the `features_per_channel` columns starting at `offset + c * features_per_channel`).
+//! Removing channel `c` of a group removes it from every member at once, which keeps the network
+//! consistent.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::ops::Range;
+
+/// Which slice of a layer's weights belongs to a group's channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MemberKind {
+    /// Output channels of an ungrouped conv: weight rows `[out, ..]` and bias entries.
+    ConvOut,
+    /// Input channels of an ungrouped conv: weight axis 1.
+    ConvIn,
+    /// A depthwise conv (`groups == in == out`): channel `c` is both its input and output
+    /// channel; weight rows, bias entries and one group each.
+    DepthwiseConv,
+    /// A batch norm's gamma, beta, running mean and running variance.
+    BatchNorm,
+    /// Output features of a linear layer: weight rows and bias entries.
+    LinearOut,
+    /// Input features of a linear layer: weight columns. A flattened `[C, H, W]` map gives each
+    /// channel `H * W` consecutive features; after a global average pool it is 1.
+    LinearIn { features_per_channel: usize },
+}
+
+impl MemberKind {
+    /// Whether the member computes the group's channels (rather than reading them).
+    pub fn is_producer(self) -> bool {
+        !matches!(self, MemberKind::ConvIn | MemberKind::LinearIn { .. })
+    }
+
+    /// Layer indices along the cut axis per group channel.
+    pub fn width(self) -> usize {
+        match self {
+            MemberKind::LinearIn {
+                features_per_channel,
+            } => features_per_channel,
+            _ => 1,
+        }
+    }
+}
+
+/// One layer slice of a group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Index of the layer's node in `graph.nodes`.
+    pub node: usize,
+    /// The node's name, for messages and reports.
+    pub name: String,
+    pub kind: MemberKind,
+    /// Where the group's channel 0 sits along the cut axis (non-zero behind a `Concat`).
+    pub offset: usize,
+    /// Length of the cut axis in the layer when the group was analysed; surgery refuses a
+    /// group whose layers have changed since.
+    pub extent: usize,
+}
+
+impl Member {
+    /// The layer indices along the cut axis that hold group channel `c`.
+    pub fn indices(&self, c: usize) -> Range<usize> {
+        let w = self.kind.width();
+        self.offset + c * w..self.offset + (c + 1) * w
+    }
+}
+
+/// A value (node output) that carries a group's channels, e.g. a conv output, the BN after it,
+/// the ReLU after that, a residual sum. Torch-Pruning's "channel space" of the group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValueSlice {
+    /// The node whose output this is.
+    pub node: usize,
+    /// Where the group's channel 0 sits along the value's channel axis.
+    pub offset: usize,
+    /// Elements of the value's axis 0 per channel: 1 for feature maps, `H * W` for a flattened
+    /// map (channel `c` is then elements `(offset + c) * per_channel ..`).
+    pub per_channel: usize,
+}
+
+/// Channels that must be pruned together, and every layer they live in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelGroup {
+    /// Position in [`DependencyGraph::groups`](crate::DependencyGraph::groups).
+    pub id: usize,
+    /// The name of the node that first produces the channels (e.g. the conv), with
+    /// `[start..end]` appended when that node's channels are split over several groups.
+    pub name: String,
+    /// Number of channels; indices given to surgery are `0..channels`.
+    pub channels: usize,
+    /// Layer slices, producers first in graph order, then the layers that read the channels.
+    pub members: Vec<Member>,
+    /// The values carrying the channels, in graph order.
+    pub values: Vec<ValueSlice>,
+    /// Why the group must not be pruned, or `None` if it may be.
+    pub blocked: Option<String>,
+}
+
+impl ChannelGroup {
+    /// Whether surgery may remove channels of this group.
+    pub fn is_prunable(&self) -> bool {
+        self.blocked.is_none()
+    }
+
+    /// The first member that computes the channels (a conv's filters, usually): the layer whose
+    /// weights a criterion such as the L1 filter norm looks at first.
+    pub fn root(&self) -> Option<&Member> {
+        self.members.iter().find(|m| m.kind.is_producer())
+    }
+
+    /// Members of one kind.
+    pub fn members_of(&self, kind: MemberKind) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(move |m| m.kind == kind)
+    }
+}
+
+impl fmt::Display for MemberKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MemberKind::ConvOut => write!(f, "conv out"),
+            MemberKind::ConvIn => write!(f, "conv in"),
+            MemberKind::DepthwiseConv => write!(f, "depthwise conv"),
+            MemberKind::BatchNorm => write!(f, "batch norm"),
+            MemberKind::LinearOut => write!(f, "linear out"),
+            MemberKind::LinearIn {
+                features_per_channel,
+            } => write!(f, "linear in ({features_per_channel} per channel)"),
+        }
+    }
+}
+
+impl fmt::Display for ChannelGroup {
+    /// `#3 layer1.0.conv1 (16 channels): conv out layer1.0.conv1, batch norm layer1.0.bn1, ...`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{} {} ({} channels)", self.id, self.name, self.channels)?;
+        if let Some(reason) = &self.blocked {
+            write!(f, " [blocked: {reason}]")?;
+        }
+        for (i, m) in self.members.iter().enumerate() {
+            let sep = if i == 0 { ": " } else { ", " };
+            write!(f, "{sep}{} {}", m.kind, m.name)?;
+            if m.offset != 0 {
+                write!(f, " @{}", m.offset)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,100 @@
+//! Surgery: removing a group's channels from every layer it lives in, or zeroing them.
+//!
+//! [`prune_group`] removes channel indices from every [`Member`](crate::Member) of a group —
+//! conv filters and bias entries, conv input channels, depthwise filters and their groups, BN
+//! entries, linear rows and columns (a flattened channel's `H * W` columns at once, shifted by
+//! a concat's offset) — then verifies the graph. [`prune_groups`] cuts several groups in one
+//! pass, which is how a planner prunes a whole network at once. Every request is checked before
+//! any weight changes (see `plan`), and a graph that fails to verify afterwards is restored.
+//!
+//! [`mask_group`] zeroes the same channels instead, keeping every shape. It is the reference the
+//! engine is tested against: `forward(prune(g)) == forward(mask(g))`. The mask zeroes, in every
+//! member, both
+//!
+//! - the *reader* slices: the input-channel weights of each conv and the columns of each linear
+//!   layer that read the group's values, and
+//! - the *producer* slices: conv and depthwise filters with their bias entries, BN gamma and beta,
+//!   linear rows with their bias entries.
+//!
+//! Why that makes the outputs equal. The analysis puts a value's channel `c` in a group together
+//! with every channel it flows into without being mixed with other channels: through BN,
+//! activations, pooling, dropout, flatten, depthwise convs, residual adds, SE gates and concat
+//! offsets. Channel `c` leaves the group only through a layer that mixes channels (a conv or a
+//! linear layer reading a value of the group), and every such layer is a reader member; a group
+//! that reaches a graph output is never prunable. In the masked network each reader multiplies
+//! channel `c` by zero weights, so whatever finite value `c` holds contributes exactly nothing,
+//! which is what the pruned network computes by not having `c` at all. Every other channel is
+//! computed from the same inputs with the same weights in both networks. The outputs therefore
+//! agree up to the order of floating-point sums.
+//!
+//! The reader slices are what make this exact for every op on the path: zeroing producers alone
+//! is not enough, because a masked channel need not be 0 where it is read (`sigmoid(0) = 0.5`,
+//! `hardsigmoid(0) = beta`, a clip with a positive minimum, ...). Zeroing the
+//! producers too keeps the masked network looking pruned to weight-based criteria, and makes the
+//! channel exactly 0 after its last conv or BN (zero gamma and beta give 0 whatever the running
+//! mean and variance).
+
+mod arrays;
+mod plan;
+
+use crate::{ChannelGroup, PruneError};
+use shears_ir::Graph;
+
+/// Removes channels `indices` (each in `0..group.channels`, distinct, not all of them) from
+/// every member of `group`, then verifies the graph. `group` must come from a
+/// [`DependencyGraph`](crate::DependencyGraph) built on `graph` as it is now; an empty `indices`
+/// changes nothing. On error the graph is unchanged.
+pub fn prune_group(
+    graph: &mut Graph,
+    group: &ChannelGroup,
+    indices: &[usize],
+) -> Result<(), PruneError> {
+    prune_groups(graph, &[(group, indices)])
+}
+
+/// [`prune_group`] for several groups of the same analysis at once, with one verification.
+pub fn prune_groups(
+    graph: &mut Graph,
+    cuts: &[(&ChannelGroup, &[usize])],
+) -> Result<(), PruneError> {
+    let plan = plan::plan(graph, cuts)?;
+    let mut undo = Vec::with_capacity(plan.len());
+    for cut in &plan {
+        let node = &mut graph.nodes[cut.node];
+        let op = arrays::cut_op(&node.op, cut);
+        undo.push((cut.node, std::mem::replace(&mut node.op, op)));
+    }
+    if let Err(source) = graph.verify() {
+        for (node, op) in undo {
+            graph.nodes[node].op = op;
+        }
+        let groups = cuts
+            .iter()
+            .map(|(g, _)| format!("'{}'", g.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(PruneError::Verify { groups, source });
+    }
+    Ok(())
+}
+
+/// Zeroes channels `indices` of `group` in every member, producers and readers (see the module
+/// documentation), keeping all shapes. Checks its arguments as [`prune_group`] does.
+pub fn mask_group(
+    graph: &mut Graph,
+    group: &ChannelGroup,
+    indices: &[usize],
+) -> Result<(), PruneError> {
+    mask_groups(graph, &[(group, indices)])
+}
+
+/// [`mask_group`] for several groups of the same analysis at once.
+pub fn mask_groups(
+    graph: &mut Graph,
+    cuts: &[(&ChannelGroup, &[usize])],
+) -> Result<(), PruneError> {
+    for cut in plan::plan(graph, cuts)? {
+        arrays::zero_op(&mut graph.nodes[cut.node].op, &cut);
+    }
+    Ok(())
+}
