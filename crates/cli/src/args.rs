@@ -18,6 +18,8 @@ pub struct Cli {
 pub enum Command {
     /// Parameters, MACs and a per-layer table of a model.
     Info(InfoArgs),
+    /// The channel groups that must be pruned together, with their members.
+    Groups(GroupsArgs),
     /// Train a built-in architecture or an ONNX model on a data set.
     Train(TrainArgs),
     /// Top-1 / top-5 accuracy and loss of a model on a data set's test split.
@@ -76,6 +78,17 @@ pub struct InfoArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// Print JSON (params, macs, layers) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GroupsArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Print the groups as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -73,6 +73,18 @@ fn info_json_reports_params_macs_and_layers() {
 }
 
 #[test]
+fn groups_lists_coupled_channels_and_blocked_groups() {
+    let out = shears(&["groups", "resnet20", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let groups: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let groups = groups.as_array().unwrap();
+    assert_eq!(groups.len(), 14);
+    assert_eq!(groups.iter().filter(|g| g["blocked"].is_null()).count(), 12);
+    let text = String::from_utf8_lossy(&shears(&["groups", "lenet5"]).stdout).into_owned();
+    assert!(text.contains("lenet5: 6 groups, 4 prunable"), "{text}");
+}
+
+#[test]
 fn bad_input_is_a_one_line_error_with_exit_code_2() {
     let dir = temp_dir("errors");
     let not_onnx = dir.join("notes.onnx");

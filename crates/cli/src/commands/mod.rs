@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod eval;
+mod groups;
 mod info;
 mod train;
 
@@ -12,6 +13,7 @@ use anyhow::Result;
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info(args) => info::run(&args),
+        Command::Groups(args) => groups::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Bench(args) => bench::run(&args),
