@@ -54,6 +54,23 @@ pub struct BuildArgs {
     pub init_seed: u64,
 }
 
+/// Which backend runs the model.
+#[derive(Args, Debug, Clone)]
+pub struct DeviceArgs {
+    /// Backend: flex (default, pure Rust CPU), tch (needs --features tch), cuda, wgpu.
+    #[arg(long, default_value = "flex")]
+    pub device: String,
+}
+
+impl DeviceArgs {
+    /// The backend, checked to be compiled into this binary.
+    pub fn kind(&self) -> anyhow::Result<shears_runtime::DeviceKind> {
+        let kind: shears_runtime::DeviceKind = self.device.parse()?;
+        kind.device()?;
+        Ok(kind)
+    }
+}
+
 /// Which data set, where it lives, and how it is normalised.
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
@@ -147,9 +164,8 @@ pub struct RecipeArgs {
     /// Evaluate on the first N test samples only.
     #[arg(long)]
     pub test_limit: Option<usize>,
-    /// Backend: flex (default, pure Rust CPU), tch (needs --features tch), cuda, wgpu.
-    #[arg(long, default_value = "flex")]
-    pub device: String,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 #[derive(Args, Debug)]
@@ -191,8 +207,8 @@ pub struct EvalArgs {
     /// Evaluate on the first N test samples only.
     #[arg(long)]
     pub limit: Option<usize>,
-    #[arg(long, default_value = "flex")]
-    pub device: String,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     #[arg(long)]
     pub json: bool,
 }
@@ -210,8 +226,8 @@ pub struct BenchArgs {
     /// Timed runs per measurement (the median is reported).
     #[arg(long, default_value_t = 7)]
     pub runs: usize,
-    #[arg(long, default_value = "flex")]
-    pub device: String,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     #[arg(long)]
     pub json: bool,
 }
@@ -229,8 +245,8 @@ pub struct DemoArgs {
     /// Directory for the trained model and history.
     #[arg(long, default_value = "runs/demo")]
     pub out_dir: PathBuf,
-    #[arg(long, default_value = "flex")]
-    pub device: String,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 fn parse_shape(s: &str) -> Result<[usize; 3], String> {

@@ -128,16 +128,19 @@ fn train_writes_a_model_that_evaluates_and_resumes() {
     let data_dir = dir.to_str().unwrap();
     let model = dir.join("lenet.onnx");
     let model_s = model.to_str().unwrap();
+    let base = [
+        "train",
+        "--model",
+        "lenet5",
+        "--data",
+        "mnist",
+        "--data-dir",
+        data_dir,
+        "-o",
+        model_s,
+    ];
     let train = |epochs: &str, extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            "--model",
-            "lenet5",
-            "--data",
-            "mnist",
-            "--data-dir",
-            data_dir,
-        ];
+        let mut args = base.to_vec();
         args.extend([
             "--epochs",
             epochs,
@@ -146,8 +149,6 @@ fn train_writes_a_model_that_evaluates_and_resumes() {
             "--lr",
             "0.05",
             "--no-flip",
-            "-o",
-            model_s,
         ]);
         args.extend(extra);
         shears(&args)
@@ -171,20 +172,7 @@ fn train_writes_a_model_that_evaluates_and_resumes() {
     assert!(report["top1"].as_f64().unwrap() > 0.5, "{report}");
 
     // The trained model is not overwritten without --force; --resume continues the run.
-    assert_user_error(
-        &[
-            "train",
-            "--model",
-            "lenet5",
-            "--data",
-            "mnist",
-            "--data-dir",
-            data_dir,
-            "-o",
-            model_s,
-        ],
-        "--force",
-    );
+    assert_user_error(&base, "--force");
     let resumed = train("3", &["--resume"]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     let text = String::from_utf8_lossy(&resumed.stdout);

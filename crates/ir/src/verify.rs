@@ -1,6 +1,6 @@
 //! `Graph::verify`: the structural check every pass and test runs.
 
-use crate::{Graph, IrError, Op};
+use crate::{Graph, IrError, Op, Shape};
 use std::collections::HashSet;
 
 impl Graph {
@@ -8,6 +8,12 @@ impl Graph {
     /// read, outputs that exist, input nodes listed as inputs, weight arrays that are non-empty
     /// and fill their shapes, and shapes that fit every op.
     pub fn verify(&self) -> Result<(), IrError> {
+        self.verified_shapes().map(|_| ())
+    }
+
+    /// [`Graph::verify`], returning the shapes it inferred (`shapes[node][slot]`) so that a
+    /// caller that needs both does the work once.
+    pub fn verified_shapes(&self) -> Result<Vec<Vec<Shape>>, IrError> {
         if self.inputs.is_empty() {
             return Err(IrError::NoInput);
         }
@@ -56,6 +62,6 @@ impl Graph {
                 return Err(IrError::BadOutput(format!("#{}:{}", out.node, out.slot)));
             }
         }
-        Ok(())
+        Ok(shapes)
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::train::{Optimizer, OptimizerKind, train_step};
 use crate::{DeviceKind, Mode, Network, RuntimeError};
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::{Device, Distribution, Tensor};
 use serde::Serialize;
 use shears_ir::Graph;
 use std::time::Instant;
@@ -53,11 +53,14 @@ fn random_input(net: &Network, batch: usize) -> Tensor<4> {
     )
 }
 
-fn check_runs(runs: usize) -> Result<(), RuntimeError> {
+/// The network a benchmark times, once its arguments are checked.
+fn compile(graph: &Graph, device: &Device, runs: usize) -> Result<Network, RuntimeError> {
     if runs == 0 {
         return Err(RuntimeError::Config("--runs must be at least 1".into()));
     }
-    Ok(())
+    let net = Network::new(graph, device)?;
+    net.check_single_input()?;
+    Ok(net)
 }
 
 /// Inference latency at `batch`: forward in eval mode (BN folded into convs), results read
@@ -68,9 +71,7 @@ pub fn inference(
     batch: usize,
     runs: usize,
 ) -> Result<Timing, RuntimeError> {
-    check_runs(runs)?;
-    let mut net = Network::new(&graph.fold_batch_norms(), &device.device()?)?;
-    net.check_single_input()?;
+    let mut net = compile(&graph.fold_batch_norms(), &device.device()?, runs)?;
     let x = random_input(&net, batch);
     Ok(measure("inference", batch, runs, || {
         let _ = net.forward(x.clone(), Mode::Eval).into_data();
@@ -84,9 +85,7 @@ pub fn training(
     batch: usize,
     runs: usize,
 ) -> Result<Timing, RuntimeError> {
-    check_runs(runs)?;
-    let mut net = Network::new(graph, &device.device()?.autodiff())?;
-    net.check_single_input()?;
+    let mut net = compile(graph, &device.device()?.autodiff(), runs)?;
     let classes = net.output_features();
     let labels: Vec<i64> = (0..batch).map(|i| (i % classes) as i64).collect();
     let mut optimizer = Optimizer::new(OptimizerKind::default(), 5e-4, net.params().len());

@@ -85,6 +85,9 @@ pub struct Network {
     outputs: Vec<OutletId>,
     input_shape: Shape,
     input_count: usize,
+    /// How many times each node's output is read (inputs and graph outputs), so a forward pass
+    /// can move a value into its last reader instead of cloning it.
+    uses: Vec<usize>,
     /// Trainable parameters, flat; leaves that require gradients on an autodiff device.
     params: Vec<Tensor<1>>,
     /// BN running statistics, flat and never differentiated.
@@ -96,9 +99,8 @@ impl Network {
     /// Compiles `graph` (which must verify) onto `device`. On an autodiff device the
     /// parameters require gradients.
     pub fn new(graph: &Graph, device: &Device) -> Result<Self, RuntimeError> {
-        graph.verify()?;
         let shapes: Vec<Shape> = graph
-            .infer_shapes()?
+            .verified_shapes()?
             .into_iter()
             .map(|mut s| s.swap_remove(0))
             .collect();
@@ -119,6 +121,7 @@ impl Network {
             outputs: graph.outputs.clone(),
             input_shape,
             input_count: graph.inputs.len(),
+            uses: use_counts(graph),
             params: Vec::new(),
             stats: Vec::new(),
             device: device.clone(),
@@ -273,7 +276,7 @@ impl Network {
         let train = mode == Mode::Train;
         let batch = inputs[0].dims()[0];
         let mut values: Vec<Option<Tensor<4>>> = vec![None; self.steps.len()];
-        let mut remaining_uses = self.use_counts();
+        let mut remaining_uses = self.uses.clone();
         let mut taps = Taps::default();
         let mut inputs = inputs.into_iter();
         for node in 0..self.steps.len() {
@@ -305,14 +308,6 @@ impl Network {
         let logits = values[output.node].take().expect("output computed");
         let n = logits.dims()[0];
         (logits.reshape([n, self.output_features()]), taps)
-    }
-
-    fn use_counts(&self) -> Vec<usize> {
-        let mut uses = vec![0; self.steps.len()];
-        for outlet in self.inputs.iter().flatten().chain(&self.outputs) {
-            uses[outlet.node] += 1;
-        }
-        uses
     }
 
     fn run_step(
@@ -440,6 +435,19 @@ impl Network {
             }
         }
     }
+}
+
+fn use_counts(graph: &Graph) -> Vec<usize> {
+    let mut uses = vec![0; graph.nodes.len()];
+    for outlet in graph
+        .nodes
+        .iter()
+        .flat_map(|n| &n.inputs)
+        .chain(&graph.outputs)
+    {
+        uses[outlet.node] += 1;
+    }
+    uses
 }
 
 /// A tensor's values on the host, without autodiff.

@@ -1,14 +1,13 @@
 //! `shears bench MODEL`: inference latency and throughput per batch size, and training
 //! throughput with `--train`.
 
-use super::device;
 use crate::args::BenchArgs;
 use crate::model;
 use anyhow::{Result, bail};
 use shears_runtime::bench;
 
 pub fn run(args: &BenchArgs) -> Result<()> {
-    let device = device(&args.device)?;
+    let device = args.device.kind()?;
     let graph = model::load(&args.model, None)?;
     if args.batch.contains(&0) {
         bail!("--batch sizes must be at least 1");
@@ -26,7 +25,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     println!(
         "{} on {} (median of {} runs)",
-        args.model.model, args.device, args.runs
+        args.model.model, args.device.device, args.runs
     );
     println!(
         "{:<10} {:>6} {:>12} {:>10}",

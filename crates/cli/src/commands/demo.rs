@@ -2,9 +2,10 @@
 //! it, and writes the model and its history under `--out-dir` (the demo's own directory, whose
 //! files it replaces on every run).
 
-use super::{device, millions};
+use super::millions;
 use crate::args::{BuildArgs, DemoArgs, ModelArgs};
-use crate::model::{self, DataShape};
+use crate::data::shape_of;
+use crate::model;
 use crate::progress::TrainProgress;
 use anyhow::{Context, Result};
 use shears_data::{DataSource, Split};
@@ -12,14 +13,11 @@ use shears_runtime::train::{self, TrainConfig, TrainData};
 use std::sync::Arc;
 
 pub fn run(args: &DemoArgs) -> Result<()> {
-    let device = device(&args.device)?;
+    let device = args.device.kind()?;
     let source = DataSource::parse("fashion-mnist", args.data_dir.clone())?;
     let train_set = Arc::new(source.load(Split::Train)?);
     let test_set = Arc::new(source.load(Split::Test)?);
-    let shape = DataShape {
-        input_shape: train_set.shape,
-        classes: train_set.classes,
-    };
+    let shape = shape_of(&train_set);
     let model_args = ModelArgs {
         model: args.model.clone(),
         build: BuildArgs::default(),

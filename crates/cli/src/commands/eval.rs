@@ -1,6 +1,5 @@
 //! `shears eval MODEL --data D`: accuracy and loss on the test split.
 
-use super::device;
 use crate::args::EvalArgs;
 use crate::data::{Data, shape_of};
 use crate::model;
@@ -14,7 +13,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
-    let device = device(&args.device)?;
+    let device = args.device.kind()?;
     let test = data.load(Split::Test)?;
     let graph = model::load(&args.model, Some(shape_of(&test)))?;
     let report = evaluate(

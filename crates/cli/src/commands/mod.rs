@@ -21,13 +21,6 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Parses `--device`.
-fn device(name: &str) -> Result<shears_runtime::DeviceKind> {
-    let kind: shears_runtime::DeviceKind = name.parse()?;
-    kind.device()?;
-    Ok(kind)
-}
-
 /// Millions, with two decimals.
 fn millions(n: f64) -> String {
     format!("{:.2}M", n / 1e6)

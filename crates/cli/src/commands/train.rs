@@ -1,6 +1,5 @@
 //! `shears train --model M --data D -o OUT.onnx`: train, checkpoint every epoch, save.
 
-use super::device;
 use crate::args::{ModelArgs, OptimizerArg, RecipeArgs, ScheduleArg, TrainArgs};
 use crate::data::{Data, shape_of};
 use crate::model;
@@ -14,7 +13,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     model::check_output(&args.output, args.force || args.resume)?;
     let data =
         Data::from_args(&args.data)?.context("train needs --data (e.g. --data fashion-mnist)")?;
-    let device = device(&args.recipe.device)?;
+    let device = args.recipe.device.kind()?;
     let model_args = ModelArgs {
         model: args.model.clone(),
         build: args.build.clone(),
@@ -104,7 +103,7 @@ pub fn recipe_config(r: &RecipeArgs, shape: [usize; 3]) -> Result<TrainConfig> {
     let schedule = match r.schedule {
         ScheduleArg::Constant => LrSchedule::Constant,
         ScheduleArg::Step => LrSchedule::Step {
-            every: r.step_every.max(1),
+            every: r.step_every,
             gamma: r.step_gamma,
         },
         ScheduleArg::Cosine => LrSchedule::Cosine,
