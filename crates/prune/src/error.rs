@@ -1,10 +1,11 @@
 //! Errors of the prune crate: each names the group, node or index at fault.
 
 use shears_ir::IrError;
+use shears_runtime::RuntimeError;
 use thiserror::Error;
 
 /// What can go wrong when analysing a graph or cutting channels out of it.
-#[derive(Debug, Error, Clone, PartialEq)]
+#[derive(Debug, Error)]
 pub enum PruneError {
     /// The graph does not verify, so its channels cannot be analysed.
     #[error("cannot analyse the graph: {0}")]
@@ -50,4 +51,16 @@ pub enum PruneError {
         "pruning {groups} produced an invalid graph ({source}); the graph was left unchanged. This is a bug in shears' channel analysis, please report it"
     )]
     Verify { groups: String, source: IrError },
+    /// An `--ignore` (or per-layer ratio) pattern names no layer of the model.
+    #[error("layer pattern '{pattern}' matches no layer of the model; {hint}")]
+    Pattern { pattern: String, hint: String },
+    /// The target cannot be reached within the limits.
+    #[error("impossible target: {0}")]
+    Target(String),
+    /// A pruning setting is out of range or inconsistent.
+    #[error("invalid pruning setting: {0}")]
+    Config(String),
+    /// Fine-tuning, evaluation or a checkpoint failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
 }

@@ -25,6 +25,9 @@
 pub mod analysis;
 mod error;
 mod group;
+pub mod importance;
+pub mod pruner;
+pub mod schedule;
 pub mod surgery;
 
 pub use analysis::DependencyGraph;

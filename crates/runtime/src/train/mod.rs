@@ -7,7 +7,7 @@ mod loss;
 mod optim;
 mod schedule;
 
-pub use checkpoint::Checkpoint;
+pub use checkpoint::{Checkpoint, read_checked, write_atomic};
 pub use eval::{EvalReport, evaluate, evaluate_network};
 pub use loss::{cross_entropy, top1_top5};
 pub use optim::{Optimizer, OptimizerKind, OptimizerState};

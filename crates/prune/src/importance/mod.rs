@@ -1,0 +1,255 @@
+//! Importance criteria: how much each channel of a group matters, higher meaning keep.
+//!
+//! Every criterion implements [`Importance`]. Weight-based ones look at one member at a time
+//! (a conv's filters, a BN's gammas) and combine the members of a group with a [`Reduction`];
+//! [`Normalization`] then puts groups on one scale so a global ranking can compare them. A
+//! criterion that cannot rate a group (BN scale on a group without batch norm) returns `None`
+//! for it and the planner leaves that group alone.
+//!
+//! Adding a criterion is implementing the trait; `examples/custom_criterion.rs` shows one.
+
+mod bn_scale;
+mod fpgm;
+mod kmeans;
+mod magnitude;
+mod random;
+mod weights;
+
+pub use bn_scale::BnScale;
+pub use fpgm::Fpgm;
+pub use kmeans::KMeans;
+pub use magnitude::Magnitude;
+pub use random::RandomImportance;
+pub use weights::{channel_vectors, weight_members};
+
+use crate::{ChannelGroup, PruneError};
+use serde::{Deserialize, Serialize};
+use shears_ir::Graph;
+use std::fmt;
+use std::str::FromStr;
+
+/// What a criterion sees when it scores a graph.
+pub struct ScoreContext<'a> {
+    pub graph: &'a Graph,
+    /// The fraction of each group's channels the step is about to remove, as far as known
+    /// before scoring (criteria such as k-means decide how many channels are redundant, not
+    /// only which).
+    pub remove_fraction: f64,
+    /// Channels the planner will remove from each group, by group id, once a first plan
+    /// exists (see [`Importance::depends_on_plan`]).
+    pub planned: Option<&'a [usize]>,
+}
+
+impl<'a> ScoreContext<'a> {
+    pub fn new(graph: &'a Graph, remove_fraction: f64) -> Self {
+        Self { graph, remove_fraction, planned: None }
+    }
+
+    /// The fraction of `group`'s channels about to be removed.
+    pub fn remove_fraction(&self, group: &ChannelGroup) -> f64 {
+        match self.planned.and_then(|p| p.get(group.id)) {
+            Some(&n) => n as f64 / group.channels.max(1) as f64,
+            None => self.remove_fraction,
+        }
+    }
+}
+
+/// Scores for every channel of each group, or `None` where the criterion cannot rate it.
+pub type GroupScores = Vec<Option<Vec<f32>>>;
+
+/// A criterion ranking the channels of a group. Higher scores are kept.
+pub trait Importance {
+    /// A short name for reports (`l1`, `fpgm`, ...).
+    fn name(&self) -> String;
+
+    /// One score per channel of `group` (`group.channels` of them), or `None` when this
+    /// criterion cannot rate the group.
+    fn score_group(
+        &mut self,
+        ctx: &ScoreContext,
+        group: &ChannelGroup,
+    ) -> Result<Option<Vec<f32>>, PruneError>;
+
+    /// Whether the scores depend on how many channels the planner removes (k-means does). The
+    /// loop then scores twice: once to plan, once more with the planned counts.
+    fn depends_on_plan(&self) -> bool {
+        false
+    }
+
+    /// Scores of many groups. Criteria that need a pass over data score every group at once
+    /// by overriding this; the default scores one group at a time.
+    fn score(
+        &mut self,
+        ctx: &ScoreContext,
+        groups: &[&ChannelGroup],
+    ) -> Result<GroupScores, PruneError> {
+        groups.iter().map(|g| self.score_group(ctx, g)).collect()
+    }
+}
+
+/// How the per-member scores of a group become one score per channel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reduction {
+    /// The mean over members (Torch-Pruning's default).
+    #[default]
+    Mean,
+    Sum,
+    Max,
+    /// The first member only: the layer that produces the channels (Li et al. score a
+    /// layer's own filters).
+    First,
+}
+
+impl Reduction {
+    /// Combines member score vectors of equal length; `None` for no members.
+    pub fn reduce(self, members: Vec<Vec<f32>>) -> Option<Vec<f32>> {
+        let mut it = members.into_iter();
+        let first = it.next()?;
+        let count = 1 + it.len();
+        let combined = match self {
+            Reduction::First => first,
+            Reduction::Max => it.fold(first, |acc, v| zip_with(acc, &v, f32::max)),
+            Reduction::Sum | Reduction::Mean => it.fold(first, |acc, v| zip_with(acc, &v, |a, b| a + b)),
+        };
+        Some(match self {
+            Reduction::Mean => combined.into_iter().map(|s| s / count as f32).collect(),
+            _ => combined,
+        })
+    }
+}
+
+fn zip_with(mut acc: Vec<f32>, other: &[f32], f: impl Fn(f32, f32) -> f32) -> Vec<f32> {
+    for (a, &b) in acc.iter_mut().zip(other) {
+        *a = f(*a, b);
+    }
+    acc
+}
+
+/// How a group's scores are scaled before groups are ranked against each other.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Normalization {
+    None,
+    /// Divide by the group's largest score.
+    Max,
+    /// Divide by the L2 norm of the group's scores (Molchanov et al. 2017).
+    #[default]
+    L2,
+}
+
+impl Normalization {
+    /// Scales `scores` in place; an all-zero vector is left as it is.
+    pub fn apply(self, scores: &mut [f32]) {
+        let scale = match self {
+            Normalization::None => return,
+            Normalization::Max => scores.iter().fold(0f32, |m, s| m.max(s.abs())),
+            Normalization::L2 => scores.iter().map(|s| s * s).sum::<f32>().sqrt(),
+        };
+        if scale > 0.0 && scale.is_finite() {
+            scores.iter_mut().for_each(|s| *s /= scale);
+        }
+    }
+}
+
+/// The built-in criteria by name, for configuration files and the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Criterion {
+    Random,
+    L1,
+    L2,
+    BnScale,
+    Fpgm,
+    Kmeans,
+}
+
+impl Criterion {
+    pub const ALL: [Criterion; 6] = [
+        Criterion::Random,
+        Criterion::L1,
+        Criterion::L2,
+        Criterion::BnScale,
+        Criterion::Fpgm,
+        Criterion::Kmeans,
+    ];
+
+    /// The criterion, combining members with `reduction`; `seed` drives random choices.
+    pub fn build(self, reduction: Reduction, seed: u64) -> Box<dyn Importance> {
+        match self {
+            Criterion::Random => Box::new(RandomImportance::new(seed)),
+            Criterion::L1 => Box::new(Magnitude::l1(reduction)),
+            Criterion::L2 => Box::new(Magnitude::l2(reduction)),
+            Criterion::BnScale => Box::new(BnScale::new(reduction)),
+            Criterion::Fpgm => Box::new(Fpgm::new(reduction)),
+            Criterion::Kmeans => Box::new(KMeans::new(seed)),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Criterion::Random => "random",
+            Criterion::L1 => "l1",
+            Criterion::L2 => "l2",
+            Criterion::BnScale => "bn-scale",
+            Criterion::Fpgm => "fpgm",
+            Criterion::Kmeans => "kmeans",
+        }
+    }
+}
+
+impl fmt::Display for Criterion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Criterion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Criterion::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Criterion::ALL.iter().map(|c| c.name()).collect();
+                format!("unknown criterion '{s}'; choose one of {}", names.join(", "))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reductions_combine_members() {
+        let m = || vec![vec![1.0, 4.0], vec![3.0, 2.0]];
+        assert_eq!(Reduction::Mean.reduce(m()), Some(vec![2.0, 3.0]));
+        assert_eq!(Reduction::Sum.reduce(m()), Some(vec![4.0, 6.0]));
+        assert_eq!(Reduction::Max.reduce(m()), Some(vec![3.0, 4.0]));
+        assert_eq!(Reduction::First.reduce(m()), Some(vec![1.0, 4.0]));
+        assert_eq!(Reduction::Mean.reduce(vec![]), None);
+    }
+
+    #[test]
+    fn normalizations_scale_per_group() {
+        let mut s = vec![3.0, 4.0];
+        Normalization::L2.apply(&mut s);
+        assert_eq!(s, vec![0.6, 0.8]);
+        let mut s = vec![1.0, 4.0];
+        Normalization::Max.apply(&mut s);
+        assert_eq!(s, vec![0.25, 1.0]);
+        let mut z = vec![0.0, 0.0];
+        Normalization::L2.apply(&mut z);
+        assert_eq!(z, vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn criteria_parse_by_name() {
+        for c in Criterion::ALL {
+            assert_eq!(c.name().parse::<Criterion>(), Ok(c));
+        }
+        let err = "taylorr".parse::<Criterion>().unwrap_err();
+        assert!(err.contains("unknown criterion 'taylorr'") && err.contains("fpgm"), "{err}");
+    }
+}

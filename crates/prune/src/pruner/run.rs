@@ -1,0 +1,328 @@
+//! The step loop of [`Pruner::run`].
+
+use super::{
+    LayerWidth, PruneCheckpoint, PruneObserver, PruneRecord, Pruner, StepRecord,
+    StopReason,
+};
+use crate::importance::{GroupScores, ScoreContext};
+use crate::schedule::{Cut, OriginalChannels, PlanInput, Target, apply, plan_for};
+use crate::{ChannelGroup, DependencyGraph, PruneError};
+use shears_ir::{Graph, Op};
+use shears_runtime::train::{EvalReport, Quiet, TrainConfig, evaluate, train};
+use std::time::Instant;
+
+impl Pruner<'_> {
+    /// Prunes `graph` to the target and leaves in it the model kept (the last one above the
+    /// accuracy floor). With `resume`, continues the run the checkpoint was written by.
+    pub fn run(
+        &mut self,
+        graph: &mut Graph,
+        resume: Option<PruneCheckpoint>,
+        observer: &mut dyn PruneObserver,
+    ) -> Result<PruneRecord, PruneError> {
+        self.validate(graph)?;
+        let mut state = match resume {
+            Some(ckpt) => {
+                ckpt.check_resumable(&self.config, &self.criterion.name())?;
+                *graph = ckpt.graph.clone();
+                ckpt
+            }
+            None => self.start(graph)?,
+        };
+        let floor = self.floor(state.record.baseline().accuracy);
+        let steps = self.config.steps;
+        while state.record.stopped.is_none() {
+            let step = state.record.steps.len();
+            if step > steps {
+                state.record.stopped = Some(StopReason::TargetReached);
+            } else if self.config.max_steps.is_some_and(|m| step > m) {
+                state.record.stopped = Some(StopReason::MaxSteps);
+            } else {
+                self.step(graph, &mut state, step, floor, observer)?;
+            }
+            if let Some(path) = &self.checkpoint {
+                state.save(path)?;
+            }
+        }
+        Ok(state.record)
+    }
+
+    fn validate(&self, graph: &Graph) -> Result<(), PruneError> {
+        let config = &self.config;
+        config.target.check()?;
+        config.plan.validate(graph)?;
+        if config.steps == 0 {
+            return Err(PruneError::Config("--steps must be at least 1".into()));
+        }
+        if config.needs_data() && self.data.and_then(|d| d.test.as_ref()).is_none() {
+            return Err(PruneError::Config(
+                "fine-tuning and accuracy limits need a data set with a test split: pass --data, or use --finetune-epochs 0 without accuracy limits".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Step 0: measures the model as given.
+    fn start(&mut self, graph: &Graph) -> Result<PruneCheckpoint, PruneError> {
+        let start = Instant::now();
+        let deps = DependencyGraph::build(graph)?;
+        let original: OriginalChannels =
+            deps.groups().iter().map(|g| (g.name.clone(), g.channels)).collect();
+        let eval = self.evaluate(graph)?;
+        let baseline = StepRecord {
+            step: 0,
+            target: 0.0,
+            channels_removed: 0,
+            params: graph.param_count(),
+            macs: graph.mac_count()?,
+            accuracy_pruned: None,
+            accuracy: eval.as_ref().map(|e| e.top1),
+            loss: eval.as_ref().map(|e| e.loss),
+            finetune_epochs: 0,
+            seconds: start.elapsed().as_secs_f64(),
+            layers: layer_widths(graph),
+        };
+        Ok(PruneCheckpoint {
+            graph: graph.clone(),
+            record: PruneRecord {
+                model: self.model.clone(),
+                criterion: self.criterion.name(),
+                scope: format!("{:?}", self.config.plan.scope).to_lowercase(),
+                target: self.config.target.to_string(),
+                steps: vec![baseline],
+                kept_step: 0,
+                stopped: None,
+            },
+            original,
+            baseline: self.config.target.measure(graph)?,
+            config: self.config.clone(),
+        })
+    }
+
+    /// The accuracy a kept model must reach, if any.
+    fn floor(&self, baseline: Option<f64>) -> Option<f64> {
+        let drop = self
+            .config
+            .max_accuracy_drop
+            .and_then(|d| baseline.map(|b| b - d));
+        match (self.config.min_accuracy, drop) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn step(
+        &mut self,
+        graph: &mut Graph,
+        state: &mut PruneCheckpoint,
+        step: usize,
+        floor: Option<f64>,
+        observer: &mut dyn PruneObserver,
+    ) -> Result<(), PruneError> {
+        let start = Instant::now();
+        let config = &self.config;
+        let target = config.target;
+        let goal = target.with_fraction(target.fraction() * config.ramp.fraction(step, config.steps));
+        observer.step_start(step, config.steps, goal);
+        let deps = DependencyGraph::build(graph)?;
+        let groups = deps.groups();
+        let cuts = self.plan(graph, groups, state, goal, step == 1)?;
+        if cuts.is_empty() {
+            state.record.stopped = Some(StopReason::NothingToPrune);
+            return Ok(());
+        }
+        let mut candidate = apply(graph, groups, &cuts)?;
+        observer.pruned(step, candidate.param_count(), candidate.mac_count()?);
+        let pruned_eval = self.evaluate(&candidate)?;
+        let epochs = self.finetune(&mut candidate, step, observer)?;
+        let eval = if epochs > 0 { self.evaluate(&candidate)? } else { pruned_eval.clone() };
+        let record = StepRecord {
+            step,
+            target: goal.fraction(),
+            channels_removed: cuts.iter().map(|c| c.indices.len()).sum(),
+            params: candidate.param_count(),
+            macs: candidate.mac_count()?,
+            accuracy_pruned: pruned_eval.as_ref().map(|e| e.top1),
+            accuracy: eval.as_ref().map(|e| e.top1),
+            loss: eval.as_ref().map(|e| e.loss),
+            finetune_epochs: epochs,
+            seconds: start.elapsed().as_secs_f64(),
+            layers: layer_widths(&candidate),
+        };
+        observer.step_end(&record);
+        let accuracy = record.accuracy;
+        state.record.steps.push(record);
+        if let (Some(floor), Some(accuracy)) = (floor, accuracy)
+            && accuracy < floor
+        {
+            state.record.stopped = Some(StopReason::AccuracyFloor { step, accuracy, floor });
+            return Ok(());
+        }
+        *graph = candidate;
+        state.graph = graph.clone();
+        state.record.kept_step = step;
+        Ok(())
+    }
+
+    /// Scores the eligible groups and plans the cuts reaching `goal`. On the first step, also
+    /// checks that the final target can be reached within the limits at all.
+    fn plan(
+        &mut self,
+        graph: &Graph,
+        groups: &[ChannelGroup],
+        state: &PruneCheckpoint,
+        goal: Target,
+        first: bool,
+    ) -> Result<Vec<Cut>, PruneError> {
+        let config = self.config.plan.clone();
+        let config = &config;
+        let eligible = config.eligible(graph, groups);
+        let chosen: Vec<&ChannelGroup> = groups.iter().filter(|g| eligible[g.id]).collect();
+        let mut ctx = ScoreContext::new(graph, goal.fraction());
+        let mut scores = self.score(&ctx, groups, &chosen)?;
+        let input = |scores| PlanInput {
+            graph,
+            groups,
+            scores,
+            original: &state.original,
+            baseline: state.baseline,
+        };
+        if first && goal != self.config.target {
+            let whole = plan_for(&input(&scores), config, self.config.target)?;
+            check_reached(whole.reached, self.config.target, graph, groups, &whole.cuts)?;
+        }
+        let plan = plan_for(&input(&scores), config, goal)?;
+        check_reached(plan.reached, goal, graph, groups, &plan.cuts)?;
+        if !self.criterion.depends_on_plan() {
+            return Ok(plan.cuts);
+        }
+        let mut planned = vec![0; groups.len()];
+        for cut in &plan.cuts {
+            planned[cut.group] = cut.indices.len();
+        }
+        ctx.planned = Some(&planned);
+        scores = self.score(&ctx, groups, &chosen)?;
+        Ok(config.plan(groups, &scores, &state.original, plan.amount))
+    }
+
+    /// The criterion's scores, indexed by group id; an error if it rates no group at all.
+    fn score(
+        &mut self,
+        ctx: &ScoreContext,
+        groups: &[ChannelGroup],
+        chosen: &[&ChannelGroup],
+    ) -> Result<GroupScores, PruneError> {
+        let mut scores: GroupScores = vec![None; groups.len()];
+        for (g, s) in chosen.iter().zip(self.criterion.score(ctx, chosen)?) {
+            if let Some(s) = &s
+                && s.len() != g.channels
+            {
+                return Err(PruneError::Config(format!(
+                    "criterion '{}' gave {} scores for group '{}' of {} channels",
+                    self.criterion.name(),
+                    s.len(),
+                    g.name,
+                    g.channels
+                )));
+            }
+            scores[g.id] = s;
+        }
+        if chosen.is_empty() {
+            return Err(PruneError::Config(
+                "no group of the model may be pruned with these settings (all are blocked, ignored or skipped); see `shears groups MODEL`".into(),
+            ));
+        }
+        if scores.iter().all(Option::is_none) {
+            return Err(PruneError::Config(format!(
+                "criterion '{}' rates none of the prunable groups of this model (bn-scale needs batch norms); choose another --criterion",
+                self.criterion.name()
+            )));
+        }
+        Ok(scores)
+    }
+
+    /// Fine-tunes `graph` in place for the configured epochs; returns the epochs run.
+    fn finetune(
+        &self,
+        graph: &mut Graph,
+        step: usize,
+        observer: &mut dyn PruneObserver,
+    ) -> Result<usize, PruneError> {
+        let (Some(recipe), Some(data)) = (&self.config.finetune, self.data) else {
+            return Ok(0);
+        };
+        if recipe.epochs == 0 {
+            return Ok(0);
+        }
+        let config = TrainConfig {
+            seed: recipe.seed.wrapping_add(step as u64),
+            checkpoint: None,
+            ..recipe.clone()
+        };
+        let data = shears_runtime::train::TrainData {
+            train: data.train.clone(),
+            test: None,
+            normalize: data.normalize.clone(),
+        };
+        let mut quiet = Quiet;
+        let train_observer = match observer.train_observer() {
+            Some(o) => o,
+            None => &mut quiet,
+        };
+        train(graph, &data, &config, self.device, None, train_observer)?;
+        Ok(config.epochs)
+    }
+
+    fn evaluate(&self, graph: &Graph) -> Result<Option<EvalReport>, PruneError> {
+        let Some((test, data)) = self.data.and_then(|d| d.test.as_ref().map(|t| (t, d))) else {
+            return Ok(None);
+        };
+        let report = evaluate(
+            graph,
+            test,
+            &data.normalize,
+            self.config.eval_batch,
+            self.config.eval_limit,
+            self.device,
+        )?;
+        Ok(Some(report))
+    }
+}
+
+/// An impossible-target error if `reached` is false, saying how far the limits allow.
+fn check_reached(
+    reached: bool,
+    goal: Target,
+    graph: &Graph,
+    groups: &[ChannelGroup],
+    most: &[Cut],
+) -> Result<(), PruneError> {
+    if reached {
+        return Ok(());
+    }
+    let pruned = apply(graph, groups, most)?;
+    let (now, then) = (goal.measure(graph)?, goal.measure(&pruned)?);
+    let at_most = match (now, then) {
+        (Some(a), Some(b)) if a > 0.0 => format!("{:.1}%", 100.0 * (1.0 - b / a)),
+        _ => "less".into(),
+    };
+    Err(PruneError::Target(format!(
+        "removing {goal} is out of reach: with these limits at most {at_most} can go; lower the target or loosen --max-layer-ratio, --min-channels, --round-to, --ignore or --skip-first"
+    )))
+}
+
+/// Every conv and linear layer with its output width, in graph order.
+pub(crate) fn layer_widths(graph: &Graph) -> Vec<LayerWidth> {
+    graph
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            let channels = match &n.op {
+                Op::Conv2d(c) => c.out_channels(),
+                Op::Linear(l) => l.out_features(),
+                _ => return None,
+            };
+            Some(LayerWidth { name: n.name.clone(), channels })
+        })
+        .collect()
+}

@@ -1,0 +1,326 @@
+//! Planning: which channels of which groups to remove, given scores and an amount.
+//!
+//! The amount is a fraction of the *original* channels (those of the model before the first
+//! step), so an iterative schedule asks for 0.1, 0.2, ... of the same baseline. Local scope
+//! removes that fraction from every group (scaled per layer by `layer_ratios`); global scope
+//! ranks every channel of every group by normalised score and removes the lowest until the
+//! fraction of all eligible channels is reached. Both honour the limits of [`PlanConfig`]: a
+//! cap on the fraction taken from one group, a floor of channels, `round_to`, ignored layers
+//! and the first layers left alone.
+
+use super::pattern::matches;
+use crate::importance::{GroupScores, Normalization, weight_members};
+use crate::{ChannelGroup, PruneError};
+use serde::{Deserialize, Serialize};
+use shears_ir::{Graph, Op};
+use std::collections::BTreeMap;
+
+/// Rank channels within each group, or across all groups.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    #[default]
+    Local,
+    Global,
+}
+
+/// The limits a plan keeps to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanConfig {
+    pub scope: Scope,
+    /// How group scores are scaled before a global ranking.
+    pub normalization: Normalization,
+    /// The largest fraction of a group's original channels any plan removes.
+    pub max_layer_ratio: f64,
+    /// Channels every group keeps at least.
+    pub min_channels: usize,
+    /// Channel counts after pruning are multiples of this (rounded up), where the group had
+    /// at least that many.
+    pub round_to: usize,
+    /// Layers whose output channels are left alone (names or `*`/`?` globs).
+    pub ignore: Vec<String>,
+    /// Leave the groups of the first K conv/linear layers alone.
+    pub skip_first: usize,
+    /// Local scope: per-layer multipliers of the amount, `(pattern, factor)`, first match wins.
+    pub layer_ratios: Vec<(String, f64)>,
+}
+
+impl Default for PlanConfig {
+    fn default() -> Self {
+        Self {
+            scope: Scope::Local,
+            normalization: Normalization::L2,
+            max_layer_ratio: 1.0,
+            min_channels: 1,
+            round_to: 1,
+            ignore: Vec::new(),
+            skip_first: 0,
+            layer_ratios: Vec::new(),
+        }
+    }
+}
+
+/// Channels to remove from one group (indices into the group, ascending).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cut {
+    /// The group's id in its [`DependencyGraph`](crate::DependencyGraph).
+    pub group: usize,
+    pub indices: Vec<usize>,
+}
+
+/// Channel counts of every group of the model before the first step, by group name.
+pub type OriginalChannels = BTreeMap<String, usize>;
+
+impl PlanConfig {
+    /// Checks the settings and every pattern against `graph`'s layer names.
+    pub fn validate(&self, graph: &Graph) -> Result<(), PruneError> {
+        if !(0.0..=1.0).contains(&self.max_layer_ratio) {
+            return Err(PruneError::Config(format!(
+                "--max-layer-ratio {} must be between 0 and 1",
+                self.max_layer_ratio
+            )));
+        }
+        if self.round_to == 0 {
+            return Err(PruneError::Config("--round-to must be at least 1".into()));
+        }
+        let patterns = self.ignore.iter().chain(self.layer_ratios.iter().map(|(p, _)| p));
+        for pattern in patterns {
+            if !graph.nodes.iter().any(|n| matches(pattern, &n.name)) {
+                let layers: Vec<_> = weight_layers(graph).take(4).collect();
+                return Err(PruneError::Pattern {
+                    pattern: pattern.clone(),
+                    hint: format!(
+                        "layers are named like {} (see `shears info MODEL`)",
+                        layers.join(", ")
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Which groups a plan may touch: prunable, not ignored, not among the first layers.
+    pub fn eligible(&self, graph: &Graph, groups: &[ChannelGroup]) -> Vec<bool> {
+        let first: Vec<&str> = weight_layers(graph).take(self.skip_first).collect();
+        groups
+            .iter()
+            .map(|g| {
+                let producers: Vec<&str> = weight_members(g).map(|m| m.name.as_str()).collect();
+                g.is_prunable()
+                    && !producers.iter().any(|p| {
+                        first.contains(p) || self.ignore.iter().any(|pat| matches(pat, p))
+                    })
+            })
+            .collect()
+    }
+
+    /// The channels every group must keep: the floor, the cap's share of the original count,
+    /// at least one.
+    fn min_keep(&self, original: usize) -> usize {
+        let cap = (original as f64 * self.max_layer_ratio + 1e-9).floor() as usize;
+        self.min_channels.max(original.saturating_sub(cap)).max(1)
+    }
+
+    /// `keep` rounded up to a multiple of `round_to`, at most `current`.
+    fn round(&self, keep: usize, current: usize) -> usize {
+        keep.div_ceil(self.round_to).saturating_mul(self.round_to).min(current).max(keep.min(current))
+    }
+
+    fn layer_factor(&self, group: &ChannelGroup) -> f64 {
+        let producers: Vec<&str> = weight_members(group).map(|m| m.name.as_str()).collect();
+        self.layer_ratios
+            .iter()
+            .find(|(pat, _)| producers.iter().any(|p| matches(pat, p)))
+            .map_or(1.0, |(_, f)| *f)
+    }
+
+    /// The plan removing `amount` (a fraction of the original channels) from the groups that
+    /// have scores. `scores` is indexed by group id.
+    pub fn plan(
+        &self,
+        groups: &[ChannelGroup],
+        scores: &GroupScores,
+        original: &OriginalChannels,
+        amount: f64,
+    ) -> Vec<Cut> {
+        let scored: Vec<(&ChannelGroup, &Vec<f32>, usize)> = groups
+            .iter()
+            .filter_map(|g| {
+                let s = scores.get(g.id)?.as_ref()?;
+                let orig = original.get(&g.name).copied().unwrap_or(g.channels);
+                Some((g, s, orig.max(g.channels)))
+            })
+            .collect();
+        let counts: Vec<usize> = match self.scope {
+            Scope::Local => scored
+                .iter()
+                .map(|&(g, _, orig)| {
+                    let r = (amount * self.layer_factor(g)).clamp(0.0, 1.0);
+                    let keep = orig - (orig as f64 * r + 1e-9).floor() as usize;
+                    self.removal(keep, g.channels, orig)
+                })
+                .collect(),
+            Scope::Global => self.global_counts(&scored, amount),
+        };
+        scored
+            .iter()
+            .zip(counts)
+            .filter(|&(_, n)| n > 0)
+            .map(|(&(g, s, _), n)| Cut { group: g.id, indices: lowest(s, n) })
+            .collect()
+    }
+
+    /// How many of `current` channels to remove to keep `keep`, within the limits.
+    fn removal(&self, keep: usize, current: usize, original: usize) -> usize {
+        let keep = self.round(keep.max(self.min_keep(original)), current);
+        current.saturating_sub(keep)
+    }
+
+    /// Global ranking: how many channels each group loses.
+    fn global_counts(&self, scored: &[(&ChannelGroup, &Vec<f32>, usize)], amount: f64) -> Vec<usize> {
+        let total: usize = scored.iter().map(|s| s.2).sum();
+        let already: usize = scored.iter().map(|(g, _, o)| o - g.channels).sum();
+        let wanted = ((total as f64 * amount.clamp(0.0, 1.0)) + 1e-9).floor() as usize;
+        let mut budget = wanted.saturating_sub(already);
+        let mut ranked: Vec<(f32, usize)> = Vec::new();
+        for (i, (_, s, _)) in scored.iter().enumerate() {
+            let mut s = s.to_vec();
+            self.normalization.apply(&mut s);
+            ranked.extend(s.into_iter().map(|v| (v, i)));
+        }
+        ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let allowance: Vec<usize> = scored
+            .iter()
+            .map(|(g, _, o)| g.channels.saturating_sub(self.min_keep(*o)))
+            .collect();
+        let mut taken = vec![0usize; scored.len()];
+        for (_, i) in ranked {
+            if budget == 0 {
+                break;
+            }
+            if taken[i] < allowance[i] {
+                taken[i] += 1;
+                budget -= 1;
+            }
+        }
+        scored
+            .iter()
+            .zip(taken)
+            .map(|((g, _, o), t)| self.removal(g.channels - t, g.channels, *o))
+            .collect()
+    }
+}
+
+/// Indices of the `n` lowest scores, ascending by index (ties broken by lower index first).
+fn lowest(scores: &[f32], n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
+    let mut picked = order[..n.min(scores.len())].to_vec();
+    picked.sort_unstable();
+    picked
+}
+
+/// Names of conv and linear layers in graph order.
+pub(crate) fn weight_layers(graph: &Graph) -> impl Iterator<Item = &str> {
+    graph
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, Op::Conv2d(_) | Op::Linear(_)))
+        .map(|n| n.name.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DependencyGraph;
+    use shears_ir::zoo::{self, ArchSpec};
+
+    fn resnet() -> (Graph, Vec<ChannelGroup>) {
+        let graph = zoo::build("resnet20", &ArchSpec::default()).unwrap();
+        let groups = DependencyGraph::build(&graph).unwrap().groups().to_vec();
+        (graph, groups)
+    }
+
+    fn ramp_scores(groups: &[ChannelGroup]) -> GroupScores {
+        groups
+            .iter()
+            .map(|g| g.is_prunable().then(|| (0..g.channels).map(|c| c as f32).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn local_removes_the_same_fraction_of_each_group_lowest_first() {
+        let (_, groups) = resnet();
+        let cuts = PlanConfig::default().plan(&groups, &ramp_scores(&groups), &BTreeMap::new(), 0.5);
+        assert_eq!(cuts.len(), groups.iter().filter(|g| g.is_prunable()).count());
+        for cut in &cuts {
+            let n = groups[cut.group].channels;
+            assert_eq!(cut.indices, (0..n / 2).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn limits_hold_floor_cap_and_round_to() {
+        let (_, groups) = resnet();
+        let scores = ramp_scores(&groups);
+        for scope in [Scope::Local, Scope::Global] {
+            let config = PlanConfig {
+                scope,
+                max_layer_ratio: 0.6,
+                min_channels: 10,
+                round_to: 4,
+                ..PlanConfig::default()
+            };
+            let cuts = config.plan(&groups, &scores, &BTreeMap::new(), 0.9);
+            assert!(!cuts.is_empty());
+            for cut in &cuts {
+                let n = groups[cut.group].channels;
+                let keep = n - cut.indices.len();
+                assert!(keep >= 10 && keep as f64 >= n as f64 * 0.4 - 1e-9, "{scope:?} {n}->{keep}");
+                assert_eq!(keep % 4, 0, "{scope:?} {n}->{keep}");
+            }
+        }
+    }
+
+    #[test]
+    fn global_takes_the_lowest_normalised_scores_across_groups() {
+        let (_, groups) = resnet();
+        // One group scores far lower than all others: global pruning takes it first.
+        let mut scores: GroupScores = groups
+            .iter()
+            .map(|g| g.is_prunable().then(|| vec![1.0; g.channels]))
+            .collect();
+        let target = groups.iter().find(|g| g.is_prunable() && g.channels == 64).unwrap().id;
+        scores[target] = Some((0..64).map(|c| if c < 32 { 0.001 } else { 1.0 }).collect());
+        let config = PlanConfig { scope: Scope::Global, normalization: Normalization::None, ..PlanConfig::default() };
+        let total: usize = groups.iter().filter(|g| g.is_prunable()).map(|g| g.channels).sum();
+        let cuts = config.plan(&groups, &scores, &BTreeMap::new(), 32.0 / total as f64);
+        assert_eq!(cuts, vec![Cut { group: target, indices: (0..32).collect() }]);
+    }
+
+    #[test]
+    fn ignored_and_first_layers_are_not_eligible() {
+        let (graph, groups) = resnet();
+        let config = PlanConfig { ignore: vec!["layer3.*".into()], skip_first: 1, ..PlanConfig::default() };
+        config.validate(&graph).unwrap();
+        let ok = config.eligible(&graph, &groups);
+        for (g, ok) in groups.iter().zip(ok) {
+            let producers: Vec<_> = weight_members(g).map(|m| m.name.clone()).collect();
+            let ignored = producers.iter().any(|p| p.starts_with("layer3.") || p == "conv1");
+            assert_eq!(ok, g.is_prunable() && !ignored, "{}", g.name);
+        }
+        let bad = PlanConfig { ignore: vec!["layer9.*".into()], ..PlanConfig::default() };
+        let err = bad.validate(&graph).unwrap_err().to_string();
+        assert!(err.contains("'layer9.*' matches no layer") && err.contains("conv1"), "{err}");
+    }
+
+    #[test]
+    fn amounts_count_from_the_original_channels() {
+        let (_, groups) = resnet();
+        let g = groups.iter().find(|g| g.is_prunable() && g.channels == 16).unwrap();
+        // The group had 32 channels originally: 50% of 32 leaves 16, nothing more to take.
+        let original = BTreeMap::from([(g.name.clone(), 32)]);
+        let cuts = PlanConfig::default().plan(&groups, &ramp_scores(&groups), &original, 0.5);
+        assert!(cuts.iter().all(|c| c.group != g.id));
+    }
+}

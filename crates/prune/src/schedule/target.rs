@@ -1,0 +1,143 @@
+//! Targets: what a run removes (channels, parameters or MACs) and how much, and the search
+//! that turns a parameter or MAC goal into a channel amount for the planner.
+
+use super::planner::{Cut, OriginalChannels, PlanConfig};
+use crate::importance::GroupScores;
+use crate::{ChannelGroup, PruneError, prune_groups};
+use serde::{Deserialize, Serialize};
+use shears_ir::Graph;
+use std::fmt;
+
+/// How much of the original model to remove: each value is a fraction in `[0, 1)`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// A fraction of the channels of each group (local) or of all eligible channels (global).
+    Channels(f64),
+    /// A fraction of the parameters.
+    Params(f64),
+    /// A fraction of the multiply-accumulates of one forward pass.
+    Macs(f64),
+}
+
+impl Target {
+    pub fn fraction(self) -> f64 {
+        match self {
+            Target::Channels(f) | Target::Params(f) | Target::Macs(f) => f,
+        }
+    }
+
+    /// The same kind of target with another fraction.
+    pub fn with_fraction(self, f: f64) -> Target {
+        match self {
+            Target::Channels(_) => Target::Channels(f),
+            Target::Params(_) => Target::Params(f),
+            Target::Macs(_) => Target::Macs(f),
+        }
+    }
+
+    pub fn check(self) -> Result<(), PruneError> {
+        let f = self.fraction();
+        if f.is_finite() && (0.0..1.0).contains(&f) {
+            Ok(())
+        } else {
+            Err(PruneError::Config(format!(
+                "the target {self} must be a fraction to remove, at least 0 and below 1 (0.5 removes half)"
+            )))
+        }
+    }
+
+    /// The quantity this target counts on `graph` (`None` for channels, which the planner
+    /// counts itself).
+    pub fn measure(self, graph: &Graph) -> Result<Option<f64>, PruneError> {
+        Ok(match self {
+            Target::Channels(_) => None,
+            Target::Params(_) => Some(graph.param_count() as f64),
+            Target::Macs(_) => Some(graph.mac_count()? as f64),
+        })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (what, v) = match self {
+            Target::Channels(v) => ("channels", v),
+            Target::Params(v) => ("params", v),
+            Target::Macs(v) => ("macs", v),
+        };
+        write!(f, "{what} {v}")
+    }
+}
+
+/// The groups and scores of one step, and what the plan is measured against.
+pub struct PlanInput<'a> {
+    pub graph: &'a Graph,
+    pub groups: &'a [ChannelGroup],
+    pub scores: &'a GroupScores,
+    pub original: &'a OriginalChannels,
+    /// The target's quantity on the original model (parameters or MACs).
+    pub baseline: Option<f64>,
+}
+
+/// The plan for one step reaching `goal` (a target whose fraction is what must be removed in
+/// total after this step), and the channel amount it used. For parameter and MAC goals this
+/// bisects the amount for the smallest plan that reaches the goal; if even the largest plan
+/// the limits allow falls short it returns that one, and `reached` says so.
+pub fn plan_for(
+    input: &PlanInput,
+    config: &PlanConfig,
+    goal: Target,
+) -> Result<StepPlan, PruneError> {
+    let Some(baseline) = input.baseline.filter(|_| !matches!(goal, Target::Channels(_))) else {
+        let amount = goal.fraction();
+        let cuts = config.plan(input.groups, input.scores, input.original, amount);
+        return Ok(StepPlan { cuts, amount, reached: true });
+    };
+    let limit = baseline * (1.0 - goal.fraction());
+    let remaining = |amount: f64| -> Result<(Vec<Cut>, f64), PruneError> {
+        let cuts = config.plan(input.groups, input.scores, input.original, amount);
+        let value = goal.measure(&apply(input.graph, input.groups, &cuts)?)?.unwrap_or(0.0);
+        Ok((cuts, value))
+    };
+    let (cuts, value) = remaining(0.0)?;
+    if value <= limit {
+        return Ok(StepPlan { cuts, amount: 0.0, reached: true });
+    }
+    let (max_cuts, max_value) = remaining(1.0)?;
+    if max_value > limit {
+        return Ok(StepPlan { cuts: max_cuts, amount: 1.0, reached: false });
+    }
+    let (mut lo, mut hi, mut best) = (0.0, 1.0, max_cuts);
+    for _ in 0..30 {
+        let mid = 0.5 * (lo + hi);
+        let (cuts, value) = remaining(mid)?;
+        if value <= limit {
+            hi = mid;
+            best = cuts;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(StepPlan { cuts: best, amount: hi, reached: true })
+}
+
+/// A plan and how it was found.
+#[derive(Clone, Debug)]
+pub struct StepPlan {
+    pub cuts: Vec<Cut>,
+    /// The channel amount given to the planner.
+    pub amount: f64,
+    /// Whether the plan reaches the goal.
+    pub reached: bool,
+}
+
+/// `graph` with `cuts` applied, as a new graph.
+pub fn apply(graph: &Graph, groups: &[ChannelGroup], cuts: &[Cut]) -> Result<Graph, PruneError> {
+    let mut pruned = graph.clone();
+    let list: Vec<(&ChannelGroup, &[usize])> = cuts
+        .iter()
+        .map(|c| (&groups[c.group], c.indices.as_slice()))
+        .collect();
+    prune_groups(&mut pruned, &list)?;
+    Ok(pruned)
+}
