@@ -24,6 +24,8 @@ pub enum Command {
     Train(TrainArgs),
     /// Top-1 / top-5 accuracy and loss of a model on a data set's test split.
     Eval(EvalArgs),
+    /// Remove channels to a target, fine-tune, and write the smaller model and a report.
+    Prune(PruneArgs),
     /// Inference (and training) throughput and latency.
     Bench(BenchArgs),
     /// The main job on real data: train a small model on Fashion-MNIST and report.
@@ -158,6 +160,9 @@ pub struct RecipeArgs {
     /// Disable the random horizontal flip.
     #[arg(long)]
     pub no_flip: bool,
+    /// L1 penalty λ on every BN gamma (Network Slimming), for `prune --criterion bn-scale`.
+    #[arg(long, default_value_t = 0.0)]
+    pub bn_sparsity: f32,
     /// Train on the first N samples only.
     #[arg(long)]
     pub train_limit: Option<usize>,
@@ -247,6 +252,147 @@ pub struct DemoArgs {
     pub out_dir: PathBuf,
     #[command(flatten)]
     pub device: DeviceArgs,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ScopeArg {
+    /// The same fraction of every group.
+    Local,
+    /// Rank channels across all groups by normalised score.
+    Global,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RampArg {
+    Linear,
+    /// Automated gradual pruning: a cubic ramp (Zhu & Gupta).
+    Agp,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ReductionArg {
+    Mean,
+    Sum,
+    Max,
+    First,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum NormalizationArg {
+    None,
+    Max,
+    L2,
+}
+
+/// How much to remove: exactly one of these.
+#[derive(Args, Debug, Clone)]
+#[group(required = true, multiple = false)]
+pub struct TargetArgs {
+    /// Remove this fraction of the parameters (0.5 halves them).
+    #[arg(long)]
+    pub target_params: Option<f64>,
+    /// Remove this fraction of the MACs (0.5 halves them).
+    #[arg(long)]
+    pub target_macs: Option<f64>,
+    /// Remove this fraction of the channels of every group (local) or of all (global).
+    #[arg(long)]
+    pub ratio: Option<f64>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Importance criterion: random, l1, l2, bn-scale, fpgm, kmeans.
+    #[arg(long)]
+    pub criterion: String,
+    #[arg(long, value_enum, default_value_t = ScopeArg::Local)]
+    pub scope: ScopeArg,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Steps to reach the target (1: one-shot).
+    #[arg(long, default_value_t = 1)]
+    pub steps: usize,
+    /// How the target is spread over the steps.
+    #[arg(long, value_enum, default_value_t = RampArg::Linear)]
+    pub schedule: RampArg,
+    /// How a group's members are combined into one score per channel.
+    #[arg(long, value_enum, default_value_t = ReductionArg::Mean)]
+    pub reduction: ReductionArg,
+    /// How group scores are scaled before a global ranking.
+    #[arg(long, value_enum, default_value_t = NormalizationArg::L2)]
+    pub normalization: NormalizationArg,
+    /// Fine-tuning epochs after each step (default: 1 with --data, 0 without).
+    #[arg(long)]
+    pub finetune_epochs: Option<usize>,
+    /// Fine-tuning learning rate (SGD with Nesterov momentum, cosine decay within a step).
+    #[arg(long, default_value_t = 0.01)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 5e-4)]
+    pub weight_decay: f32,
+    /// Zero padding of the random crop while fine-tuning (default: 4 for 32x32, 2 for 28x28).
+    #[arg(long)]
+    pub crop_padding: Option<usize>,
+    /// Disable the random horizontal flip while fine-tuning.
+    #[arg(long)]
+    pub no_flip: bool,
+    /// Keep only models with at least this top-1 accuracy, in percent.
+    #[arg(long, conflicts_with = "max_accuracy_drop")]
+    pub min_accuracy: Option<f64>,
+    /// Keep only models within this many points of the starting top-1 accuracy.
+    #[arg(long)]
+    pub max_accuracy_drop: Option<f64>,
+    /// Stop after this many steps.
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+    /// Leave the output channels of these layers alone (name or glob, repeatable).
+    #[arg(long)]
+    pub ignore: Vec<String>,
+    /// Leave the groups of the first K conv/linear layers alone.
+    #[arg(long, default_value_t = 0)]
+    pub skip_first: usize,
+    /// Keep channel counts multiples of N.
+    #[arg(long, default_value_t = 1)]
+    pub round_to: usize,
+    /// Remove at most this fraction of any group's channels.
+    #[arg(long, default_value_t = 1.0)]
+    pub max_layer_ratio: f64,
+    /// Keep at least this many channels in every group.
+    #[arg(long, default_value_t = 1)]
+    pub min_channels: usize,
+    /// k-means: clusters per filter (default: follows the amount removed).
+    #[arg(long)]
+    pub clustering_factor: Option<f64>,
+    /// Seed of random scores, clustering and fine-tuning.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Fine-tune on the first N training samples only.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Evaluate on the first N test samples only.
+    #[arg(long)]
+    pub eval_limit: Option<usize>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Where to write the pruned model (.onnx).
+    #[arg(short = 'o', long)]
+    pub output: PathBuf,
+    /// Overwrite OUTPUT if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Write report.json, report.md and plots into this directory.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Checkpoint written after every step (default: OUTPUT with .ckpt).
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Continue an interrupted run from its checkpoint.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 fn parse_shape(s: &str) -> Result<[usize; 3], String> {

@@ -6,6 +6,7 @@ mod commands;
 mod data;
 mod model;
 mod progress;
+mod report;
 
 use clap::Parser;
 use std::process::ExitCode;

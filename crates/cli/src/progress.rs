@@ -1,6 +1,8 @@
 //! Progress bars for training (indicatif), one line per finished epoch.
 
 use indicatif::{ProgressBar, ProgressStyle};
+use shears_prune::pruner::{PruneObserver, StepRecord};
+use shears_prune::schedule::Target;
 use shears_runtime::train::{BatchProgress, EpochReport, TrainObserver};
 
 /// Shows a bar per epoch with loss, accuracy and img/s, then prints the epoch's summary.
@@ -59,6 +61,39 @@ impl TrainObserver for TrainProgress {
             r.seconds,
             r.images_per_sec,
             r.lr
+        );
+    }
+}
+
+/// Prints each pruning step: the goal, the size after the cut, fine-tuning bars, the result.
+#[derive(Default)]
+pub struct PruneProgress {
+    train: TrainProgress,
+}
+
+impl PruneObserver for PruneProgress {
+    fn step_start(&mut self, step: usize, steps: usize, goal: Target) {
+        println!("step {step}/{steps}: removing {goal} (of the original model, in total)");
+    }
+
+    fn pruned(&mut self, _step: usize, params: usize, macs: u64) {
+        println!("  pruned to {params} params, {macs} MACs");
+    }
+
+    fn train_observer(&mut self) -> Option<&mut dyn TrainObserver> {
+        Some(&mut self.train)
+    }
+
+    fn step_end(&mut self, r: &StepRecord) {
+        let acc = |a: Option<f64>| a.map_or("–".into(), |a| format!("{:.2}%", 100.0 * a));
+        println!(
+            "  step {} done in {:.0}s: {} channels removed, top-1 {} after pruning, {} after {} fine-tuning epoch(s)",
+            r.step,
+            r.seconds,
+            r.channels_removed,
+            acc(r.accuracy_pruned),
+            acc(r.accuracy),
+            r.finetune_epochs
         );
     }
 }

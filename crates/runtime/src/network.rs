@@ -92,6 +92,8 @@ pub struct Network {
     params: Vec<Tensor<1>>,
     /// BN running statistics, flat and never differentiated.
     stats: Vec<Tensor<1>>,
+    /// Which parameters are BN scales (gamma).
+    gammas: Vec<usize>,
     device: Device,
 }
 
@@ -124,6 +126,7 @@ impl Network {
             uses: use_counts(graph),
             params: Vec::new(),
             stats: Vec::new(),
+            gammas: Vec::new(),
             device: device.clone(),
         };
         for node in &graph.nodes {
@@ -146,7 +149,11 @@ impl Network {
                     }
                 }
                 Op::BatchNorm2d(bn) => Step::BatchNorm {
-                    gamma: net.add_param(&bn.gamma),
+                    gamma: {
+                        let g = net.add_param(&bn.gamma);
+                        net.gammas.push(g);
+                        g
+                    },
                     beta: net.add_param(&bn.beta),
                     stats: {
                         net.stats.push(net.tensor(&bn.mean));
@@ -212,6 +219,15 @@ impl Network {
     }
 
     /// Replaces the parameters (an optimiser step). Must keep count and lengths.
+    /// The sum of |gamma| over every batch norm: Network Slimming's sparsity penalty, `None`
+    /// for a network without batch norm.
+    pub fn bn_gamma_l1(&self) -> Option<Tensor<1>> {
+        self.gammas
+            .iter()
+            .map(|&g| self.params[g].clone().abs().sum())
+            .reduce(|a, b| a + b)
+    }
+
     pub fn set_params(&mut self, params: Vec<Tensor<1>>) {
         debug_assert_eq!(params.len(), self.params.len());
         self.params = params;

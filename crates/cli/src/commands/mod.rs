@@ -5,6 +5,7 @@ mod demo;
 mod eval;
 mod groups;
 mod info;
+mod prune;
 mod train;
 
 use crate::args::{Cli, Command};
@@ -16,6 +17,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Groups(args) => groups::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Prune(args) => prune::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Demo(args) => demo::run(&args),
     }

@@ -133,5 +133,6 @@ pub fn recipe_config(r: &RecipeArgs, shape: [usize; 3]) -> Result<TrainConfig> {
         train_limit: r.train_limit,
         test_limit: r.test_limit,
         checkpoint: None::<PathBuf>,
+        bn_sparsity: r.bn_sparsity,
     })
 }

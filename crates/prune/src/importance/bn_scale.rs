@@ -47,17 +47,27 @@ mod tests {
     fn scores_are_absolute_gammas_and_groups_without_bn_are_unrated() {
         let mut graph = zoo::build("resnet20", &ArchSpec::default()).unwrap();
         let bn = graph.node_by_name("layer1.0.bn1").unwrap();
-        let Op::BatchNorm2d(b) = &mut graph.nodes[bn].op else { panic!() };
+        let Op::BatchNorm2d(b) = &mut graph.nodes[bn].op else {
+            panic!()
+        };
         b.gamma.data[2] = -0.25;
         let deps = DependencyGraph::build(&graph).unwrap();
         let ctx = ScoreContext::new(&graph, 0.5);
         let group = deps.group("layer1.0.conv1").unwrap();
-        let s = BnScale::new(Reduction::Mean).score_group(&ctx, group).unwrap().unwrap();
+        let s = BnScale::new(Reduction::Mean)
+            .score_group(&ctx, group)
+            .unwrap()
+            .unwrap();
         assert_eq!(s[2], 0.25);
         let lenet = zoo::build("lenet5", &ArchSpec::default()).unwrap();
         let deps = DependencyGraph::build(&lenet).unwrap();
         let ctx = ScoreContext::new(&lenet, 0.5);
         let group = deps.group("conv1").unwrap();
-        assert_eq!(BnScale::new(Reduction::Mean).score_group(&ctx, group).unwrap(), None);
+        assert_eq!(
+            BnScale::new(Reduction::Mean)
+                .score_group(&ctx, group)
+                .unwrap(),
+            None
+        );
     }
 }

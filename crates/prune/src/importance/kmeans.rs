@@ -16,7 +16,7 @@ use crate::{ChannelGroup, PruneError};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const MAX_ITERATIONS: usize = 100;
+const MAX_ITERATIONS: usize = 50;
 
 /// Ridurre's filter clustering.
 #[derive(Clone, Debug)]
@@ -28,7 +28,10 @@ pub struct KMeans {
 
 impl KMeans {
     pub fn new(seed: u64) -> Self {
-        Self { seed, clustering_factor: None }
+        Self {
+            seed,
+            clustering_factor: None,
+        }
     }
 
     /// Fixes `k = ceil(n * factor)` whatever the planner removes.
@@ -61,7 +64,10 @@ impl Importance for KMeans {
                 detail: "its weights do not fit the group".into(),
             };
             let v = channel_vectors(ctx.graph, member, group.channels).ok_or_else(stale)?;
-            vectors.iter_mut().zip(v).for_each(|(acc, part)| acc.extend(part));
+            vectors
+                .iter_mut()
+                .zip(v)
+                .for_each(|(acc, part)| acc.extend(part));
             any = true;
         }
         if !any {
@@ -86,8 +92,15 @@ pub(crate) fn cluster_scores(vectors: &[Vec<f32>], k: usize, seed: u64) -> Vec<f
     let distance: Vec<f64> = (0..n)
         .map(|i| squared_distance(&vectors[i], &centroids[assignment[i]]).sqrt())
         .collect();
-    let far = distance.iter().cloned().fold(0.0, f64::max).max(f64::MIN_POSITIVE);
-    let mut scores: Vec<f32> = distance.iter().map(|d| (0.5 * d / far) as f32 * 0.999).collect();
+    let far = distance
+        .iter()
+        .cloned()
+        .fold(0.0, f64::max)
+        .max(f64::MIN_POSITIVE);
+    let mut scores: Vec<f32> = distance
+        .iter()
+        .map(|d| (0.5 * d / far) as f32 * 0.999)
+        .collect();
     for cluster in 0..k {
         let members = (0..n).filter(|&i| assignment[i] == cluster);
         let size = members.clone().count();
@@ -118,14 +131,14 @@ fn kmeans(vectors: &[Vec<f32>], k: usize, rng: &mut StdRng) -> Vec<usize> {
 }
 
 /// k-means++: each next centre is drawn with probability proportional to the squared
-/// distance to the nearest centre so far.
+/// distance to the nearest centre so far (kept up to date one centre at a time).
 fn plus_plus_start(vectors: &[Vec<f32>], k: usize, rng: &mut StdRng) -> Vec<Vec<f32>> {
     let mut centres = vec![vectors[rng.random_range(0..vectors.len())].clone()];
+    let mut d: Vec<f64> = vectors
+        .iter()
+        .map(|v| squared_distance(v, &centres[0]))
+        .collect();
     while centres.len() < k {
-        let d: Vec<f64> = vectors
-            .iter()
-            .map(|v| squared_distance(v, &centres[nearest(v, &centres)]))
-            .collect();
         let total: f64 = d.iter().sum();
         let pick = if total > 0.0 {
             let mut target = rng.random::<f64>() * total;
@@ -139,14 +152,20 @@ fn plus_plus_start(vectors: &[Vec<f32>], k: usize, rng: &mut StdRng) -> Vec<Vec<
             // Every vector already coincides with a centre: duplicates are as good as any.
             centres.len() % vectors.len()
         };
-        centres.push(vectors[pick].clone());
+        let centre = vectors[pick].clone();
+        for (di, v) in d.iter_mut().zip(vectors) {
+            *di = di.min(squared_distance(v, &centre));
+        }
+        centres.push(centre);
     }
     centres
 }
 
 fn nearest(v: &[f32], centres: &[Vec<f32>]) -> usize {
     (0..centres.len())
-        .min_by(|&a, &b| squared_distance(v, &centres[a]).total_cmp(&squared_distance(v, &centres[b])))
+        .min_by(|&a, &b| {
+            squared_distance(v, &centres[a]).total_cmp(&squared_distance(v, &centres[b]))
+        })
         .unwrap_or(0)
 }
 
@@ -189,7 +208,7 @@ mod tests {
         assert!(kept.iter().filter(|&&i| i < 3).count() == 1);
         assert!(kept.iter().filter(|&&i| (3..5).contains(&i)).count() == 1);
         assert!(kept.contains(&5));
-        assert!(s.iter().all(|&x| x < 0.5 || x >= 1.0));
+        assert!(s.iter().all(|x| !(0.5..1.0).contains(x)));
     }
 
     #[test]

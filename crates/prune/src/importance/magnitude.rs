@@ -38,9 +38,13 @@ impl Importance for Magnitude {
             1 => v.iter().map(|w| w.abs()).sum::<f32>(),
             _ => v.iter().map(|w| w * w).sum::<f32>().sqrt(),
         };
-        score_members(ctx.graph, group, weight_members(group), self.reduction, |vs| {
-            vs.iter().map(norm).collect()
-        })
+        score_members(
+            ctx.graph,
+            group,
+            weight_members(group),
+            self.reduction,
+            |vs| vs.iter().map(norm).collect(),
+        )
     }
 }
 
@@ -55,17 +59,27 @@ mod tests {
     fn l1_and_l2_are_filter_norms() {
         let mut graph = zoo::build("lenet5", &ArchSpec::default()).unwrap();
         let conv = graph.node_by_name("conv1").unwrap();
-        let Op::Conv2d(c) = &mut graph.nodes[conv].op else { panic!() };
+        let Op::Conv2d(c) = &mut graph.nodes[conv].op else {
+            panic!()
+        };
         let row = c.weight.row_len();
         c.weight.data[..row].fill(0.0);
         c.weight.data[..2].copy_from_slice(&[3.0, -4.0]);
         let deps = DependencyGraph::build(&graph).unwrap();
         let group = deps.group("conv1").unwrap();
         let ctx = ScoreContext::new(&graph, 0.5);
-        let l1 = Magnitude::l1(Reduction::First).score_group(&ctx, group).unwrap().unwrap();
-        let l2 = Magnitude::l2(Reduction::First).score_group(&ctx, group).unwrap().unwrap();
+        let l1 = Magnitude::l1(Reduction::First)
+            .score_group(&ctx, group)
+            .unwrap()
+            .unwrap();
+        let l2 = Magnitude::l2(Reduction::First)
+            .score_group(&ctx, group)
+            .unwrap()
+            .unwrap();
         assert_eq!((l1[0], l2[0]), (7.0, 5.0));
-        let Op::Conv2d(c) = &graph.nodes[conv].op else { panic!() };
+        let Op::Conv2d(c) = &graph.nodes[conv].op else {
+            panic!()
+        };
         let expected: f32 = c.weight.row(1).iter().map(|w| w.abs()).sum();
         assert!((l1[1] - expected).abs() < 1e-6);
     }

@@ -42,7 +42,11 @@ pub struct ScoreContext<'a> {
 
 impl<'a> ScoreContext<'a> {
     pub fn new(graph: &'a Graph, remove_fraction: f64) -> Self {
-        Self { graph, remove_fraction, planned: None }
+        Self {
+            graph,
+            remove_fraction,
+            planned: None,
+        }
     }
 
     /// The fraction of `group`'s channels about to be removed.
@@ -110,7 +114,9 @@ impl Reduction {
         let combined = match self {
             Reduction::First => first,
             Reduction::Max => it.fold(first, |acc, v| zip_with(acc, &v, f32::max)),
-            Reduction::Sum | Reduction::Mean => it.fold(first, |acc, v| zip_with(acc, &v, |a, b| a + b)),
+            Reduction::Sum | Reduction::Mean => {
+                it.fold(first, |acc, v| zip_with(acc, &v, |a, b| a + b))
+            }
         };
         Some(match self {
             Reduction::Mean => combined.into_iter().map(|s| s / count as f32).collect(),
@@ -212,7 +218,10 @@ impl FromStr for Criterion {
             .find(|c| c.name() == s)
             .ok_or_else(|| {
                 let names: Vec<_> = Criterion::ALL.iter().map(|c| c.name()).collect();
-                format!("unknown criterion '{s}'; choose one of {}", names.join(", "))
+                format!(
+                    "unknown criterion '{s}'; choose one of {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -250,6 +259,9 @@ mod tests {
             assert_eq!(c.name().parse::<Criterion>(), Ok(c));
         }
         let err = "taylorr".parse::<Criterion>().unwrap_err();
-        assert!(err.contains("unknown criterion 'taylorr'") && err.contains("fpgm"), "{err}");
+        assert!(
+            err.contains("unknown criterion 'taylorr'") && err.contains("fpgm"),
+            "{err}"
+        );
     }
 }

@@ -14,7 +14,9 @@ pub struct RandomImportance {
 
 impl RandomImportance {
     pub fn new(seed: u64) -> Self {
-        Self { rng: StdRng::seed_from_u64(seed) }
+        Self {
+            rng: StdRng::seed_from_u64(seed),
+        }
     }
 }
 
@@ -28,6 +30,8 @@ impl Importance for RandomImportance {
         _ctx: &ScoreContext,
         group: &ChannelGroup,
     ) -> Result<Option<Vec<f32>>, PruneError> {
-        Ok(Some((0..group.channels).map(|_| self.rng.random()).collect()))
+        Ok(Some(
+            (0..group.channels).map(|_| self.rng.random()).collect(),
+        ))
     }
 }

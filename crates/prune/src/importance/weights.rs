@@ -119,7 +119,12 @@ mod tests {
         }
         // Filter 3 of the conv is its weight row 3.
         let conv = &group.members[0];
-        let Op::Conv2d(c) = &graph.nodes[conv.node].op else { panic!() };
-        assert_eq!(channel_vectors(&graph, conv, 16).unwrap()[3], c.weight.row(3));
+        let Op::Conv2d(c) = &graph.nodes[conv.node].op else {
+            panic!()
+        };
+        assert_eq!(
+            channel_vectors(&graph, conv, 16).unwrap()[3],
+            c.weight.row(3)
+        );
     }
 }

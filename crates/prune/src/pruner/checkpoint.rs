@@ -37,7 +37,10 @@ impl PruneCheckpoint {
 
     /// Refuses to continue with other settings than the run was started with.
     pub fn check_resumable(&self, config: &PruneConfig, criterion: &str) -> Result<(), PruneError> {
-        let recipe = |c: &PruneConfig| PruneConfig { max_steps: None, ..c.clone() };
+        let recipe = |c: &PruneConfig| PruneConfig {
+            max_steps: None,
+            ..c.clone()
+        };
         if recipe(&self.config) != recipe(config) || self.record.criterion != criterion {
             return Err(PruneError::Config(format!(
                 "the checkpoint was written by a run with other settings (criterion {}, target {}, {} steps); resume with the same options, or start afresh without --resume",

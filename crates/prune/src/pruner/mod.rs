@@ -65,7 +65,9 @@ impl PruneConfig {
 
     /// Whether the run needs a data set: to fine-tune, or to keep an accuracy floor.
     pub fn needs_data(&self) -> bool {
-        self.finetune_epochs() > 0 || self.min_accuracy.is_some() || self.max_accuracy_drop.is_some()
+        self.finetune_epochs() > 0
+            || self.min_accuracy.is_some()
+            || self.max_accuracy_drop.is_some()
     }
 }
 

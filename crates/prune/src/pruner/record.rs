@@ -44,7 +44,11 @@ pub enum StopReason {
     /// Every step of the schedule ran and the target is met.
     TargetReached,
     /// The next step fell under the accuracy floor; the model kept is the last one above it.
-    AccuracyFloor { step: usize, accuracy: f64, floor: f64 },
+    AccuracyFloor {
+        step: usize,
+        accuracy: f64,
+        floor: f64,
+    },
     /// `--max-steps` steps ran before the target.
     MaxSteps,
     /// No group had channels left to remove within the limits (floor, cap, ignored layers).

@@ -1,8 +1,7 @@
 //! The step loop of [`Pruner::run`].
 
 use super::{
-    LayerWidth, PruneCheckpoint, PruneObserver, PruneRecord, Pruner, StepRecord,
-    StopReason,
+    LayerWidth, PruneCheckpoint, PruneObserver, PruneRecord, Pruner, StepRecord, StopReason,
 };
 use crate::importance::{GroupScores, ScoreContext};
 use crate::schedule::{Cut, OriginalChannels, PlanInput, Target, apply, plan_for};
@@ -22,8 +21,12 @@ impl Pruner<'_> {
     ) -> Result<PruneRecord, PruneError> {
         self.validate(graph)?;
         let mut state = match resume {
-            Some(ckpt) => {
+            Some(mut ckpt) => {
                 ckpt.check_resumable(&self.config, &self.criterion.name())?;
+                // A run capped by --max-steps goes on when resumed.
+                if ckpt.record.stopped == Some(StopReason::MaxSteps) {
+                    ckpt.record.stopped = None;
+                }
                 *graph = ckpt.graph.clone();
                 ckpt
             }
@@ -66,8 +69,11 @@ impl Pruner<'_> {
     fn start(&mut self, graph: &Graph) -> Result<PruneCheckpoint, PruneError> {
         let start = Instant::now();
         let deps = DependencyGraph::build(graph)?;
-        let original: OriginalChannels =
-            deps.groups().iter().map(|g| (g.name.clone(), g.channels)).collect();
+        let original: OriginalChannels = deps
+            .groups()
+            .iter()
+            .map(|g| (g.name.clone(), g.channels))
+            .collect();
         let eval = self.evaluate(graph)?;
         let baseline = StepRecord {
             step: 0,
@@ -122,7 +128,8 @@ impl Pruner<'_> {
         let start = Instant::now();
         let config = &self.config;
         let target = config.target;
-        let goal = target.with_fraction(target.fraction() * config.ramp.fraction(step, config.steps));
+        let goal =
+            target.with_fraction(target.fraction() * config.ramp.fraction(step, config.steps));
         observer.step_start(step, config.steps, goal);
         let deps = DependencyGraph::build(graph)?;
         let groups = deps.groups();
@@ -135,7 +142,11 @@ impl Pruner<'_> {
         observer.pruned(step, candidate.param_count(), candidate.mac_count()?);
         let pruned_eval = self.evaluate(&candidate)?;
         let epochs = self.finetune(&mut candidate, step, observer)?;
-        let eval = if epochs > 0 { self.evaluate(&candidate)? } else { pruned_eval.clone() };
+        let eval = if epochs > 0 {
+            self.evaluate(&candidate)?
+        } else {
+            pruned_eval.clone()
+        };
         let record = StepRecord {
             step,
             target: goal.fraction(),
@@ -155,7 +166,11 @@ impl Pruner<'_> {
         if let (Some(floor), Some(accuracy)) = (floor, accuracy)
             && accuracy < floor
         {
-            state.record.stopped = Some(StopReason::AccuracyFloor { step, accuracy, floor });
+            state.record.stopped = Some(StopReason::AccuracyFloor {
+                step,
+                accuracy,
+                floor,
+            });
             return Ok(());
         }
         *graph = candidate;
@@ -189,7 +204,13 @@ impl Pruner<'_> {
         };
         if first && goal != self.config.target {
             let whole = plan_for(&input(&scores), config, self.config.target)?;
-            check_reached(whole.reached, self.config.target, graph, groups, &whole.cuts)?;
+            check_reached(
+                whole.reached,
+                self.config.target,
+                graph,
+                groups,
+                &whole.cuts,
+            )?;
         }
         let plan = plan_for(&input(&scores), config, goal)?;
         check_reached(plan.reached, goal, graph, groups, &plan.cuts)?;
@@ -322,7 +343,10 @@ pub(crate) fn layer_widths(graph: &Graph) -> Vec<LayerWidth> {
                 Op::Linear(l) => l.out_features(),
                 _ => return None,
             };
-            Some(LayerWidth { name: n.name.clone(), channels })
+            Some(LayerWidth {
+                name: n.name.clone(),
+                channels,
+            })
         })
         .collect()
 }

@@ -83,7 +83,10 @@ impl PlanConfig {
         if self.round_to == 0 {
             return Err(PruneError::Config("--round-to must be at least 1".into()));
         }
-        let patterns = self.ignore.iter().chain(self.layer_ratios.iter().map(|(p, _)| p));
+        let patterns = self
+            .ignore
+            .iter()
+            .chain(self.layer_ratios.iter().map(|(p, _)| p));
         for pattern in patterns {
             if !graph.nodes.iter().any(|n| matches(pattern, &n.name)) {
                 let layers: Vec<_> = weight_layers(graph).take(4).collect();
@@ -107,9 +110,9 @@ impl PlanConfig {
             .map(|g| {
                 let producers: Vec<&str> = weight_members(g).map(|m| m.name.as_str()).collect();
                 g.is_prunable()
-                    && !producers.iter().any(|p| {
-                        first.contains(p) || self.ignore.iter().any(|pat| matches(pat, p))
-                    })
+                    && !producers
+                        .iter()
+                        .any(|p| first.contains(p) || self.ignore.iter().any(|pat| matches(pat, p)))
             })
             .collect()
     }
@@ -123,7 +126,10 @@ impl PlanConfig {
 
     /// `keep` rounded up to a multiple of `round_to`, at most `current`.
     fn round(&self, keep: usize, current: usize) -> usize {
-        keep.div_ceil(self.round_to).saturating_mul(self.round_to).min(current).max(keep.min(current))
+        keep.div_ceil(self.round_to)
+            .saturating_mul(self.round_to)
+            .min(current)
+            .max(keep.min(current))
     }
 
     fn layer_factor(&self, group: &ChannelGroup) -> f64 {
@@ -166,7 +172,10 @@ impl PlanConfig {
             .iter()
             .zip(counts)
             .filter(|&(_, n)| n > 0)
-            .map(|(&(g, s, _), n)| Cut { group: g.id, indices: lowest(s, n) })
+            .map(|(&(g, s, _), n)| Cut {
+                group: g.id,
+                indices: lowest(s, n),
+            })
             .collect()
     }
 
@@ -177,7 +186,11 @@ impl PlanConfig {
     }
 
     /// Global ranking: how many channels each group loses.
-    fn global_counts(&self, scored: &[(&ChannelGroup, &Vec<f32>, usize)], amount: f64) -> Vec<usize> {
+    fn global_counts(
+        &self,
+        scored: &[(&ChannelGroup, &Vec<f32>, usize)],
+        amount: f64,
+    ) -> Vec<usize> {
         let total: usize = scored.iter().map(|s| s.2).sum();
         let already: usize = scored.iter().map(|(g, _, o)| o - g.channels).sum();
         let wanted = ((total as f64 * amount.clamp(0.0, 1.0)) + 1e-9).floor() as usize;
@@ -244,15 +257,22 @@ mod tests {
     fn ramp_scores(groups: &[ChannelGroup]) -> GroupScores {
         groups
             .iter()
-            .map(|g| g.is_prunable().then(|| (0..g.channels).map(|c| c as f32).collect()))
+            .map(|g| {
+                g.is_prunable()
+                    .then(|| (0..g.channels).map(|c| c as f32).collect())
+            })
             .collect()
     }
 
     #[test]
     fn local_removes_the_same_fraction_of_each_group_lowest_first() {
         let (_, groups) = resnet();
-        let cuts = PlanConfig::default().plan(&groups, &ramp_scores(&groups), &BTreeMap::new(), 0.5);
-        assert_eq!(cuts.len(), groups.iter().filter(|g| g.is_prunable()).count());
+        let cuts =
+            PlanConfig::default().plan(&groups, &ramp_scores(&groups), &BTreeMap::new(), 0.5);
+        assert_eq!(
+            cuts.len(),
+            groups.iter().filter(|g| g.is_prunable()).count()
+        );
         for cut in &cuts {
             let n = groups[cut.group].channels;
             assert_eq!(cut.indices, (0..n / 2).collect::<Vec<_>>());
@@ -276,7 +296,10 @@ mod tests {
             for cut in &cuts {
                 let n = groups[cut.group].channels;
                 let keep = n - cut.indices.len();
-                assert!(keep >= 10 && keep as f64 >= n as f64 * 0.4 - 1e-9, "{scope:?} {n}->{keep}");
+                assert!(
+                    keep >= 10 && keep as f64 >= n as f64 * 0.4 - 1e-9,
+                    "{scope:?} {n}->{keep}"
+                );
                 assert_eq!(keep % 4, 0, "{scope:?} {n}->{keep}");
             }
         }
@@ -290,34 +313,67 @@ mod tests {
             .iter()
             .map(|g| g.is_prunable().then(|| vec![1.0; g.channels]))
             .collect();
-        let target = groups.iter().find(|g| g.is_prunable() && g.channels == 64).unwrap().id;
+        let target = groups
+            .iter()
+            .find(|g| g.is_prunable() && g.channels == 64)
+            .unwrap()
+            .id;
         scores[target] = Some((0..64).map(|c| if c < 32 { 0.001 } else { 1.0 }).collect());
-        let config = PlanConfig { scope: Scope::Global, normalization: Normalization::None, ..PlanConfig::default() };
-        let total: usize = groups.iter().filter(|g| g.is_prunable()).map(|g| g.channels).sum();
+        let config = PlanConfig {
+            scope: Scope::Global,
+            normalization: Normalization::None,
+            ..PlanConfig::default()
+        };
+        let total: usize = groups
+            .iter()
+            .filter(|g| g.is_prunable())
+            .map(|g| g.channels)
+            .sum();
         let cuts = config.plan(&groups, &scores, &BTreeMap::new(), 32.0 / total as f64);
-        assert_eq!(cuts, vec![Cut { group: target, indices: (0..32).collect() }]);
+        assert_eq!(
+            cuts,
+            vec![Cut {
+                group: target,
+                indices: (0..32).collect()
+            }]
+        );
     }
 
     #[test]
     fn ignored_and_first_layers_are_not_eligible() {
         let (graph, groups) = resnet();
-        let config = PlanConfig { ignore: vec!["layer3.*".into()], skip_first: 1, ..PlanConfig::default() };
+        let config = PlanConfig {
+            ignore: vec!["layer3.*".into()],
+            skip_first: 1,
+            ..PlanConfig::default()
+        };
         config.validate(&graph).unwrap();
         let ok = config.eligible(&graph, &groups);
         for (g, ok) in groups.iter().zip(ok) {
             let producers: Vec<_> = weight_members(g).map(|m| m.name.clone()).collect();
-            let ignored = producers.iter().any(|p| p.starts_with("layer3.") || p == "conv1");
+            let ignored = producers
+                .iter()
+                .any(|p| p.starts_with("layer3.") || p == "conv1");
             assert_eq!(ok, g.is_prunable() && !ignored, "{}", g.name);
         }
-        let bad = PlanConfig { ignore: vec!["layer9.*".into()], ..PlanConfig::default() };
+        let bad = PlanConfig {
+            ignore: vec!["layer9.*".into()],
+            ..PlanConfig::default()
+        };
         let err = bad.validate(&graph).unwrap_err().to_string();
-        assert!(err.contains("'layer9.*' matches no layer") && err.contains("conv1"), "{err}");
+        assert!(
+            err.contains("'layer9.*' matches no layer") && err.contains("conv1"),
+            "{err}"
+        );
     }
 
     #[test]
     fn amounts_count_from_the_original_channels() {
         let (_, groups) = resnet();
-        let g = groups.iter().find(|g| g.is_prunable() && g.channels == 16).unwrap();
+        let g = groups
+            .iter()
+            .find(|g| g.is_prunable() && g.channels == 16)
+            .unwrap();
         // The group had 32 channels originally: 50% of 32 leaves 16, nothing more to take.
         let original = BTreeMap::from([(g.name.clone(), 32)]);
         let cuts = PlanConfig::default().plan(&groups, &ramp_scores(&groups), &original, 0.5);

@@ -62,10 +62,10 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (what, v) = match self {
             Target::Channels(v) => ("channels", v),
-            Target::Params(v) => ("params", v),
-            Target::Macs(v) => ("macs", v),
+            Target::Params(v) => ("parameters", v),
+            Target::Macs(v) => ("MACs", v),
         };
-        write!(f, "{what} {v}")
+        write!(f, "{}% of {what}", (1000.0 * v).round() / 10.0)
     }
 }
 
@@ -88,24 +88,41 @@ pub fn plan_for(
     config: &PlanConfig,
     goal: Target,
 ) -> Result<StepPlan, PruneError> {
-    let Some(baseline) = input.baseline.filter(|_| !matches!(goal, Target::Channels(_))) else {
+    let Some(baseline) = input
+        .baseline
+        .filter(|_| !matches!(goal, Target::Channels(_)))
+    else {
         let amount = goal.fraction();
         let cuts = config.plan(input.groups, input.scores, input.original, amount);
-        return Ok(StepPlan { cuts, amount, reached: true });
+        return Ok(StepPlan {
+            cuts,
+            amount,
+            reached: true,
+        });
     };
     let limit = baseline * (1.0 - goal.fraction());
     let remaining = |amount: f64| -> Result<(Vec<Cut>, f64), PruneError> {
         let cuts = config.plan(input.groups, input.scores, input.original, amount);
-        let value = goal.measure(&apply(input.graph, input.groups, &cuts)?)?.unwrap_or(0.0);
+        let value = goal
+            .measure(&apply(input.graph, input.groups, &cuts)?)?
+            .unwrap_or(0.0);
         Ok((cuts, value))
     };
     let (cuts, value) = remaining(0.0)?;
     if value <= limit {
-        return Ok(StepPlan { cuts, amount: 0.0, reached: true });
+        return Ok(StepPlan {
+            cuts,
+            amount: 0.0,
+            reached: true,
+        });
     }
     let (max_cuts, max_value) = remaining(1.0)?;
     if max_value > limit {
-        return Ok(StepPlan { cuts: max_cuts, amount: 1.0, reached: false });
+        return Ok(StepPlan {
+            cuts: max_cuts,
+            amount: 1.0,
+            reached: false,
+        });
     }
     let (mut lo, mut hi, mut best) = (0.0, 1.0, max_cuts);
     for _ in 0..30 {
@@ -118,7 +135,11 @@ pub fn plan_for(
             lo = mid;
         }
     }
-    Ok(StepPlan { cuts: best, amount: hi, reached: true })
+    Ok(StepPlan {
+        cuts: best,
+        amount: hi,
+        reached: true,
+    })
 }
 
 /// A plan and how it was found.

@@ -33,7 +33,11 @@ impl Checkpoint {
 
 /// Writes `magic` and `value` (bincode) to a temporary file beside `path`, then renames it over
 /// `path`, so a kill mid-write leaves the previous file intact.
-pub fn write_atomic<T: Serialize>(path: &Path, magic: &[u8; 8], value: &T) -> Result<(), RuntimeError> {
+pub fn write_atomic<T: Serialize>(
+    path: &Path,
+    magic: &[u8; 8],
+    value: &T,
+) -> Result<(), RuntimeError> {
     let fail = |detail: String| RuntimeError::Checkpoint {
         path: path.display().to_string(),
         detail,

@@ -42,6 +42,10 @@ pub struct TrainConfig {
     pub test_limit: Option<usize>,
     /// Where to write a checkpoint after every epoch.
     pub checkpoint: Option<PathBuf>,
+    /// λ of an L1 penalty on every BN gamma added to the loss (Network Slimming), so that the
+    /// `bn-scale` criterion finds channels to drop; 0 for none.
+    #[serde(default)]
+    pub bn_sparsity: f32,
 }
 
 impl Default for TrainConfig {
@@ -59,6 +63,7 @@ impl Default for TrainConfig {
             train_limit: None,
             test_limit: None,
             checkpoint: None,
+            bn_sparsity: 0.0,
         }
     }
 }
@@ -165,7 +170,14 @@ pub fn train(
                 .schedule
                 .lr(config.lr, epoch * batches + b, total_iters, batches);
             let x = net.batch(batch.images, batch.n, &batch.shape)?;
-            let (loss_value, logits) = train_step(&mut net, &mut optimizer, x, &batch.labels, lr);
+            let (loss_value, logits) = train_step(
+                &mut net,
+                &mut optimizer,
+                x,
+                &batch.labels,
+                lr,
+                config.bn_sparsity,
+            );
             if !loss_value.is_finite() {
                 return Err(RuntimeError::Diverged {
                     loss: loss_value,
@@ -224,18 +236,25 @@ pub fn train(
     Ok(history)
 }
 
-/// One optimisation step on a batch: forward in train mode, cross-entropy, backward, update.
-/// Returns the loss and the logits. A non-finite loss is returned, not applied.
+/// One optimisation step on a batch: forward in train mode, cross-entropy (plus `bn_sparsity`
+/// times the L1 norm of the BN gammas), backward, update. Returns the cross-entropy and the
+/// logits. A non-finite loss is returned, not applied.
 pub fn train_step(
     net: &mut Network,
     optimizer: &mut Optimizer,
     x: Tensor<4>,
     labels: &[i64],
     lr: f64,
+    bn_sparsity: f32,
 ) -> (f32, Tensor<2>) {
     let logits = net.forward(x, Mode::Train);
-    let loss = cross_entropy(logits.clone(), labels);
+    let mut loss = cross_entropy(logits.clone(), labels);
     let loss_value: f32 = loss.clone().into_scalar();
+    if bn_sparsity > 0.0
+        && let Some(l1) = net.bn_gamma_l1()
+    {
+        loss = loss + l1 * bn_sparsity;
+    }
     if loss_value.is_finite() {
         let grads = loss.backward();
         let params = optimizer.step(net.params(), &grads, lr);
@@ -259,6 +278,12 @@ fn validate(config: &TrainConfig) -> Result<(), RuntimeError> {
         return bad(format!(
             "--weight-decay {} must be zero or positive",
             config.weight_decay
+        ));
+    }
+    if !(config.bn_sparsity.is_finite() && config.bn_sparsity >= 0.0) {
+        return bad(format!(
+            "--bn-sparsity {} must be zero or positive (1e-4 to 1e-5 is typical)",
+            config.bn_sparsity
         ));
     }
     Ok(())

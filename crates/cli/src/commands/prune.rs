@@ -1,0 +1,223 @@
+//! `shears prune MODEL --criterion C --target-macs F -o OUT.onnx`: score, cut, fine-tune and
+//! repeat to a target, then write the smaller model and (with `--report`) a report.
+
+use super::millions;
+use crate::args::{
+    DeviceArgs, NormalizationArg, OptimizerArg, PruneArgs, RampArg, RecipeArgs, ReductionArg,
+    ScheduleArg, ScopeArg,
+};
+use crate::commands::train::recipe_config;
+use crate::data::{Data, shape_of};
+use crate::model;
+use crate::progress::PruneProgress;
+use crate::report;
+use anyhow::{Context, Result, bail};
+use shears_data::Split;
+use shears_ir::Graph;
+use shears_prune::importance::{Criterion, Importance, KMeans, Normalization, Reduction};
+use shears_prune::pruner::{PruneCheckpoint, PruneConfig, PruneRecord, Pruner, StopReason};
+use shears_prune::schedule::{PlanConfig, Ramp, Scope, Target};
+use shears_runtime::train::TrainData;
+
+pub fn run(args: &PruneArgs) -> Result<()> {
+    let criterion: Criterion = args.criterion.parse().map_err(anyhow::Error::msg)?;
+    model::check_output(&args.output, args.force || args.resume)?;
+    let data = Data::from_args(&args.data)?;
+    let train_data = match &data {
+        Some(d) => Some(TrainData {
+            train: d.load(Split::Train)?,
+            test: Some(d.load(Split::Test)?),
+            normalize: d.normalize.clone(),
+        }),
+        None => None,
+    };
+    let shape = train_data.as_ref().map(|d| shape_of(&d.train));
+    let mut graph = model::load(&args.model, shape)?;
+    let config = prune_config(args, &graph, train_data.is_some())?;
+    let mut importance: Box<dyn Importance> = match (criterion, args.clustering_factor) {
+        (Criterion::Kmeans, Some(f)) => {
+            if !(f > 0.0 && f <= 1.0) {
+                bail!("--clustering-factor {f} must be in (0, 1]");
+            }
+            Box::new(KMeans::new(args.seed).with_clustering_factor(f))
+        }
+        (_, Some(_)) => bail!("--clustering-factor applies to --criterion kmeans only"),
+        (c, None) => c.build(reduction(args.reduction), args.seed),
+    };
+    let checkpoint = args
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| args.output.with_extension("ckpt"));
+    let resume = if args.resume {
+        if !checkpoint.exists() {
+            bail!(
+                "--resume: no checkpoint at '{}' (pass --checkpoint PATH)",
+                checkpoint.display()
+            );
+        }
+        Some(PruneCheckpoint::load(&checkpoint)?)
+    } else {
+        None
+    };
+    println!(
+        "pruning {} ({} params, {} MACs) with {} ({}), target {}, {} step(s), {} fine-tuning epoch(s) per step",
+        args.model.model,
+        millions(graph.param_count() as f64),
+        millions(graph.mac_count()? as f64),
+        criterion,
+        format!("{:?}", config.plan.scope).to_lowercase(),
+        config.target,
+        config.steps,
+        config.finetune_epochs()
+    );
+    let mut pruner = Pruner {
+        config,
+        criterion: importance.as_mut(),
+        data: train_data.as_ref(),
+        device: args.device.kind()?,
+        checkpoint: Some(checkpoint),
+        model: args.model.model.clone(),
+    };
+    let record = pruner.run(&mut graph, resume, &mut PruneProgress::default())?;
+    model::save(&graph, &args.output)?;
+    print_summary(&record, &graph);
+    println!("model written to {}", args.output.display());
+    if let Some(dir) = &args.report {
+        let files = report::write_report(dir, &record)
+            .with_context(|| format!("cannot write the report into '{}'", dir.display()))?;
+        println!(
+            "report: {}",
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The library configuration for the command's options.
+fn prune_config(args: &PruneArgs, graph: &Graph, has_data: bool) -> Result<PruneConfig> {
+    let t = &args.target;
+    let target = match (t.target_params, t.target_macs, t.ratio) {
+        (Some(f), _, _) => Target::Params(f),
+        (_, Some(f), _) => Target::Macs(f),
+        (_, _, Some(f)) => Target::Channels(f),
+        _ => bail!("give one of --target-params, --target-macs or --ratio"),
+    };
+    let epochs = args.finetune_epochs.unwrap_or(if has_data { 1 } else { 0 });
+    let finetune = if epochs > 0 {
+        let recipe = RecipeArgs {
+            epochs,
+            batch: args.batch,
+            lr: Some(args.lr),
+            optimizer: OptimizerArg::Nesterov,
+            momentum: 0.9,
+            weight_decay: args.weight_decay,
+            schedule: ScheduleArg::Cosine,
+            step_every: 30,
+            step_gamma: 0.1,
+            seed: args.seed,
+            crop_padding: args.crop_padding,
+            no_flip: args.no_flip,
+            bn_sparsity: 0.0,
+            train_limit: args.train_limit,
+            test_limit: None,
+            device: DeviceArgs {
+                device: args.device.device.clone(),
+            },
+        };
+        let shape = graph
+            .input_shape()
+            .and_then(|s| <[usize; 3]>::try_from(s).ok())
+            .unwrap_or([3, 32, 32]);
+        Some(recipe_config(&recipe, shape)?)
+    } else {
+        None
+    };
+    let percent = |name: &str, v: f64| -> Result<f64> {
+        if !(0.0..=100.0).contains(&v) {
+            bail!("{name} {v} must be a percentage between 0 and 100");
+        }
+        Ok(v / 100.0)
+    };
+    Ok(PruneConfig {
+        target,
+        steps: args.steps,
+        ramp: match args.schedule {
+            RampArg::Linear => Ramp::Linear,
+            RampArg::Agp => Ramp::Agp,
+        },
+        plan: PlanConfig {
+            scope: match args.scope {
+                ScopeArg::Local => Scope::Local,
+                ScopeArg::Global => Scope::Global,
+            },
+            normalization: match args.normalization {
+                NormalizationArg::None => Normalization::None,
+                NormalizationArg::Max => Normalization::Max,
+                NormalizationArg::L2 => Normalization::L2,
+            },
+            max_layer_ratio: args.max_layer_ratio,
+            min_channels: args.min_channels,
+            round_to: args.round_to,
+            ignore: args.ignore.clone(),
+            skip_first: args.skip_first,
+            layer_ratios: Vec::new(),
+        },
+        finetune,
+        min_accuracy: args
+            .min_accuracy
+            .map(|a| percent("--min-accuracy", a))
+            .transpose()?,
+        max_accuracy_drop: args
+            .max_accuracy_drop
+            .map(|a| percent("--max-accuracy-drop", a))
+            .transpose()?,
+        max_steps: args.max_steps,
+        eval_limit: args.eval_limit,
+        eval_batch: 256,
+    })
+}
+
+fn reduction(r: ReductionArg) -> Reduction {
+    match r {
+        ReductionArg::Mean => Reduction::Mean,
+        ReductionArg::Sum => Reduction::Sum,
+        ReductionArg::Max => Reduction::Max,
+        ReductionArg::First => Reduction::First,
+    }
+}
+
+fn print_summary(record: &PruneRecord, graph: &Graph) {
+    let (base, kept) = (record.baseline(), record.kept());
+    let pct = |a: f64, b: f64| 100.0 * (1.0 - b / a);
+    let acc = |a: Option<f64>| a.map_or("–".into(), |a| format!("{:.2}%", 100.0 * a));
+    let why = match &record.stopped {
+        Some(StopReason::TargetReached) | None => "target reached".to_string(),
+        Some(StopReason::AccuracyFloor {
+            step,
+            accuracy,
+            floor,
+        }) => format!(
+            "step {step} fell to {:.2}% under the floor {:.2}%; kept step {}",
+            100.0 * accuracy,
+            100.0 * floor,
+            record.kept_step
+        ),
+        Some(StopReason::MaxSteps) => "--max-steps reached".into(),
+        Some(StopReason::NothingToPrune) => "nothing left to prune within the limits".into(),
+    };
+    println!(
+        "{why}: params {} -> {} (-{:.1}%), MACs {} -> {} (-{:.1}%), top-1 {} -> {}",
+        millions(base.params as f64),
+        millions(graph.param_count() as f64),
+        pct(base.params as f64, kept.params as f64),
+        millions(base.macs as f64),
+        millions(kept.macs as f64),
+        pct(base.macs as f64, kept.macs as f64),
+        acc(base.accuracy),
+        acc(kept.accuracy)
+    );
+}

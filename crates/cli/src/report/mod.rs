@@ -1,0 +1,111 @@
+//! The report of a pruning run: renders a [`PruneRecord`] into a directory as `report.json` (the
+//! record itself), `report.md` (a readable summary, [`markdown`]) and two PNG plots ([`plot`]).
+//! The number formatting and the step 0 / kept step comparisons the renderers share live here.
+
+mod markdown;
+mod plot;
+
+use anyhow::{Context, Result, ensure};
+use shears_prune::pruner::{LayerWidth, PruneRecord};
+use std::path::{Path, PathBuf};
+
+/// Shown for a value the record does not have (e.g. an accuracy when pruning ran without data).
+const MISSING: &str = "–";
+
+/// Writes `report.json`, `report.md`, `params_accuracy.png` and `channels.png` into `dir`
+/// (created if needed) and returns their paths in that order.
+pub fn write_report(dir: &Path, record: &PruneRecord) -> Result<Vec<PathBuf>> {
+    check(record)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let json = serde_json::to_string_pretty(record)? + "\n";
+    let written = vec![
+        write_text(dir, "report.json", &json)?,
+        write_text(dir, "report.md", &markdown::render(record))?,
+        plot::params_accuracy(&dir.join("params_accuracy.png"), record)?,
+        plot::channels(&dir.join("channels.png"), record)?,
+    ];
+    Ok(written)
+}
+
+/// The renderers index `steps` with 0 and `kept_step`: refuse a record where that would panic.
+fn check(record: &PruneRecord) -> Result<()> {
+    ensure!(!record.steps.is_empty(), "the pruning record has no steps");
+    ensure!(
+        record.kept_step < record.steps.len(),
+        "the pruning record keeps step {} but has only {} steps",
+        record.kept_step,
+        record.steps.len()
+    );
+    Ok(())
+}
+
+fn write_text(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
+    let path = dir.join(name);
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// One layer of step 0 matched by name with the kept step; `None` where one side lacks it.
+struct LayerChange<'a> {
+    name: &'a str,
+    before: Option<usize>,
+    after: Option<usize>,
+}
+
+/// Step 0's layers in order, each with its width in the kept step, then any layer only the kept
+/// step has.
+fn layer_changes(record: &PruneRecord) -> Vec<LayerChange<'_>> {
+    let (before, after) = (&record.baseline().layers, &record.kept().layers);
+    let width = |layers: &[LayerWidth], name: &str| {
+        layers.iter().find(|l| l.name == name).map(|l| l.channels)
+    };
+    let matched = before.iter().map(|l| LayerChange {
+        name: &l.name,
+        before: Some(l.channels),
+        after: width(after, &l.name),
+    });
+    let added = after
+        .iter()
+        .filter(|l| width(before, &l.name).is_none())
+        .map(|l| LayerChange {
+            name: &l.name,
+            before: None,
+            after: Some(l.channels),
+        });
+    matched.chain(added).collect()
+}
+
+/// `after` as a percentage of `before` (100 when `before` is 0: nothing to remove).
+fn percent_of(after: f64, before: f64) -> f64 {
+    if before == 0.0 {
+        100.0
+    } else {
+        100.0 * after / before
+    }
+}
+
+/// The share of `before` that is gone in `after`, as e.g. `50.0%`.
+fn removed(before: f64, after: f64) -> String {
+    format!("{:.1}%", 100.0 - percent_of(after, before))
+}
+
+/// An accuracy in `[0, 1]` as a percentage with two decimals, or [`MISSING`].
+fn accuracy(value: Option<f64>) -> String {
+    value.map_or_else(|| MISSING.to_string(), |a| format!("{:.2}%", 100.0 * a))
+}
+
+/// An integer with thousands separators: `1234567` → `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
