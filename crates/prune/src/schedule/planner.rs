@@ -179,6 +179,44 @@ impl PlanConfig {
             .collect()
     }
 
+    /// The amounts, ascending, at which the plan for `groups` can change: between two
+    /// neighbours every amount gives the same plan. A search over amounts only needs these.
+    pub fn breakpoints(
+        &self,
+        groups: &[ChannelGroup],
+        scores: &GroupScores,
+        original: &OriginalChannels,
+    ) -> Vec<f64> {
+        let originals = groups
+            .iter()
+            .filter(|g| scores.get(g.id).is_some_and(Option::is_some))
+            .map(|g| {
+                let orig = original
+                    .get(&g.name)
+                    .copied()
+                    .unwrap_or(g.channels)
+                    .max(g.channels);
+                (g, orig)
+            });
+        let mut points: Vec<f64> = match self.scope {
+            Scope::Local => originals
+                .flat_map(|(g, o)| {
+                    let factor = self.layer_factor(g);
+                    (1..=o).map(move |k| (k as f64 / o as f64 / factor).min(1.0))
+                })
+                .collect(),
+            Scope::Global => {
+                let total: usize = originals.map(|(_, o)| o).sum();
+                (1..=total).map(|k| k as f64 / total as f64).collect()
+            }
+        };
+        points.push(0.0);
+        points.push(1.0);
+        points.sort_by(f64::total_cmp);
+        points.dedup();
+        points
+    }
+
     /// How many of `current` channels to remove to keep `keep`, within the limits.
     fn removal(&self, keep: usize, current: usize, original: usize) -> usize {
         let keep = self.round(keep.max(self.min_keep(original)), current);

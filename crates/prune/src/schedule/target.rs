@@ -81,8 +81,9 @@ pub struct PlanInput<'a> {
 
 /// The plan for one step reaching `goal` (a target whose fraction is what must be removed in
 /// total after this step), and the channel amount it used. For parameter and MAC goals this
-/// bisects the amount for the smallest plan that reaches the goal; if even the largest plan
-/// the limits allow falls short it returns that one, and `reached` says so.
+/// bisects over the amounts where the plan changes ([`PlanConfig::breakpoints`]) for the
+/// smallest plan that reaches the goal; if even the largest plan the limits allow falls short
+/// it returns that one, and `reached` says so.
 pub fn plan_for(
     input: &PlanInput,
     config: &PlanConfig,
@@ -108,36 +109,31 @@ pub fn plan_for(
             .unwrap_or(0.0);
         Ok((cuts, value))
     };
-    let (cuts, value) = remaining(0.0)?;
-    if value <= limit {
-        return Ok(StepPlan {
-            cuts,
-            amount: 0.0,
-            reached: true,
-        });
-    }
-    let (max_cuts, max_value) = remaining(1.0)?;
+    // The smallest breakpoint whose plan reaches the goal (plans only grow with the amount).
+    let points = config.breakpoints(input.groups, input.scores, input.original);
+    let (mut lo, mut hi) = (0, points.len() - 1);
+    let (max_cuts, max_value) = remaining(points[hi])?;
     if max_value > limit {
         return Ok(StepPlan {
             cuts: max_cuts,
-            amount: 1.0,
+            amount: points[hi],
             reached: false,
         });
     }
-    let (mut lo, mut hi, mut best) = (0.0, 1.0, max_cuts);
-    for _ in 0..30 {
-        let mid = 0.5 * (lo + hi);
-        let (cuts, value) = remaining(mid)?;
+    let mut best = max_cuts;
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let (cuts, value) = remaining(points[mid])?;
         if value <= limit {
             hi = mid;
             best = cuts;
         } else {
-            lo = mid;
+            lo = mid + 1;
         }
     }
     Ok(StepPlan {
         cuts: best,
-        amount: hi,
+        amount: points[hi],
         reached: true,
     })
 }
