@@ -247,7 +247,13 @@ pub struct DemoArgs {
     /// Where Fashion-MNIST is, if not in /usr/share/datasets/fashion-mnist.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Directory for the trained model and history.
+    /// Fraction of the trained model's MACs to prune away.
+    #[arg(long, default_value_t = 0.5)]
+    pub target_macs: f64,
+    /// Fine-tuning epochs after pruning.
+    #[arg(long, default_value_t = 1)]
+    pub finetune_epochs: usize,
+    /// Directory for the trained and pruned models, the history and the report.
     #[arg(long, default_value = "runs/demo")]
     pub out_dir: PathBuf,
     #[command(flatten)]

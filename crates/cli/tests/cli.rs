@@ -222,3 +222,140 @@ fn bench_prints_throughput() {
             .all(|t| t["images_per_sec"].as_f64().unwrap() > 0.0)
     );
 }
+
+#[test]
+fn prune_writes_a_smaller_model_and_a_report() {
+    let dir = temp_dir("prune");
+    let pruned = dir.join("pruned.onnx");
+    let pruned_s = pruned.to_str().unwrap();
+    let report = dir.join("report");
+    // A weight-only criterion needs no data set when nothing is fine-tuned.
+    let out = shears(&[
+        "prune",
+        "lenet5",
+        "--input-shape",
+        "1,28,28",
+        "--criterion",
+        "fpgm",
+        "--target-macs",
+        "0.5",
+        "--steps",
+        "2",
+        "--schedule",
+        "agp",
+        "-o",
+        pruned_s,
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let info = shears(&["info", pruned_s, "--json"]);
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert!(info["macs"].as_u64().unwrap() <= 416_520 / 2, "{info}");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["steps"].as_array().unwrap().len(), 3);
+    assert_eq!(record["criterion"], "fpgm");
+    for file in ["report.md", "params_accuracy.png", "channels.png"] {
+        assert!(report.join(file).exists(), "{file}");
+    }
+
+    // With data: fine-tuning and accuracy after every step.
+    write_idx(&dir, "train", 128);
+    write_idx(&dir, "t10k", 64);
+    let data_dir = dir.to_str().unwrap();
+    let tuned = dir.join("tuned.onnx");
+    let out = shears(&[
+        "prune",
+        "lenet5",
+        "--data",
+        "mnist",
+        "--data-dir",
+        data_dir,
+        "--criterion",
+        "l1",
+        "--scope",
+        "global",
+        "--ratio",
+        "0.3",
+        "--finetune-epochs",
+        "1",
+        "--batch",
+        "32",
+        "--min-accuracy",
+        "0",
+        "-o",
+        tuned.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("after 1 fine-tuning epoch(s)"), "{text}");
+
+    // User errors: one line each.
+    let base = ["prune", "resnet20", "-o", pruned_s, "--force"];
+    fn with<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [base, extra].concat()
+    }
+    assert_user_error(
+        &with(&base, &["--criterion", "l3", "--ratio", "0.5"]),
+        "unknown criterion 'l3'",
+    );
+    assert_user_error(
+        &with(
+            &base,
+            &[
+                "--criterion",
+                "l1",
+                "--target-macs",
+                "0.9",
+                "--max-layer-ratio",
+                "0.3",
+            ],
+        ),
+        "impossible target",
+    );
+    assert_user_error(
+        &with(
+            &base,
+            &[
+                "--criterion",
+                "l1",
+                "--ratio",
+                "0.5",
+                "--ignore",
+                "block9.*",
+            ],
+        ),
+        "'block9.*' matches no layer",
+    );
+    assert_user_error(
+        &with(
+            &base,
+            &[
+                "--criterion",
+                "l1",
+                "--ratio",
+                "0.5",
+                "--finetune-epochs",
+                "1",
+            ],
+        ),
+        "pass --data",
+    );
+    assert_user_error(&with(&base, &["--criterion", "l1"]), "--target-macs");
+    assert_user_error(
+        &[
+            "prune",
+            "resnet20",
+            "--criterion",
+            "l1",
+            "--ratio",
+            "0.5",
+            "-o",
+            pruned_s,
+        ],
+        "--force",
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
