@@ -361,6 +361,11 @@ pub struct PruneArgs {
     /// Leave the groups of the first K conv/linear layers alone.
     #[arg(long, default_value_t = 0)]
     pub skip_first: usize,
+    /// Local scope: prune layers matching PATTERN by FACTOR times the amount the others lose
+    /// (`layer1.*=0.5` halves their share, `layer3.*=1.5` takes half as much again); repeatable,
+    /// first match wins.
+    #[arg(long, value_name = "PATTERN=FACTOR", value_parser = parse_layer_ratio)]
+    pub layer_ratio: Vec<(String, f64)>,
     /// Keep channel counts multiples of N.
     #[arg(long, default_value_t = 1)]
     pub round_to: usize,
@@ -399,6 +404,17 @@ pub struct PruneArgs {
     /// Continue an interrupted run from its checkpoint.
     #[arg(long)]
     pub resume: bool,
+}
+
+fn parse_layer_ratio(s: &str) -> Result<(String, f64), String> {
+    let bad =
+        || format!("'{s}' is not PATTERN=FACTOR with a factor of 0 or more (e.g. 'layer1.*=0.5')");
+    let (pattern, factor) = s.rsplit_once('=').ok_or_else(bad)?;
+    let factor: f64 = factor.trim().parse().map_err(|_| bad())?;
+    if pattern.is_empty() || !(factor.is_finite() && factor >= 0.0) {
+        return Err(bad());
+    }
+    Ok((pattern.to_string(), factor))
 }
 
 fn parse_shape(s: &str) -> Result<[usize; 3], String> {

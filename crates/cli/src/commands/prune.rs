@@ -164,7 +164,7 @@ fn prune_config(args: &PruneArgs, graph: &Graph, has_data: bool) -> Result<Prune
             round_to: args.round_to,
             ignore: args.ignore.clone(),
             skip_first: args.skip_first,
-            layer_ratios: Vec::new(),
+            layer_ratios: args.layer_ratio.clone(),
         },
         finetune,
         min_accuracy: args

@@ -80,6 +80,11 @@ impl PlanConfig {
                 self.max_layer_ratio
             )));
         }
+        if !self.layer_ratios.is_empty() && self.scope == Scope::Global {
+            return Err(PruneError::Config(
+                "per-layer ratios apply to --scope local; a global ranking decides each layer's share itself".into(),
+            ));
+        }
         if self.round_to == 0 {
             return Err(PruneError::Config("--round-to must be at least 1".into()));
         }
