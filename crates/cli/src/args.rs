@@ -333,6 +333,9 @@ pub struct PruneArgs {
     /// Fine-tuning epochs after each step (default: 1 with --data, 0 without).
     #[arg(long)]
     pub finetune_epochs: Option<usize>,
+    /// Fine-tune for this many iterations (batches) after each step instead of whole epochs.
+    #[arg(long, conflicts_with = "finetune_epochs")]
+    pub finetune_iters: Option<usize>,
     /// Fine-tuning learning rate (SGD with Nesterov momentum, cosine decay within a step).
     #[arg(long, default_value_t = 0.01)]
     pub lr: f64,

@@ -128,6 +128,33 @@ fn bn_sparsity_shrinks_the_gammas() {
 }
 
 #[test]
+fn max_batches_cuts_every_epoch_short() {
+    struct Count(usize);
+    impl train::TrainObserver for Count {
+        fn batch(&mut self, _: &train::BatchProgress) {
+            self.0 += 1;
+        }
+    }
+    let mut graph = small_net(4);
+    let config = TrainConfig {
+        max_batches: Some(2),
+        ..config(3)
+    };
+    let mut count = Count(0);
+    train::train(
+        &mut graph,
+        &data(),
+        &config,
+        DeviceKind::Flex,
+        None,
+        &mut count,
+    )
+    .unwrap();
+    // 64 samples in batches of 16 would be 4 per epoch.
+    assert_eq!(count.0, 3 * 2);
+}
+
+#[test]
 fn resume_continues_where_the_checkpoint_left_off() {
     let dir = std::env::temp_dir().join(format!("shears-resume-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -106,7 +106,10 @@ fn prune_config(args: &PruneArgs, graph: &Graph, has_data: bool) -> Result<Prune
         (_, _, Some(f)) => Target::Channels(f),
         _ => bail!("give one of --target-params, --target-macs or --ratio"),
     };
-    let epochs = args.finetune_epochs.unwrap_or(if has_data { 1 } else { 0 });
+    let epochs = match args.finetune_iters {
+        Some(_) => 1,
+        None => args.finetune_epochs.unwrap_or(if has_data { 1 } else { 0 }),
+    };
     let finetune = if epochs > 0 {
         let recipe = RecipeArgs {
             epochs,
@@ -132,7 +135,9 @@ fn prune_config(args: &PruneArgs, graph: &Graph, has_data: bool) -> Result<Prune
             .input_shape()
             .and_then(|s| <[usize; 3]>::try_from(s).ok())
             .unwrap_or([3, 32, 32]);
-        Some(recipe_config(&recipe, shape)?)
+        let mut config = recipe_config(&recipe, shape)?;
+        config.max_batches = args.finetune_iters;
+        Some(config)
     } else {
         None
     };

@@ -133,6 +133,7 @@ pub fn recipe_config(r: &RecipeArgs, shape: [usize; 3]) -> Result<TrainConfig> {
         train_limit: r.train_limit,
         test_limit: r.test_limit,
         checkpoint: None::<PathBuf>,
+        max_batches: None,
         bn_sparsity: r.bn_sparsity,
     })
 }

@@ -42,6 +42,10 @@ pub struct TrainConfig {
     pub test_limit: Option<usize>,
     /// Where to write a checkpoint after every epoch.
     pub checkpoint: Option<PathBuf>,
+    /// Stop each epoch after this many batches (fine-tuning by iterations rather than whole
+    /// epochs).
+    #[serde(default)]
+    pub max_batches: Option<usize>,
     /// λ of an L1 penalty on every BN gamma added to the loss (Network Slimming), so that the
     /// `bn-scale` criterion finds channels to drop; 0 for none.
     #[serde(default)]
@@ -63,6 +67,7 @@ impl Default for TrainConfig {
             train_limit: None,
             test_limit: None,
             checkpoint: None,
+            max_batches: None,
             bn_sparsity: 0.0,
         }
     }
@@ -156,7 +161,9 @@ pub fn train(
         )
     };
     let loader = BatchLoader::new(data.train.clone(), loader_config)?;
-    let batches = loader.num_batches();
+    let batches = config
+        .max_batches
+        .map_or(loader.num_batches(), |m| m.min(loader.num_batches()));
     let total_iters = batches * config.epochs;
     let classes = data.train.classes;
     for epoch in first_epoch..config.epochs {
@@ -165,7 +172,7 @@ pub fn train(
         let start = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
         let mut lr = config.lr;
-        for (b, batch) in loader.epoch(epoch as u64).enumerate() {
+        for (b, batch) in loader.epoch(epoch as u64).take(batches).enumerate() {
             lr = config
                 .schedule
                 .lr(config.lr, epoch * batches + b, total_iters, batches);
@@ -270,6 +277,9 @@ fn validate(config: &TrainConfig) -> Result<(), RuntimeError> {
     }
     if config.batch_size == 0 {
         return bad("--batch must be at least 1".into());
+    }
+    if config.max_batches == Some(0) {
+        return bad("the number of iterations must be at least 1".into());
     }
     if !(config.lr.is_finite() && config.lr > 0.0) {
         return bad(format!("--lr {} must be a positive number", config.lr));
