@@ -25,7 +25,7 @@ pub enum Command {
     /// Top-1 / top-5 accuracy and loss of a model on a data set's test split.
     Eval(EvalArgs),
     /// Remove channels to a target, fine-tune, and write the smaller model and a report.
-    Prune(PruneArgs),
+    Prune(Box<PruneArgs>),
     /// Inference (and training) throughput and latency.
     Bench(BenchArgs),
     /// The main job on real data: train a small model on Fashion-MNIST and report.

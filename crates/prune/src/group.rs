@@ -90,6 +90,9 @@ pub struct ChannelGroup {
     /// The name of the node that first produces the channels (e.g. the conv), with
     /// `[start..end]` appended when that node's channels are split over several groups.
     pub name: String,
+    /// A name that survives surgery, for matching the group across pruning steps: the first
+    /// node carrying the channels and the group's rank among that node's groups (`conv1#0`).
+    pub key: String,
     /// Number of channels; indices given to surgery are `0..channels`.
     pub channels: usize,
     /// Layer slices, producers first in graph order, then the layers that read the channels.

@@ -222,7 +222,7 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("other settings"), "{err}");
+    assert!(err.contains("other settings (steps was 3)"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -286,4 +286,68 @@ fn user_errors_are_clear() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("below 1"), "{err}");
+}
+
+#[test]
+fn steps_with_nothing_to_cut_yet_do_not_end_the_run() {
+    // round_to 16 leaves every group whole until the amount is large enough.
+    let mut graph = build("resnet20", [3, 16, 16]);
+    let config = PruneConfig {
+        plan: PlanConfig {
+            round_to: 16,
+            ..PlanConfig::default()
+        },
+        ..pruner_config(Target::Channels(0.5), 4, Scope::Local)
+    };
+    let record = run(&mut graph, config, Criterion::L2, None, None).unwrap();
+    assert_eq!(record.stopped, Some(StopReason::TargetReached));
+    assert_eq!(record.steps[1].channels_removed, 0);
+    assert!(record.steps[4].channels_removed > 0);
+    let widths: Vec<usize> = record.kept().layers.iter().map(|l| l.channels).collect();
+    assert!(
+        widths[..widths.len() - 1]
+            .iter()
+            .all(|w| [16, 32].contains(w)),
+        "{widths:?}"
+    );
+}
+
+#[test]
+fn kmeans_keeps_exactly_the_planned_number_of_representatives() {
+    let graph = build("resnet20", [3, 16, 16]);
+    let deps = DependencyGraph::build(&graph).unwrap();
+    let group = deps
+        .groups()
+        .iter()
+        .find(|g| g.is_prunable() && g.channels == 64)
+        .unwrap();
+    let mut planned = vec![0; deps.groups().len()];
+    for removed in [1, 3, 21, 37, 63] {
+        planned[group.id] = removed;
+        let mut ctx = ScoreContext::new(&graph, 0.5);
+        ctx.planned = Some(&planned);
+        let mut kmeans = Criterion::Kmeans.build(Reduction::Mean, 0);
+        let scores = kmeans.score_group(&ctx, group).unwrap().unwrap();
+        let representatives = scores.iter().filter(|&&s| s >= 1.0).count();
+        assert_eq!(representatives, 64 - removed);
+    }
+}
+
+#[test]
+fn patterns_must_name_conv_or_linear_layers() {
+    let mut graph = build("resnet20", [3, 16, 16]);
+    let config = PruneConfig {
+        plan: PlanConfig {
+            ignore: vec!["layer1.0.bn1".into()],
+            ..PlanConfig::default()
+        },
+        ..pruner_config(Target::Macs(0.5), 1, Scope::Local)
+    };
+    let err = run(&mut graph, config, Criterion::L1, None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("'layer1.0.bn1' matches no layer") && err.contains("conv and linear"),
+        "{err}"
+    );
 }

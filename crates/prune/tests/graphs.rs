@@ -456,6 +456,7 @@ fn a_cut_that_breaks_the_graph_is_undone() {
     let node = graph.node_by_name("layer1.0.conv1").unwrap();
     let bogus = ChannelGroup {
         id: 0,
+        key: "bogus#0".into(),
         name: "bogus".into(),
         channels: 16,
         members: vec![Member {

@@ -65,7 +65,7 @@ pub fn run(args: &PruneArgs) -> Result<()> {
         millions(graph.param_count() as f64),
         millions(graph.mac_count()? as f64),
         criterion,
-        format!("{:?}", config.plan.scope).to_lowercase(),
+        config.plan.scope,
         config.target,
         config.steps,
         config.finetune_epochs()

@@ -186,6 +186,7 @@ fn describe(
     producers.append(&mut readers);
     ChannelGroup {
         id,
+        key: String::new(),
         name,
         channels,
         members: producers,

@@ -39,7 +39,22 @@ impl DependencyGraph {
         let (axes, total) = axes::channel_axes(graph, &shapes);
         let coupling = rules::couple(graph, &shapes, &axes, total);
         let consumers = graph.consumers();
-        let groups = groups::form(graph, &axes, total, &consumers, coupling);
+        let mut groups = groups::form(graph, &axes, total, &consumers, coupling);
+        let first = |g: &ChannelGroup| (g.values[0].node, g.values[0].offset);
+        let keys: Vec<String> = groups
+            .iter()
+            .map(|g| {
+                let (node, offset) = first(g);
+                let rank = groups
+                    .iter()
+                    .filter(|o| first(o).0 == node && first(o).1 < offset)
+                    .count();
+                format!("{}#{rank}", graph.nodes[node].name)
+            })
+            .collect();
+        for (g, key) in groups.iter_mut().zip(keys) {
+            g.key = key;
+        }
         Ok(Self { groups })
     }
 

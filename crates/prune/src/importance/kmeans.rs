@@ -10,7 +10,7 @@
 //! `ceil(n * (1 - r))`, so the channels removed are exactly the non-representatives.
 
 use super::fpgm::squared_distance;
-use super::weights::{channel_vectors, weight_members};
+use super::weights::{member_vectors, weight_members};
 use super::{Importance, ScoreContext};
 use crate::{ChannelGroup, PruneError};
 use rand::rngs::StdRng;
@@ -58,12 +58,7 @@ impl Importance for KMeans {
         let mut vectors = vec![Vec::new(); group.channels];
         let mut any = false;
         for member in weight_members(group) {
-            let stale = || PruneError::Stale {
-                group: group.name.clone(),
-                node: member.name.clone(),
-                detail: "its weights do not fit the group".into(),
-            };
-            let v = channel_vectors(ctx.graph, member, group.channels).ok_or_else(stale)?;
+            let v = member_vectors(ctx.graph, group, member)?;
             vectors
                 .iter_mut()
                 .zip(v)
@@ -74,11 +69,15 @@ impl Importance for KMeans {
             return Ok(None);
         }
         let n = group.channels;
-        let factor = self
-            .clustering_factor
-            .unwrap_or(1.0 - ctx.remove_fraction(group))
-            .clamp(0.0, 1.0);
-        let k = ((n as f64 * factor).ceil() as usize).clamp(1, n);
+        let k = match (self.clustering_factor, ctx.planned_count(group)) {
+            (None, Some(removed)) => n.saturating_sub(removed),
+            (factor, _) => {
+                let factor = factor.unwrap_or(1.0 - ctx.remove_fraction).clamp(0.0, 1.0);
+                // Less a hair, so that n * (1 - p / n) rounds to n - p and not one more.
+                (n as f64 * factor - 1e-9).ceil() as usize
+            }
+        }
+        .clamp(1, n);
         let seed = self.seed.wrapping_add(group.id as u64);
         Ok(Some(cluster_scores(&vectors, k, seed)))
     }

@@ -38,6 +38,9 @@ pub struct ScoreContext<'a> {
     /// Channels the planner will remove from each group, by group id, once a first plan
     /// exists (see [`Importance::depends_on_plan`]).
     pub planned: Option<&'a [usize]>,
+    /// The pruning step (1, 2, ...), so seeded criteria draw afresh each step yet repeat
+    /// when a run is resumed.
+    pub step: usize,
 }
 
 impl<'a> ScoreContext<'a> {
@@ -46,15 +49,13 @@ impl<'a> ScoreContext<'a> {
             graph,
             remove_fraction,
             planned: None,
+            step: 1,
         }
     }
 
-    /// The fraction of `group`'s channels about to be removed.
-    pub fn remove_fraction(&self, group: &ChannelGroup) -> f64 {
-        match self.planned.and_then(|p| p.get(group.id)) {
-            Some(&n) => n as f64 / group.channels.max(1) as f64,
-            None => self.remove_fraction,
-        }
+    /// The number of `group`'s channels the planner will remove, once known.
+    pub fn planned_count(&self, group: &ChannelGroup) -> Option<usize> {
+        self.planned.and_then(|p| p.get(group.id)).copied()
     }
 }
 

@@ -6,17 +6,16 @@ use crate::{ChannelGroup, PruneError};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// Uniform random scores in `[0, 1)`.
+/// Uniform random scores in `[0, 1)`, drawn from the seed, the step and the group, so a
+/// resumed run draws what an uninterrupted one would.
 #[derive(Clone, Debug)]
 pub struct RandomImportance {
-    rng: StdRng,
+    seed: u64,
 }
 
 impl RandomImportance {
     pub fn new(seed: u64) -> Self {
-        Self {
-            rng: StdRng::seed_from_u64(seed),
-        }
+        Self { seed }
     }
 }
 
@@ -27,11 +26,11 @@ impl Importance for RandomImportance {
 
     fn score_group(
         &mut self,
-        _ctx: &ScoreContext,
+        ctx: &ScoreContext,
         group: &ChannelGroup,
     ) -> Result<Option<Vec<f32>>, PruneError> {
-        Ok(Some(
-            (0..group.channels).map(|_| self.rng.random()).collect(),
-        ))
+        let stream = (ctx.step as u64) << 32 | group.id as u64;
+        let mut rng = StdRng::seed_from_u64(self.seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        Ok(Some((0..group.channels).map(|_| rng.random()).collect()))
     }
 }

@@ -16,17 +16,22 @@ pub(crate) fn score_members<'g>(
     score: impl Fn(&[Vec<f32>]) -> Vec<f32>,
 ) -> Result<Option<Vec<f32>>, PruneError> {
     let per_member = members
-        .map(|m| {
-            channel_vectors(graph, m, group.channels)
-                .map(|v| score(&v))
-                .ok_or_else(|| PruneError::Stale {
-                    group: group.name.clone(),
-                    node: m.name.clone(),
-                    detail: format!("its weights do not fit a {} member", m.kind),
-                })
-        })
+        .map(|m| member_vectors(graph, group, m).map(|v| score(&v)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(reduction.reduce(per_member))
+}
+
+/// [`channel_vectors`] of a member of `group`, or a stale-group error naming both.
+pub(crate) fn member_vectors(
+    graph: &Graph,
+    group: &ChannelGroup,
+    member: &Member,
+) -> Result<Vec<Vec<f32>>, PruneError> {
+    channel_vectors(graph, member, group.channels).ok_or_else(|| PruneError::Stale {
+        group: group.name.clone(),
+        node: member.name.clone(),
+        detail: format!("its weights do not fit a {} member", member.kind),
+    })
 }
 
 /// The members whose weights compute the group's channels: conv filters (plain or depthwise)

@@ -35,18 +35,39 @@ impl PruneCheckpoint {
         Ok(read_checked(path, MAGIC, "`shears prune --checkpoint`")?)
     }
 
-    /// Refuses to continue with other settings than the run was started with.
-    pub fn check_resumable(&self, config: &PruneConfig, criterion: &str) -> Result<(), PruneError> {
-        let recipe = |c: &PruneConfig| PruneConfig {
+    /// Refuses to continue with another model, criterion or settings than the run was
+    /// started with (only `max_steps` may change), naming what differs.
+    pub fn check_resumable(
+        &self,
+        config: &PruneConfig,
+        criterion: &str,
+        model: &str,
+    ) -> Result<(), PruneError> {
+        let fields = |c: &PruneConfig| match serde_json::to_value(PruneConfig {
             max_steps: None,
             ..c.clone()
+        }) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => Default::default(),
         };
-        if recipe(&self.config) != recipe(config) || self.record.criterion != criterion {
-            return Err(PruneError::Config(format!(
-                "the checkpoint was written by a run with other settings (criterion {}, target {}, {} steps); resume with the same options, or start afresh without --resume",
-                self.record.criterion, self.config.target, self.config.steps
-            )));
+        let (then, now) = (fields(&self.config), fields(config));
+        let mut differ: Vec<String> = then
+            .iter()
+            .filter(|(k, v)| now.get(*k) != Some(*v))
+            .map(|(k, v)| format!("{k} was {v}"))
+            .collect();
+        if self.record.criterion != criterion {
+            differ.push(format!("criterion was {}", self.record.criterion));
         }
-        Ok(())
+        if self.record.model != model {
+            differ.push(format!("model was {}", self.record.model));
+        }
+        if differ.is_empty() {
+            return Ok(());
+        }
+        Err(PruneError::Config(format!(
+            "the checkpoint belongs to a run with other settings ({}); resume with the same options, or start afresh without --resume",
+            differ.join("; ")
+        )))
     }
 }

@@ -4,7 +4,9 @@ use super::{
     LayerWidth, PruneCheckpoint, PruneObserver, PruneRecord, Pruner, StepRecord, StopReason,
 };
 use crate::importance::{GroupScores, ScoreContext};
-use crate::schedule::{Cut, OriginalChannels, PlanInput, Target, apply, plan_for};
+use crate::schedule::{
+    Cut, OriginalChannels, PlanInput, StepPlan, Target, apply, cuts_with_counts, plan_for,
+};
 use crate::{ChannelGroup, DependencyGraph, PruneError};
 use shears_ir::{Graph, Op};
 use shears_runtime::train::{EvalReport, Quiet, TrainConfig, evaluate, train};
@@ -22,7 +24,7 @@ impl Pruner<'_> {
         self.validate(graph)?;
         let mut state = match resume {
             Some(mut ckpt) => {
-                ckpt.check_resumable(&self.config, &self.criterion.name())?;
+                ckpt.check_resumable(&self.config, &self.criterion.name(), &self.model)?;
                 // A run capped by --max-steps goes on when resumed.
                 if ckpt.record.stopped == Some(StopReason::MaxSteps) {
                     ckpt.record.stopped = None;
@@ -37,7 +39,11 @@ impl Pruner<'_> {
         while state.record.stopped.is_none() {
             let step = state.record.steps.len();
             if step > steps {
-                state.record.stopped = Some(StopReason::TargetReached);
+                let removed: usize = state.record.steps.iter().map(|s| s.channels_removed).sum();
+                state.record.stopped = Some(match removed {
+                    0 => StopReason::NothingToPrune,
+                    _ => StopReason::TargetReached,
+                });
             } else if self.config.max_steps.is_some_and(|m| step > m) {
                 state.record.stopped = Some(StopReason::MaxSteps);
             } else {
@@ -72,9 +78,18 @@ impl Pruner<'_> {
         let original: OriginalChannels = deps
             .groups()
             .iter()
-            .map(|g| (g.name.clone(), g.channels))
+            .map(|g| (g.key.clone(), g.channels))
             .collect();
         let eval = self.evaluate(graph)?;
+        if let (Some(floor), Some(e)) = (self.config.min_accuracy, &eval)
+            && e.top1 < floor
+        {
+            return Err(PruneError::Config(format!(
+                "the model starts at {:.2}% top-1, already under --min-accuracy {:.2}%; lower the floor",
+                100.0 * e.top1,
+                100.0 * floor
+            )));
+        }
         let baseline = StepRecord {
             step: 0,
             target: 0.0,
@@ -93,7 +108,7 @@ impl Pruner<'_> {
             record: PruneRecord {
                 model: self.model.clone(),
                 criterion: self.criterion.name(),
-                scope: format!("{:?}", self.config.plan.scope).to_lowercase(),
+                scope: self.config.plan.scope.to_string(),
                 target: self.config.target.to_string(),
                 steps: vec![baseline],
                 kept_step: 0,
@@ -133,9 +148,22 @@ impl Pruner<'_> {
         observer.step_start(step, config.steps, goal);
         let deps = DependencyGraph::build(graph)?;
         let groups = deps.groups();
-        let cuts = self.plan(graph, groups, state, goal, step == 1)?;
+        let cuts = self.plan(graph, groups, state, goal, step)?;
         if cuts.is_empty() {
-            state.record.stopped = Some(StopReason::NothingToPrune);
+            // The goal of this step is met already (or rounding leaves nothing to cut yet).
+            let previous = state.record.kept().clone();
+            let record = StepRecord {
+                step,
+                target: goal.fraction(),
+                channels_removed: 0,
+                accuracy_pruned: previous.accuracy,
+                finetune_epochs: 0,
+                seconds: start.elapsed().as_secs_f64(),
+                ..previous
+            };
+            observer.step_end(&record);
+            state.record.steps.push(record);
+            state.record.kept_step = step;
             return Ok(());
         }
         let mut candidate = apply(graph, groups, &cuts)?;
@@ -187,13 +215,14 @@ impl Pruner<'_> {
         groups: &[ChannelGroup],
         state: &PruneCheckpoint,
         goal: Target,
-        first: bool,
+        step: usize,
     ) -> Result<Vec<Cut>, PruneError> {
         let config = self.config.plan.clone();
         let config = &config;
         let eligible = config.eligible(graph, groups);
         let chosen: Vec<&ChannelGroup> = groups.iter().filter(|g| eligible[g.id]).collect();
         let mut ctx = ScoreContext::new(graph, goal.fraction());
+        ctx.step = step;
         let mut scores = self.score(&ctx, groups, &chosen)?;
         let input = |scores| PlanInput {
             graph,
@@ -202,18 +231,17 @@ impl Pruner<'_> {
             original: &state.original,
             baseline: state.baseline,
         };
-        if first && goal != self.config.target {
-            let whole = plan_for(&input(&scores), config, self.config.target)?;
-            check_reached(
-                whole.reached,
+        let check = |plan: &StepPlan, goal: Target| {
+            check_reached(plan, goal, graph, groups, state.baseline)
+        };
+        if step == 1 && goal != self.config.target {
+            check(
+                &plan_for(&input(&scores), config, self.config.target)?,
                 self.config.target,
-                graph,
-                groups,
-                &whole.cuts,
             )?;
         }
         let plan = plan_for(&input(&scores), config, goal)?;
-        check_reached(plan.reached, goal, graph, groups, &plan.cuts)?;
+        check(&plan, goal)?;
         if !self.criterion.depends_on_plan() {
             return Ok(plan.cuts);
         }
@@ -223,7 +251,8 @@ impl Pruner<'_> {
         }
         ctx.planned = Some(&planned);
         scores = self.score(&ctx, groups, &chosen)?;
-        Ok(config.plan(groups, &scores, &state.original, plan.amount))
+        // Same counts (so the same MACs), channels picked by the new scores.
+        Ok(cuts_with_counts(&scores, &planned))
     }
 
     /// The criterion's scores, indexed by group id; an error if it rates no group at all.
@@ -310,20 +339,20 @@ impl Pruner<'_> {
     }
 }
 
-/// An impossible-target error if `reached` is false, saying how far the limits allow.
+/// An impossible-target error unless `plan` reaches its goal, saying how far the limits allow
+/// (measured against `baseline`, the starting model's parameters or MACs).
 fn check_reached(
-    reached: bool,
+    plan: &StepPlan,
     goal: Target,
     graph: &Graph,
     groups: &[ChannelGroup],
-    most: &[Cut],
+    baseline: Option<f64>,
 ) -> Result<(), PruneError> {
-    if reached {
+    if plan.reached {
         return Ok(());
     }
-    let pruned = apply(graph, groups, most)?;
-    let (now, then) = (goal.measure(graph)?, goal.measure(&pruned)?);
-    let at_most = match (now, then) {
+    let pruned = apply(graph, groups, &plan.cuts)?;
+    let at_most = match (baseline, goal.measure(&pruned)?) {
         (Some(a), Some(b)) if a > 0.0 => format!("{:.1}%", 100.0 * (1.0 - b / a)),
         _ => "less".into(),
     };

@@ -7,6 +7,6 @@ mod ramp;
 mod target;
 
 pub use pattern::matches;
-pub use planner::{Cut, OriginalChannels, PlanConfig, Scope};
+pub use planner::{Cut, OriginalChannels, PlanConfig, Scope, cuts_with_counts};
 pub use ramp::Ramp;
 pub use target::{PlanInput, StepPlan, Target, apply, plan_for};

@@ -24,6 +24,15 @@ pub enum Scope {
     Global,
 }
 
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Scope::Local => "local",
+            Scope::Global => "global",
+        })
+    }
+}
+
 /// The limits a plan keeps to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlanConfig {
@@ -68,7 +77,8 @@ pub struct Cut {
     pub indices: Vec<usize>,
 }
 
-/// Channel counts of every group of the model before the first step, by group name.
+/// Channel counts of every group of the model before the first step, by group
+/// [`key`](ChannelGroup::key).
 pub type OriginalChannels = BTreeMap<String, usize>;
 
 impl PlanConfig {
@@ -88,17 +98,27 @@ impl PlanConfig {
         if self.round_to == 0 {
             return Err(PruneError::Config("--round-to must be at least 1".into()));
         }
+        if let Some((p, f)) = self
+            .layer_ratios
+            .iter()
+            .find(|(_, f)| !(f.is_finite() && *f >= 0.0))
+        {
+            return Err(PruneError::Config(format!(
+                "the per-layer factor {f} of '{p}' must be zero or positive"
+            )));
+        }
         let patterns = self
             .ignore
             .iter()
             .chain(self.layer_ratios.iter().map(|(p, _)| p));
         for pattern in patterns {
-            if !graph.nodes.iter().any(|n| matches(pattern, &n.name)) {
+            // Patterns name the conv and linear layers whose output channels they protect.
+            if !weight_layers(graph).any(|name| matches(pattern, name)) {
                 let layers: Vec<_> = weight_layers(graph).take(4).collect();
                 return Err(PruneError::Pattern {
                     pattern: pattern.clone(),
                     hint: format!(
-                        "layers are named like {} (see `shears info MODEL`)",
+                        "patterns name conv and linear layers, such as {} (see `shears info MODEL`)",
                         layers.join(", ")
                     ),
                 });
@@ -154,14 +174,7 @@ impl PlanConfig {
         original: &OriginalChannels,
         amount: f64,
     ) -> Vec<Cut> {
-        let scored: Vec<(&ChannelGroup, &Vec<f32>, usize)> = groups
-            .iter()
-            .filter_map(|g| {
-                let s = scores.get(g.id)?.as_ref()?;
-                let orig = original.get(&g.name).copied().unwrap_or(g.channels);
-                Some((g, s, orig.max(g.channels)))
-            })
-            .collect();
+        let scored = scored(groups, scores, original);
         let counts: Vec<usize> = match self.scope {
             Scope::Local => scored
                 .iter()
@@ -192,17 +205,9 @@ impl PlanConfig {
         scores: &GroupScores,
         original: &OriginalChannels,
     ) -> Vec<f64> {
-        let originals = groups
-            .iter()
-            .filter(|g| scores.get(g.id).is_some_and(Option::is_some))
-            .map(|g| {
-                let orig = original
-                    .get(&g.name)
-                    .copied()
-                    .unwrap_or(g.channels)
-                    .max(g.channels);
-                (g, orig)
-            });
+        let originals = scored(groups, scores, original)
+            .into_iter()
+            .map(|(g, _, o)| (g, o));
         let mut points: Vec<f64> = match self.scope {
             Scope::Local => originals
                 .flat_map(|(g, o)| {
@@ -265,6 +270,39 @@ impl PlanConfig {
             .map(|((g, _, o), t)| self.removal(g.channels - t, g.channels, *o))
             .collect()
     }
+}
+
+/// The groups that have scores, each with its scores and its original channel count.
+fn scored<'a>(
+    groups: &'a [ChannelGroup],
+    scores: &'a GroupScores,
+    original: &OriginalChannels,
+) -> Vec<(&'a ChannelGroup, &'a Vec<f32>, usize)> {
+    groups
+        .iter()
+        .filter_map(|g| {
+            let s = scores.get(g.id)?.as_ref()?;
+            let orig = original.get(&g.key).copied().unwrap_or(g.channels);
+            Some((g, s, orig.max(g.channels)))
+        })
+        .collect()
+}
+
+/// The cuts removing `counts[group id]` channels from each group, lowest scores first: how a
+/// plan is re-picked when a criterion rescored the groups but the counts must stay.
+pub fn cuts_with_counts(scores: &GroupScores, counts: &[usize]) -> Vec<Cut> {
+    counts
+        .iter()
+        .enumerate()
+        .filter(|&(_, &n)| n > 0)
+        .filter_map(|(group, &n)| {
+            let s = scores.get(group)?.as_ref()?;
+            Some(Cut {
+                group,
+                indices: lowest(s, n),
+            })
+        })
+        .collect()
 }
 
 /// Indices of the `n` lowest scores, ascending by index (ties broken by lower index first).
@@ -418,7 +456,7 @@ mod tests {
             .find(|g| g.is_prunable() && g.channels == 16)
             .unwrap();
         // The group had 32 channels originally: 50% of 32 leaves 16, nothing more to take.
-        let original = BTreeMap::from([(g.name.clone(), 32)]);
+        let original = BTreeMap::from([(g.key.clone(), 32)]);
         let cuts = PlanConfig::default().plan(&groups, &ramp_scores(&groups), &original, 0.5);
         assert!(cuts.iter().all(|c| c.group != g.id));
     }
