@@ -2,11 +2,8 @@
 //! repeat to a target, then write the smaller model and (with `--report`) a report.
 
 use super::millions;
-use crate::args::{
-    DeviceArgs, NormalizationArg, OptimizerArg, PruneArgs, RampArg, RecipeArgs, ReductionArg,
-    ScheduleArg, ScopeArg,
-};
-use crate::commands::train::recipe_config;
+use crate::args::{NormalizationArg, PruneArgs, RampArg, ReductionArg, ScopeArg};
+use crate::commands::train::default_crop;
 use crate::data::{Data, shape_of};
 use crate::model;
 use crate::progress::PruneProgress;
@@ -17,7 +14,7 @@ use shears_ir::Graph;
 use shears_prune::importance::{Criterion, Importance, KMeans, Normalization, Reduction};
 use shears_prune::pruner::{PruneCheckpoint, PruneConfig, PruneRecord, Pruner, StopReason};
 use shears_prune::schedule::{PlanConfig, Ramp, Scope, Target};
-use shears_runtime::train::TrainData;
+use shears_runtime::train::{TrainConfig, TrainData};
 
 pub fn run(args: &PruneArgs) -> Result<()> {
     let criterion: Criterion = args.criterion.parse().map_err(anyhow::Error::msg)?;
@@ -111,32 +108,23 @@ fn prune_config(args: &PruneArgs, graph: &Graph, has_data: bool) -> Result<Prune
         None => args.finetune_epochs.unwrap_or(if has_data { 1 } else { 0 }),
     };
     let finetune = if epochs > 0 {
-        let recipe = RecipeArgs {
-            epochs,
-            batch: args.batch,
-            lr: Some(args.lr),
-            optimizer: OptimizerArg::Nesterov,
-            momentum: 0.9,
-            weight_decay: args.weight_decay,
-            schedule: ScheduleArg::Cosine,
-            step_every: 30,
-            step_gamma: 0.1,
-            seed: args.seed,
-            crop_padding: args.crop_padding,
-            no_flip: args.no_flip,
-            bn_sparsity: 0.0,
-            train_limit: args.train_limit,
-            test_limit: None,
-            device: DeviceArgs {
-                device: args.device.device.clone(),
-            },
-        };
         let shape = graph
             .input_shape()
             .and_then(|s| <[usize; 3]>::try_from(s).ok())
             .unwrap_or([3, 32, 32]);
-        let mut config = recipe_config(&recipe, shape)?;
-        config.max_batches = args.finetune_iters;
+        // Nesterov SGD (momentum 0.9) with cosine decay within each step: TrainConfig's defaults.
+        let config = TrainConfig {
+            epochs,
+            batch_size: args.batch,
+            lr: args.lr,
+            weight_decay: args.weight_decay,
+            seed: args.seed,
+            crop_padding: args.crop_padding.unwrap_or(default_crop(shape)),
+            horizontal_flip: !args.no_flip,
+            train_limit: args.train_limit,
+            max_batches: args.finetune_iters,
+            ..TrainConfig::default()
+        };
         Some(config)
     } else {
         None

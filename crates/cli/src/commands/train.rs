@@ -78,6 +78,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// Random-crop padding that suits inputs of `shape`: 4 for 32x32, 2 for 28x28, none below.
+pub fn default_crop(shape: [usize; 3]) -> usize {
+    match shape[1].min(shape[2]) {
+        side if side >= 32 => 4,
+        side if side >= 28 => 2,
+        _ => 0,
+    }
+}
+
 /// The training configuration for a recipe on inputs of `shape`.
 pub fn recipe_config(r: &RecipeArgs, shape: [usize; 3]) -> Result<TrainConfig> {
     let optimizer = match r.optimizer {
@@ -109,14 +118,6 @@ pub fn recipe_config(r: &RecipeArgs, shape: [usize; 3]) -> Result<TrainConfig> {
         ScheduleArg::Cosine => LrSchedule::Cosine,
         ScheduleArg::Onecycle => LrSchedule::OneCycle,
     };
-    let side = shape[1].min(shape[2]);
-    let default_crop = if side >= 32 {
-        4
-    } else if side >= 28 {
-        2
-    } else {
-        0
-    };
     if r.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
@@ -128,7 +129,7 @@ pub fn recipe_config(r: &RecipeArgs, shape: [usize; 3]) -> Result<TrainConfig> {
         weight_decay: r.weight_decay,
         schedule,
         seed: r.seed,
-        crop_padding: r.crop_padding.unwrap_or(default_crop),
+        crop_padding: r.crop_padding.unwrap_or(default_crop(shape)),
         horizontal_flip: !r.no_flip,
         train_limit: r.train_limit,
         test_limit: r.test_limit,

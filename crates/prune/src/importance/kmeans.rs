@@ -161,11 +161,13 @@ fn plus_plus_start(vectors: &[Vec<f32>], k: usize, rng: &mut StdRng) -> Vec<Vec<
 }
 
 fn nearest(v: &[f32], centres: &[Vec<f32>]) -> usize {
-    (0..centres.len())
-        .min_by(|&a, &b| {
-            squared_distance(v, &centres[a]).total_cmp(&squared_distance(v, &centres[b]))
-        })
-        .unwrap_or(0)
+    // One distance per centre (`min_by` over indices would compute each twice per comparison).
+    centres
+        .iter()
+        .map(|c| squared_distance(v, c))
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(0, |(i, _)| i)
 }
 
 /// The mean of each cluster's vectors (empty for an empty cluster).

@@ -133,7 +133,7 @@ impl PlanConfig {
         groups
             .iter()
             .map(|g| {
-                let producers: Vec<&str> = weight_members(g).map(|m| m.name.as_str()).collect();
+                let producers = producer_names(g);
                 g.is_prunable()
                     && !producers
                         .iter()
@@ -154,11 +154,10 @@ impl PlanConfig {
         keep.div_ceil(self.round_to)
             .saturating_mul(self.round_to)
             .min(current)
-            .max(keep.min(current))
     }
 
     fn layer_factor(&self, group: &ChannelGroup) -> f64 {
-        let producers: Vec<&str> = weight_members(group).map(|m| m.name.as_str()).collect();
+        let producers = producer_names(group);
         self.layer_ratios
             .iter()
             .find(|(pat, _)| producers.iter().any(|p| matches(pat, p)))
@@ -312,6 +311,11 @@ fn lowest(scores: &[f32], n: usize) -> Vec<usize> {
     let mut picked = order[..n.min(scores.len())].to_vec();
     picked.sort_unstable();
     picked
+}
+
+/// Names of the layers that compute a group's channels: what patterns are matched against.
+fn producer_names(group: &ChannelGroup) -> Vec<&str> {
+    weight_members(group).map(|m| m.name.as_str()).collect()
 }
 
 /// Names of conv and linear layers in graph order.
