@@ -26,6 +26,10 @@ pub enum Command {
     Eval(EvalArgs),
     /// Remove channels to a target, fine-tune, and write the smaller model and a report.
     Prune(Box<PruneArgs>),
+    /// Score every group with several criteria; with --oracle, how well each ranks channels.
+    Rank(RankArgs),
+    /// Prune each layer alone at several ratios, without fine-tuning, and record accuracy.
+    Sensitivity(SensitivityArgs),
     /// Inference (and training) throughput and latency.
     Bench(BenchArgs),
     /// The main job on real data: train a small model on Fashion-MNIST and report.
@@ -311,9 +315,12 @@ pub struct PruneArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub data: DataArgs,
-    /// Importance criterion: random, l1, l2, bn-scale, fpgm, kmeans.
+    /// Importance criterion: random, l1, l2, bn-scale, fpgm, kmeans, or on data: taylor,
+    /// taylor-weight, apoz, mean-activation, hrank, sensitivity-sampling, oracle.
     #[arg(long)]
     pub criterion: String,
+    #[command(flatten)]
+    pub score: ScoreArgs,
     #[arg(long, value_enum, default_value_t = ScopeArg::Local)]
     pub scope: ScopeArg,
     #[command(flatten)]
@@ -369,6 +376,13 @@ pub struct PruneArgs {
     /// first match wins.
     #[arg(long, value_name = "PATTERN=FACTOR", value_parser = parse_layer_ratio)]
     pub layer_ratio: Vec<(String, f64)>,
+    /// Local scope: per-layer ratios from `shears sensitivity --json` output; each layer's
+    /// share of the amount follows the largest ratio it survived within --sensitivity-drop.
+    #[arg(long, value_name = "SENSITIVITY.json", conflicts_with = "layer_ratio")]
+    pub ratios_from: Option<PathBuf>,
+    /// With --ratios-from: the accuracy loss, in points, a layer may suffer alone.
+    #[arg(long, default_value_t = 1.0, requires = "ratios_from")]
+    pub sensitivity_drop: f64,
     /// Keep channel counts multiples of N.
     #[arg(long, default_value_t = 1)]
     pub round_to: usize,
@@ -407,6 +421,87 @@ pub struct PruneArgs {
     /// Continue an interrupted run from its checkpoint.
     #[arg(long)]
     pub resume: bool,
+}
+
+/// How data-driven criteria see the data: the first N batches of the training split.
+#[derive(Args, Debug, Clone)]
+pub struct ScoreArgs {
+    /// Batches of training data data-driven criteria score on.
+    #[arg(long, alias = "batches", default_value_t = 8)]
+    pub score_batches: usize,
+    /// Samples per scoring batch.
+    #[arg(long, default_value_t = 64)]
+    pub score_batch_size: usize,
+    /// Taylor: do not L2-normalise each layer's scores before combining a group's layers.
+    #[arg(long)]
+    pub no_layer_normalization: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RankArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Criteria to score with, comma-separated (see `shears prune --help`).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "random,l1,l2,bn-scale,fpgm,apoz,mean-activation,taylor,hrank"
+    )]
+    pub criteria: Vec<String>,
+    /// Also run the oracle and give each criterion's Spearman correlation with it.
+    #[arg(long)]
+    pub oracle: bool,
+    #[command(flatten)]
+    pub score: ScoreArgs,
+    #[arg(long, value_enum, default_value_t = ReductionArg::Mean)]
+    pub reduction: ReductionArg,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Write rank.json and (with --oracle) spearman.png into this directory.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct SensitivityArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Fractions of each layer's channels to remove, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9"
+    )]
+    pub ratios: Vec<f64>,
+    /// Which channels go at each ratio.
+    #[arg(long, default_value = "l1")]
+    pub criterion: String,
+    #[command(flatten)]
+    pub score: ScoreArgs,
+    #[arg(long, value_enum, default_value_t = ReductionArg::Mean)]
+    pub reduction: ReductionArg,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Evaluate on the first N test samples (every layer and ratio is one evaluation).
+    #[arg(long, default_value_t = 2000)]
+    pub eval_limit: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write sensitivity.json and sensitivity.png into this directory.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 fn parse_layer_ratio(s: &str) -> Result<(String, f64), String> {

@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod criteria;
 mod data;
 mod model;
 mod progress;

@@ -14,7 +14,7 @@
 use shears_ir::Graph;
 use shears_ir::zoo::{self, ArchSpec};
 use shears_prune::DependencyGraph;
-use shears_prune::importance::{Criterion, GroupScores, Reduction, ScoreContext};
+use shears_prune::importance::{Criterion, CriterionOptions, GroupScores, Reduction, ScoreContext};
 use shears_prune::schedule::{PlanConfig, PlanInput, Scope, Target, apply, plan_for};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -32,7 +32,9 @@ fn prune(graph: &Graph, target: Target, scope: Scope) -> (Graph, Duration) {
     let analysis = start.elapsed();
     let groups = deps.groups();
     let prunable: Vec<_> = deps.prunable().collect();
-    let mut l1 = Criterion::L1.build(Reduction::Mean, 0);
+    let mut l1 = Criterion::L1
+        .build(&CriterionOptions::new(Reduction::Mean, 0))
+        .unwrap();
     let ctx = ScoreContext::new(graph, target.fraction());
     let mut scores: GroupScores = vec![None; groups.len()];
     for (g, s) in prunable.iter().zip(l1.score(&ctx, &prunable).unwrap()) {

@@ -23,6 +23,7 @@
 //! ```
 
 pub mod analysis;
+pub mod compare;
 mod error;
 mod group;
 pub mod importance;

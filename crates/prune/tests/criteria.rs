@@ -7,7 +7,7 @@ mod common;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use shears_ir::Graph;
 use shears_ir::zoo::{self, ArchSpec};
-use shears_prune::importance::{Criterion, GroupScores, Reduction, ScoreContext};
+use shears_prune::importance::{Criterion, CriterionOptions, GroupScores, Reduction, ScoreContext};
 use shears_prune::pruner::{PruneCheckpoint, PruneConfig, Pruner, QuietPruner, StopReason};
 use shears_prune::schedule::{PlanConfig, Scope, Target};
 use shears_prune::{ChannelGroup, DependencyGraph, PruneError};
@@ -42,7 +42,7 @@ fn scores(
     groups: &[ChannelGroup],
     amount: f64,
 ) -> GroupScores {
-    let mut importance = criterion.build(Reduction::Mean, 3);
+    let mut importance = criterion.build(&common::options(graph, 3)).unwrap();
     let prunable: Vec<&ChannelGroup> = groups.iter().filter(|g| g.is_prunable()).collect();
     let ctx = ScoreContext::new(graph, amount);
     let mut all = vec![None; groups.len()];
@@ -76,6 +76,11 @@ fn planned_cuts_prune_like_they_mask_for_every_criterion_and_scope() {
             ..Config::default()
         };
         for criterion in Criterion::ALL {
+            // Data-driven scores do not depend on the amount: score once (the oracle probes
+            // thousands of channels of vgg16 one by one).
+            let fixed = criterion
+                .needs_data()
+                .then(|| scores(criterion, &graph, groups, 0.5));
             for scope in [Scope::Local, Scope::Global] {
                 let plan = PlanConfig {
                     scope,
@@ -83,7 +88,10 @@ fn planned_cuts_prune_like_they_mask_for_every_criterion_and_scope() {
                 };
                 TestRunner::new(runner_config.clone())
                     .run(&(0.05f64..0.8), |amount| {
-                        let scores = scores(criterion, &graph, groups, amount);
+                        let scores = match &fixed {
+                            Some(s) => s.clone(),
+                            None => scores(criterion, &graph, groups, amount),
+                        };
                         let cuts = plan.plan(groups, &scores, &BTreeMap::new(), amount);
                         if cuts.is_empty() {
                             // Only bn-scale on a model without batch norm rates nothing.
@@ -125,7 +133,7 @@ fn run(
     checkpoint: Option<std::path::PathBuf>,
     resume: Option<PruneCheckpoint>,
 ) -> Result<shears_prune::pruner::PruneRecord, PruneError> {
-    let mut importance = criterion.build(Reduction::Mean, 1);
+    let mut importance = criterion.build(&common::options(graph, 1))?;
     let mut pruner = Pruner {
         config,
         criterion: importance.as_mut(),
@@ -326,7 +334,9 @@ fn kmeans_keeps_exactly_the_planned_number_of_representatives() {
         planned[group.id] = removed;
         let mut ctx = ScoreContext::new(&graph, 0.5);
         ctx.planned = Some(&planned);
-        let mut kmeans = Criterion::Kmeans.build(Reduction::Mean, 0);
+        let mut kmeans = Criterion::Kmeans
+            .build(&CriterionOptions::new(Reduction::Mean, 0))
+            .unwrap();
         let scores = kmeans.score_group(&ctx, group).unwrap().unwrap();
         let representatives = scores.iter().filter(|&&s| s >= 1.0).count();
         assert_eq!(representatives, 64 - removed);

@@ -15,4 +15,4 @@ pub mod train;
 
 pub use device::DeviceKind;
 pub use error::RuntimeError;
-pub use network::{Mode, Network, TapSpec, Taps, host_values};
+pub use network::{Mode, Network, Prefix, TapSpec, Taps, host_values};

@@ -213,6 +213,11 @@ impl Network {
         &self.shapes[node]
     }
 
+    /// Per-sample shape of the first input of `node`.
+    pub fn input_shape_of(&self, node: usize) -> &[usize] {
+        &self.shapes[self.inputs[node][0].node]
+    }
+
     /// The trainable parameters, flat, in graph order.
     pub fn params(&self) -> &[Tensor<1>] {
         &self.params
@@ -289,26 +294,86 @@ impl Network {
         mode: Mode,
         spec: &TapSpec,
     ) -> (Tensor<2>, Taps) {
-        let train = mode == Mode::Train;
         let batch = inputs[0].dims()[0];
-        let mut values: Vec<Option<Tensor<4>>> = vec![None; self.steps.len()];
-        let mut remaining_uses = self.uses.clone();
+        let mut run = Run::new(self.steps.len(), self.uses.clone(), batch);
+        run.inputs = inputs;
+        let taps = self.execute(&mut run, 0..self.steps.len(), mode, spec, &[]);
+        (self.logits(&mut run), taps)
+    }
+
+    /// Runs the nodes before `start` in eval mode and keeps what the nodes from `start` on
+    /// read, so that [`Network::forward_suffix`] can finish the pass many times over.
+    pub fn forward_prefix(&mut self, x: Tensor<4>, start: usize) -> Prefix {
+        let batch = x.dims()[0];
+        let mut run = Run::new(self.steps.len(), self.uses.clone(), batch);
+        run.inputs = vec![x];
+        let start = start.min(self.steps.len());
+        self.execute(&mut run, 0..start, Mode::Eval, &TapSpec::default(), &[]);
+        Prefix { run, start }
+    }
+
+    /// Finishes a pass begun by [`Network::forward_prefix`] on `replicas` stacked copies of its
+    /// batch (copy `r` is rows `r * n .. (r + 1) * n`), in eval mode. Before node `m` of each
+    /// `(m, mask)` in `input_masks` runs, its first input is multiplied by `mask`, which must
+    /// broadcast against it (`[replicas * n, C, 1, 1]` zeroes chosen channels per copy).
+    /// Returns the logits `[replicas * n, outputs]`.
+    pub fn forward_suffix(
+        &mut self,
+        prefix: &Prefix,
+        replicas: usize,
+        input_masks: &[(usize, Tensor<4>)],
+    ) -> Tensor<2> {
+        let mut run = Run::new(
+            self.steps.len(),
+            prefix.run.remaining.clone(),
+            prefix.run.batch * replicas,
+        );
+        run.values = prefix
+            .run
+            .values
+            .iter()
+            .map(|v| v.as_ref().map(|t| repeat_batch(t, replicas)))
+            .collect();
+        let nodes = prefix.start..self.steps.len();
+        self.execute(
+            &mut run,
+            nodes,
+            Mode::Eval,
+            &TapSpec::default(),
+            input_masks,
+        );
+        self.logits(&mut run)
+    }
+
+    /// Runs `nodes` in order, reading and storing values in `run`.
+    fn execute(
+        &mut self,
+        run: &mut Run,
+        nodes: std::ops::Range<usize>,
+        mode: Mode,
+        spec: &TapSpec,
+        input_masks: &[(usize, Tensor<4>)],
+    ) -> Taps {
+        let train = mode == Mode::Train;
         let mut taps = Taps::default();
-        let mut inputs = inputs.into_iter();
-        for node in 0..self.steps.len() {
+        let mut inputs = std::mem::take(&mut run.inputs).into_iter();
+        for node in nodes {
             let mut args = Vec::with_capacity(self.inputs[node].len());
             for outlet in &self.inputs[node] {
-                remaining_uses[outlet.node] -= 1;
-                let value = if remaining_uses[outlet.node] == 0 {
-                    values[outlet.node].take()
+                run.remaining[outlet.node] -= 1;
+                let value = if run.remaining[outlet.node] == 0 {
+                    run.values[outlet.node].take()
                 } else {
-                    values[outlet.node].clone()
+                    run.values[outlet.node].clone()
                 };
                 args.push(value.expect("inputs are computed before use"));
             }
+            if let Some((_, mask)) = input_masks.iter().find(|(m, _)| *m == node) {
+                args[0] = args[0].clone() * mask.clone();
+            }
             let mut out = match &self.steps[node] {
                 Step::Input => inputs.next().expect("one tensor per graph input"),
-                _ => self.run_step(node, args, batch, train),
+                _ => self.run_step(node, args, run.batch, train),
             };
             if spec.nodes.contains(&node) {
                 if spec.gradients {
@@ -318,12 +383,17 @@ impl Network {
                 }
                 taps.activations.push((node, out.clone()));
             }
-            values[node] = Some(out);
+            run.values[node] = Some(out);
         }
+        taps
+    }
+
+    /// The first output of a finished run as `[N, outputs]`.
+    fn logits(&self, run: &mut Run) -> Tensor<2> {
         let output = self.outputs[0];
-        let logits = values[output.node].take().expect("output computed");
+        let logits = run.values[output.node].take().expect("output computed");
         let n = logits.dims()[0];
-        (logits.reshape([n, self.output_features()]), taps)
+        logits.reshape([n, self.output_features()])
     }
 
     fn run_step(
@@ -421,19 +491,51 @@ impl Network {
     /// this network was compiled from.
     pub fn write_back(&self, graph: &mut Graph) {
         let read = |t: &Tensor<1>| host_values(t.clone());
+        self.write_arrays(graph, |i| read(&self.params[i]), |i| read(&self.stats[i]));
+    }
+
+    /// The gradient behind `grads` of each parameter on the host, in the order of
+    /// [`Network::params`]; zeros for a parameter without one.
+    pub fn gradients(&self, grads: &Gradients) -> Vec<Vec<f32>> {
+        self.params
+            .iter()
+            .map(|p| {
+                p.grad(grads)
+                    .map(host_values)
+                    .unwrap_or_else(|| vec![0.0; p.dims()[0]])
+            })
+            .collect()
+    }
+
+    /// Writes `values` (one vector per parameter, as [`Network::gradients`] gives) into the
+    /// weights of `graph`, the graph this network was compiled from, and zeroes its BN
+    /// statistics: a graph of gradients that weight criteria read like weights.
+    pub fn write_param_values(&self, graph: &mut Graph, values: &[Vec<f32>]) {
+        debug_assert_eq!(values.len(), self.params.len());
+        let zeros = |i: usize| vec![0.0; self.stats[i].dims()[0]];
+        self.write_arrays(graph, |i| values[i].clone(), zeros);
+    }
+
+    /// Sets every weight array of `graph` from `param(index)` and every BN statistic from
+    /// `stat(index)`, indices being those of the flat parameter and statistic lists.
+    fn write_arrays(
+        &self,
+        graph: &mut Graph,
+        param: impl Fn(usize) -> Vec<f32>,
+        stat: impl Fn(usize) -> Vec<f32>,
+    ) {
         for (node, step) in graph.nodes.iter_mut().zip(&self.steps) {
-            let set = |array: &mut Array, t: &Tensor<1>| array.data = read(t);
             match (&mut node.op, step) {
                 (Op::Conv2d(c), Step::Conv { weight, bias, .. }) => {
-                    set(&mut c.weight, &self.params[*weight]);
+                    c.weight.data = param(*weight);
                     if let (Some(b), Some(i)) = (&mut c.bias, bias) {
-                        set(b, &self.params[*i]);
+                        b.data = param(*i);
                     }
                 }
                 (Op::Linear(l), Step::Linear { weight, bias, .. }) => {
-                    set(&mut l.weight, &self.params[*weight]);
+                    l.weight.data = param(*weight);
                     if let (Some(b), Some(i)) = (&mut l.bias, bias) {
-                        set(b, &self.params[*i]);
+                        b.data = param(*i);
                     }
                 }
                 (
@@ -442,14 +544,62 @@ impl Network {
                         gamma, beta, stats, ..
                     },
                 ) => {
-                    set(&mut bn.gamma, &self.params[*gamma]);
-                    set(&mut bn.beta, &self.params[*beta]);
-                    set(&mut bn.mean, &self.stats[*stats]);
-                    set(&mut bn.var, &self.stats[stats + 1]);
+                    bn.gamma.data = param(*gamma);
+                    bn.beta.data = param(*beta);
+                    bn.mean.data = stat(*stats);
+                    bn.var.data = stat(stats + 1);
                 }
                 _ => {}
             }
         }
+    }
+}
+
+/// The values of a forward pass under way.
+struct Run {
+    values: Vec<Option<Tensor<4>>>,
+    /// Reads still to come of each node's value; a value is dropped after its last read.
+    remaining: Vec<usize>,
+    /// Graph inputs not yet consumed.
+    inputs: Vec<Tensor<4>>,
+    batch: usize,
+}
+
+impl Run {
+    fn new(nodes: usize, remaining: Vec<usize>, batch: usize) -> Self {
+        Self {
+            values: vec![None; nodes],
+            remaining,
+            inputs: Vec::new(),
+            batch,
+        }
+    }
+}
+
+/// A forward pass stopped before node `start`: the values later nodes still read.
+pub struct Prefix {
+    run: Run,
+    start: usize,
+}
+
+impl Prefix {
+    /// The node the pass stopped before.
+    pub fn start(&self) -> usize {
+        self.start
+    }
+
+    /// Samples in the batch.
+    pub fn batch(&self) -> usize {
+        self.run.batch
+    }
+}
+
+/// `replicas` copies of `t` stacked along the batch axis.
+fn repeat_batch(t: &Tensor<4>, replicas: usize) -> Tensor<4> {
+    if replicas == 1 {
+        t.clone()
+    } else {
+        Tensor::cat(vec![t.clone(); replicas], 0)
     }
 }
 

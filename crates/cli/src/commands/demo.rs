@@ -11,7 +11,7 @@ use crate::progress::{PruneProgress, TrainProgress};
 use crate::report;
 use anyhow::{Context, Result};
 use shears_data::{DataSource, Split};
-use shears_prune::importance::{Criterion, Reduction};
+use shears_prune::importance::{Criterion, CriterionOptions, Reduction};
 use shears_prune::pruner::{PruneConfig, Pruner};
 use shears_prune::schedule::Target;
 use shears_runtime::train::{self, TrainConfig, TrainData};
@@ -104,7 +104,7 @@ fn prune(
         lr: recipe.lr / 5.0,
         ..recipe.clone()
     };
-    let mut criterion = Criterion::L1.build(Reduction::Mean, 0);
+    let mut criterion = Criterion::L1.build(&CriterionOptions::new(Reduction::Mean, 0))?;
     let mut pruner = Pruner {
         config: PruneConfig {
             target: Target::Macs(args.target_macs),

@@ -6,6 +6,8 @@ mod eval;
 mod groups;
 mod info;
 mod prune;
+mod rank;
+mod sensitivity;
 mod train;
 
 use crate::args::{Cli, Command};
@@ -18,6 +20,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Prune(args) => prune::run(&args),
+        Command::Rank(args) => rank::run(&args),
+        Command::Sensitivity(args) => sensitivity::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Demo(args) => demo::run(&args),
     }

@@ -2,8 +2,9 @@
 //! repeat to a target, then write the smaller model and (with `--report`) a report.
 
 use super::millions;
-use crate::args::{NormalizationArg, PruneArgs, RampArg, ReductionArg, ScopeArg};
+use crate::args::{NormalizationArg, PruneArgs, RampArg, ScopeArg};
 use crate::commands::train::default_crop;
+use crate::criteria::{self, ScoreSource};
 use crate::data::{Data, shape_of};
 use crate::model;
 use crate::progress::PruneProgress;
@@ -11,13 +12,18 @@ use crate::report;
 use anyhow::{Context, Result, bail};
 use shears_data::Split;
 use shears_ir::Graph;
-use shears_prune::importance::{Criterion, Importance, KMeans, Normalization, Reduction};
+use shears_prune::compare::{SensitivityReport, layer_ratios};
+use shears_prune::importance::{Criterion, Normalization};
 use shears_prune::pruner::{PruneCheckpoint, PruneConfig, PruneRecord, Pruner, StopReason};
 use shears_prune::schedule::{PlanConfig, Ramp, Scope, Target};
 use shears_runtime::train::{TrainConfig, TrainData};
+use std::path::Path;
 
 pub fn run(args: &PruneArgs) -> Result<()> {
     let criterion: Criterion = args.criterion.parse().map_err(anyhow::Error::msg)?;
+    if criterion.needs_data() && args.data.data.is_none() {
+        bail!("--criterion {criterion} scores channels on data: pass --data");
+    }
     model::check_output(&args.output, args.force || args.resume)?;
     let data = Data::from_args(&args.data)?;
     let train_data = match &data {
@@ -31,16 +37,15 @@ pub fn run(args: &PruneArgs) -> Result<()> {
     let shape = train_data.as_ref().map(|d| shape_of(&d.train));
     let mut graph = model::load(&args.model, shape)?;
     let config = prune_config(args, &graph, train_data.is_some())?;
-    let mut importance: Box<dyn Importance> = match (criterion, args.clustering_factor) {
-        (Criterion::Kmeans, Some(f)) => {
-            if !(f > 0.0 && f <= 1.0) {
-                bail!("--clustering-factor {f} must be in (0, 1]");
-            }
-            Box::new(KMeans::new(args.seed).with_clustering_factor(f))
-        }
-        (_, Some(_)) => bail!("--clustering-factor applies to --criterion kmeans only"),
-        (c, None) => c.build(reduction(args.reduction), args.seed),
-    };
+    let device = args.device.kind()?;
+    let source = train_data.as_ref().map(|d| ScoreSource {
+        train: &d.train,
+        normalize: &d.normalize,
+        device,
+    });
+    let mut options = criteria::options(args.reduction, args.seed, &args.score, source);
+    options.clustering_factor = args.clustering_factor;
+    let (_, mut importance) = criteria::build(&args.criterion, &options)?;
     let checkpoint = args
         .checkpoint
         .clone()
@@ -71,7 +76,7 @@ pub fn run(args: &PruneArgs) -> Result<()> {
         config,
         criterion: importance.as_mut(),
         data: train_data.as_ref(),
-        device: args.device.kind()?,
+        device,
         checkpoint: Some(checkpoint),
         model: args.model.model.clone(),
     };
@@ -157,7 +162,10 @@ fn prune_config(args: &PruneArgs, graph: &Graph, has_data: bool) -> Result<Prune
             round_to: args.round_to,
             ignore: args.ignore.clone(),
             skip_first: args.skip_first,
-            layer_ratios: args.layer_ratio.clone(),
+            layer_ratios: match &args.ratios_from {
+                Some(path) => ratios_from(path, args.sensitivity_drop, graph)?,
+                None => args.layer_ratio.clone(),
+            },
         },
         finetune,
         min_accuracy: args
@@ -174,13 +182,20 @@ fn prune_config(args: &PruneArgs, graph: &Graph, has_data: bool) -> Result<Prune
     })
 }
 
-fn reduction(r: ReductionArg) -> Reduction {
-    match r {
-        ReductionArg::Mean => Reduction::Mean,
-        ReductionArg::Sum => Reduction::Sum,
-        ReductionArg::Max => Reduction::Max,
-        ReductionArg::First => Reduction::First,
+/// Per-layer factors from a `shears sensitivity --json` file.
+fn ratios_from(path: &Path, drop_points: f64, graph: &Graph) -> Result<Vec<(String, f64)>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--ratios-from: cannot read '{}'", path.display()))?;
+    let report: SensitivityReport = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "--ratios-from: '{}' is not the JSON of `shears sensitivity --json` (or its report's sensitivity.json)",
+            path.display()
+        )
+    })?;
+    if !(drop_points.is_finite() && drop_points >= 0.0) {
+        bail!("--sensitivity-drop {drop_points} must be zero or more points");
     }
+    Ok(layer_ratios(&report, drop_points / 100.0, graph)?)
 }
 
 fn print_summary(record: &PruneRecord, graph: &Graph) {

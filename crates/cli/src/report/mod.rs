@@ -5,6 +5,8 @@
 mod markdown;
 mod plot;
 
+pub use plot::{Line, line_chart};
+
 use anyhow::{Context, Result, ensure};
 use shears_prune::pruner::{LayerWidth, PruneRecord};
 use std::path::{Path, PathBuf};

@@ -277,6 +277,102 @@ fn line_panel(
     draw_legend(&mut chart, SeriesLabelPosition::LowerLeft)
 }
 
+/// A line of a [`line_chart`].
+pub struct Line {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Matplotlib's tab10 colours, for lines drawn in turn.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Lines over a shared x axis, saved as PNG at `path`. With `x_names`, x is the index into
+/// them and the names are written under the axis; otherwise x is numeric.
+pub fn line_chart(
+    path: &Path,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    y: Range<f64>,
+    lines: &[Line],
+    x_names: Option<&[String]>,
+) -> Result<PathBuf> {
+    let xs = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
+    let (lo, hi) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+    let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 1.0) };
+    let pad = ((hi - lo) * 0.03).max(0.25);
+    let names: Vec<String> = x_names
+        .unwrap_or(&[])
+        .iter()
+        .map(|n| abbreviate(n))
+        .collect();
+    let width = (160 + 26 * names.len() as u32).max(1000);
+    let height = 640
+        + if names.is_empty() {
+            0
+        } else {
+            name_area(&names)
+        };
+    render_png(path, (width, height), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT, TITLE_SIZE))
+            .margin(15)
+            .x_label_area_size(if names.is_empty() {
+                50
+            } else {
+                name_area(&names)
+            })
+            .y_label_area_size(70)
+            .build_cartesian_2d(lo - pad..hi + pad, y.clone())?;
+        let mut mesh = chart.configure_mesh();
+        mesh.y_max_light_lines(1)
+            .x_max_light_lines(0)
+            .y_label_formatter(&tick)
+            .x_label_formatter(&tick)
+            .y_desc(y_desc)
+            .label_style((FONT, TEXT_SIZE))
+            .axis_desc_style((FONT, TEXT_SIZE));
+        if names.is_empty() {
+            mesh.x_desc(x_desc);
+        } else {
+            mesh.x_labels(0);
+        }
+        mesh.draw()?;
+        for (i, line) in lines.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(
+                    LineSeries::new(line.points.iter().copied(), color.stroke_width(2))
+                        .point_size(3),
+                )?
+                .label(&line.label)
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+        draw_legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
+        let style = TextStyle::from((FONT, NAME_SIZE).into_font())
+            .transform(FontTransform::Rotate270)
+            .pos(Pos::new(HPos::Right, VPos::Center));
+        for (i, name) in names.iter().enumerate() {
+            let (x, yb) = chart.backend_coord(&(i as f64, y.start));
+            root.draw_text(name, &style, (x, yb + 10))?;
+        }
+        Ok(())
+    })
+}
+
 /// A tick label: whole numbers without decimals, others with one.
 fn tick(value: &f64) -> String {
     let whole = (value - value.round()).abs() < 1e-6;

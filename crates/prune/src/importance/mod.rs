@@ -6,20 +6,36 @@
 //! criterion that cannot rate a group (BN scale on a group without batch norm) returns `None`
 //! for it and the planner leaves that group alone.
 //!
+//! Data-driven criteria (Taylor, APoZ, mean activation, HRank, sensitivity sampling, the
+//! oracle) run the model on [`ScoreData`] and score every group in one pass by overriding
+//! [`Importance::score`]; [`probe`] holds what they share.
+//!
 //! Adding a criterion is implementing the trait; `examples/custom_criterion.rs` shows one.
 
+mod activation;
 mod bn_scale;
 mod fpgm;
+mod hrank;
 mod kmeans;
 mod magnitude;
+mod oracle;
+pub mod probe;
 mod random;
+mod sensitivity_sampling;
+mod taylor;
 mod weights;
 
+pub use activation::ActivationImportance;
 pub use bn_scale::BnScale;
 pub use fpgm::Fpgm;
+pub use hrank::{HRank, matrix_rank};
 pub use kmeans::KMeans;
 pub use magnitude::Magnitude;
+pub use oracle::Oracle;
+pub use probe::ScoreData;
 pub use random::RandomImportance;
+pub use sensitivity_sampling::SensitivitySampling;
+pub use taylor::{Taylor, TaylorWeight};
 pub use weights::{channel_vectors, weight_members};
 
 use crate::{ChannelGroup, PruneError};
@@ -169,28 +185,123 @@ pub enum Criterion {
     BnScale,
     Fpgm,
     Kmeans,
+    Taylor,
+    TaylorWeight,
+    Apoz,
+    MeanActivation,
+    Hrank,
+    SensitivitySampling,
+    Oracle,
+}
+
+/// What building a criterion may take besides its name.
+#[derive(Clone)]
+pub struct CriterionOptions {
+    /// How members of a group combine (weight criteria) or observed layers (data criteria).
+    pub reduction: Reduction,
+    /// Drives random, k-means and sensitivity sampling.
+    pub seed: u64,
+    /// The data of data-driven criteria.
+    pub data: Option<ScoreData>,
+    /// k-means: the share of channels kept as centres when the planner has not said.
+    pub clustering_factor: Option<f64>,
+    /// Taylor: L2-normalise each observed layer's scores (default on).
+    pub taylor_layer_normalization: bool,
+}
+
+impl CriterionOptions {
+    pub fn new(reduction: Reduction, seed: u64) -> Self {
+        Self {
+            reduction,
+            seed,
+            data: None,
+            clustering_factor: None,
+            taylor_layer_normalization: true,
+        }
+    }
+
+    pub fn with_data(mut self, data: ScoreData) -> Self {
+        self.data = Some(data);
+        self
+    }
 }
 
 impl Criterion {
-    pub const ALL: [Criterion; 6] = [
+    pub const ALL: [Criterion; 13] = [
         Criterion::Random,
         Criterion::L1,
         Criterion::L2,
         Criterion::BnScale,
         Criterion::Fpgm,
         Criterion::Kmeans,
+        Criterion::Taylor,
+        Criterion::TaylorWeight,
+        Criterion::Apoz,
+        Criterion::MeanActivation,
+        Criterion::Hrank,
+        Criterion::SensitivitySampling,
+        Criterion::Oracle,
     ];
 
-    /// The criterion, combining members with `reduction`; `seed` drives random choices.
-    pub fn build(self, reduction: Reduction, seed: u64) -> Box<dyn Importance> {
-        match self {
+    /// Whether the criterion runs the model on data.
+    pub fn needs_data(self) -> bool {
+        matches!(
+            self,
+            Criterion::Taylor
+                | Criterion::TaylorWeight
+                | Criterion::Apoz
+                | Criterion::MeanActivation
+                | Criterion::Hrank
+                | Criterion::SensitivitySampling
+                | Criterion::Oracle
+        )
+    }
+
+    /// The criterion with `options`; an error if it needs data and `options` has none, or an
+    /// option does not apply to it.
+    pub fn build(self, options: &CriterionOptions) -> Result<Box<dyn Importance>, PruneError> {
+        let reduction = options.reduction;
+        let seed = options.seed;
+        if options.clustering_factor.is_some() && self != Criterion::Kmeans {
+            return Err(PruneError::Config(
+                "--clustering-factor applies to --criterion kmeans only".into(),
+            ));
+        }
+        let data = || {
+            options.data.clone().ok_or_else(|| {
+                PruneError::Config(format!(
+                    "criterion '{self}' scores channels on data: pass --data (it uses the training split)"
+                ))
+            })
+        };
+        Ok(match self {
             Criterion::Random => Box::new(RandomImportance::new(seed)),
             Criterion::L1 => Box::new(Magnitude::l1(reduction)),
             Criterion::L2 => Box::new(Magnitude::l2(reduction)),
             Criterion::BnScale => Box::new(BnScale::new(reduction)),
             Criterion::Fpgm => Box::new(Fpgm::new(reduction)),
-            Criterion::Kmeans => Box::new(KMeans::new(seed)),
-        }
+            Criterion::Kmeans => match options.clustering_factor {
+                Some(f) if !(f > 0.0 && f <= 1.0) => {
+                    return Err(PruneError::Config(format!(
+                        "--clustering-factor {f} must be in (0, 1]"
+                    )));
+                }
+                Some(f) => Box::new(KMeans::new(seed).with_clustering_factor(f)),
+                None => Box::new(KMeans::new(seed)),
+            },
+            Criterion::Taylor => Box::new(
+                Taylor::new(data()?, reduction)
+                    .with_layer_normalization(options.taylor_layer_normalization),
+            ),
+            Criterion::TaylorWeight => Box::new(TaylorWeight::new(data()?, reduction)),
+            Criterion::Apoz => Box::new(ActivationImportance::apoz(data()?, reduction)),
+            Criterion::MeanActivation => {
+                Box::new(ActivationImportance::mean_activation(data()?, reduction))
+            }
+            Criterion::Hrank => Box::new(HRank::new(data()?, reduction)),
+            Criterion::SensitivitySampling => Box::new(SensitivitySampling::new(data()?, seed)),
+            Criterion::Oracle => Box::new(Oracle::new(data()?)),
+        })
     }
 
     pub fn name(self) -> &'static str {
@@ -201,6 +312,13 @@ impl Criterion {
             Criterion::BnScale => "bn-scale",
             Criterion::Fpgm => "fpgm",
             Criterion::Kmeans => "kmeans",
+            Criterion::Taylor => "taylor",
+            Criterion::TaylorWeight => "taylor-weight",
+            Criterion::Apoz => "apoz",
+            Criterion::MeanActivation => "mean-activation",
+            Criterion::Hrank => "hrank",
+            Criterion::SensitivitySampling => "sensitivity-sampling",
+            Criterion::Oracle => "oracle",
         }
     }
 }

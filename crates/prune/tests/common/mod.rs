@@ -4,9 +4,12 @@
 
 use burn::tensor::Device;
 use rand::{Rng, SeedableRng, rngs::StdRng};
+use shears_data::{Dataset, Normalize};
 use shears_ir::{Graph, Op};
+use shears_prune::importance::{CriterionOptions, Reduction, ScoreData};
 use shears_prune::{ChannelGroup, DependencyGraph, mask_groups, prune_groups};
 use shears_runtime::{Mode, Network, host_values};
+use std::sync::Arc;
 
 /// Gives every BN layer random gamma, beta, running mean and variance, so that a zeroed channel
 /// does not stay zero by accident (a fresh BN is the identity on zero).
@@ -117,4 +120,33 @@ pub fn check_every_group(graph: &Graph, rounds: u64) {
         }
     }
     all_groups_at_once(&deps, graph, 9).unwrap();
+}
+
+/// A data set of `n` random images shaped for `graph`'s input, with random labels of
+/// `classes` classes.
+pub fn random_dataset(graph: &Graph, n: usize, classes: usize, seed: u64) -> Dataset {
+    let shape: [usize; 3] = graph.input_shape().unwrap().try_into().unwrap();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let len: usize = shape.iter().product();
+    let images = (0..n * len).map(|_| rng.random()).collect();
+    let labels = (0..n)
+        .map(|_| rng.random_range(0..classes as u16))
+        .collect();
+    let names = (0..classes).map(|c| c.to_string()).collect();
+    Dataset::new(images, labels, shape, names).unwrap()
+}
+
+/// Scoring data for `graph`: 2 batches of 2 random images.
+pub fn score_data(graph: &Graph, seed: u64) -> ScoreData {
+    let classes = shears_runtime::Network::new(graph, &Device::flex())
+        .unwrap()
+        .output_features();
+    let data = random_dataset(graph, 4, classes, seed);
+    let channels = data.shape[0];
+    ScoreData::new(Arc::new(data), Normalize::unit(channels), 2, 2)
+}
+
+/// Criterion options with scoring data for `graph`, so every criterion can be built.
+pub fn options(graph: &Graph, seed: u64) -> CriterionOptions {
+    CriterionOptions::new(Reduction::Mean, seed).with_data(score_data(graph, seed))
 }

@@ -1,0 +1,227 @@
+//! The oracle: the real loss change when one channel is removed alone (|ΔC| of Molchanov et
+//! al. 2017), the ranking every other criterion is judged against.
+//!
+//! The naive oracle masks channel `c` of a group in a copy of the graph, compiles it and runs
+//! every scoring batch through it: one full forward pass per channel. The fast oracle gives the
+//! same answer with far less work:
+//!
+//! - **Zeroing where the channel is read.** Removing a channel is the same as zeroing it at the
+//!   inputs of the group's reader layers (the argument in [`crate::surgery`]), so the network is
+//!   compiled once and a probe is a multiplicative mask on those inputs.
+//! - **Caching the prefix.** Nothing before the group's first reader changes, so per group and
+//!   batch the network runs up to that reader once ([`Network::forward_prefix`]) and every probe
+//!   recomputes only the rest ([`Network::forward_suffix`]).
+//! - **Batching the probes.** Several probes share one pass: the cached values are stacked once
+//!   per probe and each copy masks a different channel.
+//! - **Reusing the data.** The scoring batches are loaded once for every group and probe.
+//!
+//! Both fold batch norm into the convs first; the losses agree up to the order of
+//! floating-point sums, which a test checks.
+
+use super::probe::ScoreData;
+use super::{GroupScores, Importance, ScoreContext};
+use crate::{ChannelGroup, MemberKind, PruneError, mask_group};
+use burn::tensor::{Tensor, TensorData};
+use shears_data::Batch;
+use shears_ir::Graph;
+use shears_runtime::{Mode, Network, host_values};
+
+/// |ΔC| per channel, by removing channels one at a time.
+pub struct Oracle {
+    data: ScoreData,
+    fast: bool,
+    /// Rows (samples × probes) per pass of the fast path.
+    pub rows_per_pass: usize,
+}
+
+impl Oracle {
+    /// The fast oracle.
+    pub fn new(data: ScoreData) -> Self {
+        Self {
+            data,
+            fast: true,
+            rows_per_pass: 512,
+        }
+    }
+
+    /// The brute-force oracle, one full pass per channel: the reference for the fast one.
+    pub fn naive(data: ScoreData) -> Self {
+        Self {
+            fast: false,
+            ..Self::new(data)
+        }
+    }
+}
+
+impl Importance for Oracle {
+    fn name(&self) -> String {
+        "oracle".into()
+    }
+
+    fn score_group(
+        &mut self,
+        ctx: &ScoreContext,
+        group: &ChannelGroup,
+    ) -> Result<Option<Vec<f32>>, PruneError> {
+        Ok(self.score(ctx, &[group])?.pop().flatten())
+    }
+
+    fn score(
+        &mut self,
+        ctx: &ScoreContext,
+        groups: &[&ChannelGroup],
+    ) -> Result<GroupScores, PruneError> {
+        let batches = self.data.load()?;
+        let device = self.data.device.device()?;
+        let folded = ctx.graph.fold_batch_norms();
+        let mut net = Network::new(&folded, &device)?;
+        let samples: usize = batches.iter().map(|b| b.n).sum();
+        let mean = |total: f64| total / samples as f64;
+        let naive_base = if self.fast {
+            0.0
+        } else {
+            total_loss(&mut net, &batches)?
+        };
+        groups
+            .iter()
+            .map(|group| {
+                let (base, losses) = if self.fast {
+                    self.fast_losses(&mut net, group, &batches)?
+                } else {
+                    (
+                        naive_base,
+                        naive_losses(ctx.graph, group, &batches, &device)?,
+                    )
+                };
+                Ok(Some(
+                    losses
+                        .into_iter()
+                        .map(|l| (mean(l) - mean(base)).abs() as f32)
+                        .collect(),
+                ))
+            })
+            .collect()
+    }
+}
+
+impl Oracle {
+    /// The total loss over `batches` of the unchanged network and with each channel of
+    /// `group` zeroed at its readers, in turn. The unchanged network runs as one more probe
+    /// with nothing zeroed, in the same pass as the first channels, so that a channel whose
+    /// removal changes nothing scores exactly 0.
+    fn fast_losses(
+        &self,
+        net: &mut Network,
+        group: &ChannelGroup,
+        batches: &[Batch],
+    ) -> Result<(f64, Vec<f64>), PruneError> {
+        let readers: Vec<_> = group
+            .members
+            .iter()
+            .filter(|m| matches!(m.kind, MemberKind::ConvIn | MemberKind::LinearIn { .. }))
+            .collect();
+        let mut losses = vec![0.0; group.channels];
+        let mut base = 0.0;
+        let Some(start) = readers.iter().map(|m| m.node).min() else {
+            return Ok((base, losses));
+        };
+        // `None` is the unchanged network.
+        let probes: Vec<Option<usize>> = std::iter::once(None)
+            .chain((0..group.channels).map(Some))
+            .collect();
+        for batch in batches {
+            let x = net.batch(batch.images.clone(), batch.n, &batch.shape)?;
+            let prefix = net.forward_prefix(x, start);
+            let per_pass = (self.rows_per_pass / batch.n).max(1);
+            for probes in probes.chunks(per_pass) {
+                let rows = probes.len() * batch.n;
+                let masks = readers
+                    .iter()
+                    .map(|m| {
+                        let node = m.node;
+                        let read = mask_shape(net, node, m.kind);
+                        let width: usize = read.iter().product();
+                        let mut mask = vec![1.0f32; rows * width];
+                        for (r, c) in probes.iter().enumerate() {
+                            let Some(c) = *c else { continue };
+                            for s in 0..batch.n {
+                                let row = &mut mask[(r * batch.n + s) * width..][..width];
+                                row[m.indices(c)].iter_mut().for_each(|v| *v = 0.0);
+                            }
+                        }
+                        let dims = [rows, read[0], read[1], read[2]];
+                        let t = Tensor::<4>::from_data(TensorData::new(mask, dims), net.device());
+                        (node, t)
+                    })
+                    .collect::<Vec<_>>();
+                let logits = net.forward_suffix(&prefix, probes.len(), &masks);
+                let values = host_values(logits);
+                let classes = values.len() / rows;
+                for (r, c) in probes.iter().enumerate() {
+                    let block = &values[r * batch.n * classes..][..batch.n * classes];
+                    let loss = cross_entropy_sum(block, classes, &batch.labels);
+                    match c {
+                        Some(c) => losses[*c] += loss,
+                        None => base += loss,
+                    }
+                }
+            }
+        }
+        Ok((base, losses))
+    }
+}
+
+/// The per-sample shape of a reader's input mask: `[C, 1, 1]` for a conv (the mask
+/// broadcasts over the map), the input's whole shape for a linear layer (whose group channels
+/// are runs of flattened features).
+fn mask_shape(net: &Network, reader: usize, kind: MemberKind) -> [usize; 3] {
+    let shape = net.input_shape_of(reader);
+    match (kind, shape) {
+        (MemberKind::ConvIn, [c, ..]) => [*c, 1, 1],
+        (_, [a]) => [*a, 1, 1],
+        (_, [a, b]) => [*a, *b, 1],
+        (_, [a, b, c]) => [*a, *b, *c],
+        _ => [1, 1, 1],
+    }
+}
+
+/// Total loss over `batches` with each channel of `group` masked in a fresh copy of `graph`.
+fn naive_losses(
+    graph: &Graph,
+    group: &ChannelGroup,
+    batches: &[Batch],
+    device: &burn::tensor::Device,
+) -> Result<Vec<f64>, PruneError> {
+    (0..group.channels)
+        .map(|c| {
+            let mut masked = graph.clone();
+            mask_group(&mut masked, group, &[c])?;
+            let mut net = Network::new(&masked.fold_batch_norms(), device)?;
+            total_loss(&mut net, batches)
+        })
+        .collect()
+}
+
+/// The summed cross-entropy of `net` over `batches`.
+fn total_loss(net: &mut Network, batches: &[Batch]) -> Result<f64, PruneError> {
+    let mut total = 0.0;
+    for batch in batches {
+        let x = net.batch(batch.images.clone(), batch.n, &batch.shape)?;
+        let values = host_values(net.forward(x, Mode::Eval));
+        total += cross_entropy_sum(&values, values.len() / batch.n, &batch.labels);
+    }
+    Ok(total)
+}
+
+/// Σ over rows of `logsumexp(row) - row[label]`, in f64.
+fn cross_entropy_sum(logits: &[f32], classes: usize, labels: &[i64]) -> f64 {
+    logits
+        .chunks(classes)
+        .zip(labels)
+        .map(|(row, &label)| {
+            let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
+            let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
+            max + sum.ln() - row[label as usize] as f64
+        })
+        .sum()
+}
