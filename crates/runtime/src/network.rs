@@ -302,25 +302,32 @@ impl Network {
     }
 
     /// Runs the nodes before `start` in eval mode and keeps what the nodes from `start` on
-    /// read, so that [`Network::forward_suffix`] can finish the pass many times over.
-    pub fn forward_prefix(&mut self, x: Tensor<4>, start: usize) -> Prefix {
+    /// read, so that [`Network::forward_suffix`] can finish the pass many times over. The
+    /// values of the nodes in `keep` are kept too ([`Prefix::kept`]), read later or not.
+    pub fn forward_prefix(&mut self, x: Tensor<4>, start: usize, keep: &[usize]) -> Prefix {
         let batch = x.dims()[0];
         let mut run = Run::new(self.steps.len(), self.uses.clone(), batch);
         run.inputs = vec![x];
+        run.keep = keep.to_vec();
         let start = start.min(self.steps.len());
         self.execute(&mut run, 0..start, Mode::Eval, &TapSpec::default(), &[]);
         Prefix { run, start }
     }
 
     /// Finishes a pass begun by [`Network::forward_prefix`] on `replicas` stacked copies of its
-    /// batch (copy `r` is rows `r * n .. (r + 1) * n`), in eval mode. Before node `m` of each
-    /// `(m, mask)` in `input_masks` runs, its first input is multiplied by `mask`, which must
-    /// broadcast against it (`[replicas * n, C, 1, 1]` zeroes chosen channels per copy).
-    /// Returns the logits `[replicas * n, outputs]`.
+    /// batch (copy `r` is rows `r * n .. (r + 1) * n`), in eval mode, and returns the logits
+    /// `[replicas * n, outputs]`.
+    ///
+    /// - `value_deltas`: `(m, delta)` adds `delta` (`[replicas * n, ...]`) to the stacked value
+    ///   of node `m`, computed before `start`, before any later node reads it.
+    /// - `input_masks`: `(m, mask)` multiplies the first input of node `m` (from `start` on) by
+    ///   `mask`, which must broadcast against it (`[replicas * n, C, 1, 1]` zeroes chosen
+    ///   channels per copy).
     pub fn forward_suffix(
         &mut self,
         prefix: &Prefix,
         replicas: usize,
+        value_deltas: &[(usize, Tensor<4>)],
         input_masks: &[(usize, Tensor<4>)],
     ) -> Tensor<2> {
         let mut run = Run::new(
@@ -334,6 +341,11 @@ impl Network {
             .iter()
             .map(|v| v.as_ref().map(|t| repeat_batch(t, replicas)))
             .collect();
+        for (node, delta) in value_deltas {
+            if let Some(v) = run.values[*node].take() {
+                run.values[*node] = Some(v + delta.clone());
+            }
+        }
         let nodes = prefix.start..self.steps.len();
         self.execute(
             &mut run,
@@ -362,7 +374,13 @@ impl Network {
             for outlet in &self.inputs[node] {
                 run.remaining[outlet.node] -= 1;
                 let value = if run.remaining[outlet.node] == 0 {
-                    run.values[outlet.node].take()
+                    let last = run.values[outlet.node].take();
+                    if run.keep.contains(&outlet.node)
+                        && let Some(v) = &last
+                    {
+                        run.kept.push((outlet.node, v.clone()));
+                    }
+                    last
                 } else {
                     run.values[outlet.node].clone()
                 };
@@ -563,6 +581,9 @@ struct Run {
     /// Graph inputs not yet consumed.
     inputs: Vec<Tensor<4>>,
     batch: usize,
+    /// Nodes whose values are put aside when their last reader takes them.
+    keep: Vec<usize>,
+    kept: Vec<(usize, Tensor<4>)>,
 }
 
 impl Run {
@@ -572,6 +593,8 @@ impl Run {
             remaining,
             inputs: Vec::new(),
             batch,
+            keep: Vec::new(),
+            kept: Vec::new(),
         }
     }
 }
@@ -591,6 +614,17 @@ impl Prefix {
     /// Samples in the batch.
     pub fn batch(&self) -> usize {
         self.run.batch
+    }
+
+    /// The value of `node`, if it was asked to be kept (or later nodes read it) and was
+    /// computed.
+    pub fn kept(&self, node: usize) -> Option<&Tensor<4>> {
+        self.run
+            .kept
+            .iter()
+            .find(|(n, _)| *n == node)
+            .map(|(_, t)| t)
+            .or_else(|| self.run.values.get(node)?.as_ref())
     }
 }
 

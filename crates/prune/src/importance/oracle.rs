@@ -10,20 +10,25 @@
 //!   compiled once and a probe is a multiplicative mask on those inputs.
 //! - **Caching the prefix.** Nothing before the group's first reader changes, so per group and
 //!   batch the network runs up to that reader once ([`Network::forward_prefix`]) and every probe
-//!   recomputes only the rest ([`Network::forward_suffix`]).
+//!   recomputes only the rest ([`Network::forward_suffix`]). A conv reader is linear in its
+//!   input channels: the prefix runs it too, and a probe subtracts the removed channel's share
+//!   of its output, one input channel's worth of work instead of the whole conv.
 //! - **Batching the probes.** Several probes share one pass: the cached values are stacked once
 //!   per probe and each copy masks a different channel.
 //! - **Reusing the data.** The scoring batches are loaded once for every group and probe.
 //!
 //! Both fold batch norm into the convs first; the losses agree up to the order of
-//! floating-point sums, which a test checks.
+//! floating-point sums, which a test checks, and a channel whose removal changes nothing scores
+//! exactly 0 on both.
 
 use super::probe::ScoreData;
 use super::{GroupScores, Importance, ScoreContext};
-use crate::{ChannelGroup, MemberKind, PruneError, mask_group};
-use burn::tensor::{Tensor, TensorData};
+use crate::{ChannelGroup, Member, MemberKind, PruneError, mask_group};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Int, Tensor, TensorData};
 use shears_data::Batch;
-use shears_ir::Graph;
+use shears_ir::{Conv2d, Graph, Op};
 use shears_runtime::{Mode, Network, host_values};
 
 /// |ΔC| per channel, by removing channels one at a time.
@@ -86,7 +91,7 @@ impl Importance for Oracle {
             .iter()
             .map(|group| {
                 let (base, losses) = if self.fast {
-                    self.fast_losses(&mut net, group, &batches)?
+                    self.fast_losses(&mut net, &folded, group, &batches)?
                 } else {
                     (
                         naive_base,
@@ -106,24 +111,39 @@ impl Importance for Oracle {
 
 impl Oracle {
     /// The total loss over `batches` of the unchanged network and with each channel of
-    /// `group` zeroed at its readers, in turn. The unchanged network runs as one more probe
-    /// with nothing zeroed, in the same pass as the first channels, so that a channel whose
-    /// removal changes nothing scores exactly 0.
+    /// `group` removed, in turn. The unchanged network runs as one more probe, in the same
+    /// pass as the first channels, so that a channel whose removal changes nothing scores
+    /// exactly 0.
+    ///
+    /// When the group's first reader is an ungrouped conv, the prefix runs through it and a
+    /// probe subtracts the removed channel's share of its output (that channel convolved alone
+    /// with its weights, a 1/C_in of the conv's work); later readers see the channel masked.
     fn fast_losses(
         &self,
         net: &mut Network,
+        folded: &Graph,
         group: &ChannelGroup,
         batches: &[Batch],
     ) -> Result<(f64, Vec<f64>), PruneError> {
-        let readers: Vec<_> = group
+        let mut readers: Vec<&Member> = group
             .members
             .iter()
             .filter(|m| matches!(m.kind, MemberKind::ConvIn | MemberKind::LinearIn { .. }))
             .collect();
+        readers.sort_by_key(|m| m.node);
         let mut losses = vec![0.0; group.channels];
         let mut base = 0.0;
-        let Some(start) = readers.iter().map(|m| m.node).min() else {
+        let Some(&first) = readers.first() else {
             return Ok((base, losses));
+        };
+        let first_conv = match (first.kind, &folded.nodes[first.node].op) {
+            (MemberKind::ConvIn, Op::Conv2d(c)) if c.groups == 1 => Some(c),
+            _ => None,
+        };
+        let first_input = folded.nodes[first.node].inputs[0].node;
+        let (start, masked) = match first_conv {
+            Some(_) => (first.node + 1, &readers[1..]),
+            None => (first.node, &readers[..]),
         };
         // `None` is the unchanged network.
         let probes: Vec<Option<usize>> = std::iter::once(None)
@@ -131,32 +151,22 @@ impl Oracle {
             .collect();
         for batch in batches {
             let x = net.batch(batch.images.clone(), batch.n, &batch.shape)?;
-            let prefix = net.forward_prefix(x, start);
+            let prefix = net.forward_prefix(x, start, &[first_input]);
             let per_pass = (self.rows_per_pass / batch.n).max(1);
             for probes in probes.chunks(per_pass) {
-                let rows = probes.len() * batch.n;
-                let masks = readers
+                let deltas: Vec<(usize, Tensor<4>)> = match (first_conv, prefix.kept(first_input)) {
+                    (Some(conv), Some(input)) => {
+                        vec![(first.node, removal_delta(conv, input, first, probes))]
+                    }
+                    _ => Vec::new(),
+                };
+                let masks: Vec<(usize, Tensor<4>)> = masked
                     .iter()
-                    .map(|m| {
-                        let node = m.node;
-                        let read = mask_shape(net, node, m.kind);
-                        let width: usize = read.iter().product();
-                        let mut mask = vec![1.0f32; rows * width];
-                        for (r, c) in probes.iter().enumerate() {
-                            let Some(c) = *c else { continue };
-                            for s in 0..batch.n {
-                                let row = &mut mask[(r * batch.n + s) * width..][..width];
-                                row[m.indices(c)].iter_mut().for_each(|v| *v = 0.0);
-                            }
-                        }
-                        let dims = [rows, read[0], read[1], read[2]];
-                        let t = Tensor::<4>::from_data(TensorData::new(mask, dims), net.device());
-                        (node, t)
-                    })
-                    .collect::<Vec<_>>();
-                let logits = net.forward_suffix(&prefix, probes.len(), &masks);
+                    .map(|m| (m.node, reader_mask(net, m, probes, batch.n)))
+                    .collect();
+                let logits = net.forward_suffix(&prefix, probes.len(), &deltas, &masks);
                 let values = host_values(logits);
-                let classes = values.len() / rows;
+                let classes = values.len() / (probes.len() * batch.n);
                 for (r, c) in probes.iter().enumerate() {
                     let block = &values[r * batch.n * classes..][..batch.n * classes];
                     let loss = cross_entropy_sum(block, classes, &batch.labels);
@@ -169,6 +179,78 @@ impl Oracle {
         }
         Ok((base, losses))
     }
+}
+
+/// For each probe in turn, `n` rows that zero the probed channel in the input of reader `m`
+/// (all ones for the unchanged network).
+fn reader_mask(net: &Network, m: &Member, probes: &[Option<usize>], n: usize) -> Tensor<4> {
+    let read = mask_shape(net, m.node, m.kind);
+    let width: usize = read.iter().product();
+    let rows = probes.len() * n;
+    let mut mask = vec![1.0f32; rows * width];
+    for (r, c) in probes.iter().enumerate() {
+        let Some(c) = *c else { continue };
+        for s in 0..n {
+            let row = &mut mask[(r * n + s) * width..][..width];
+            row[m.indices(c)].iter_mut().for_each(|v| *v = 0.0);
+        }
+    }
+    let dims = [rows, read[0], read[1], read[2]];
+    Tensor::from_data(TensorData::new(mask, dims), net.device())
+}
+
+/// What removing each probed channel changes in the output of `conv`, the group's first
+/// reader, given its input `[n, C_in, H, W]`: minus that input channel convolved alone with its
+/// slice of the weights, `n` rows per probe (zeros for the unchanged network). One grouped
+/// convolution computes every probe's share at once.
+fn removal_delta(
+    conv: &Conv2d,
+    input: &Tensor<4>,
+    member: &Member,
+    probes: &[Option<usize>],
+) -> Tensor<4> {
+    let device = input.device();
+    let [n, _, h, w] = input.dims();
+    let [out, inp, kh, kw] = conv.weight.shape[..] else {
+        unreachable!("a conv weight has rank 4")
+    };
+    let [pt, pl, pb, pr] = conv.padding;
+    let extent = |size: usize, pad: usize, k: usize, d: usize, s: usize| {
+        (size + pad - d * (k - 1) - 1) / s + 1
+    };
+    let oh = extent(h, pt + pb, kh, conv.dilation[0], conv.stride[0]);
+    let ow = extent(w, pl + pr, kw, conv.dilation[1], conv.stride[1]);
+    let channels: Vec<usize> = probes
+        .iter()
+        .flatten()
+        .map(|&c| member.indices(c).start)
+        .collect();
+    let k = channels.len();
+    let mut parts = Vec::new();
+    if probes.first() == Some(&None) {
+        parts.push(Tensor::zeros([n, out, oh, ow], &device));
+    }
+    if k > 0 {
+        let area = kh * kw;
+        let weights: Vec<f32> = channels
+            .iter()
+            .flat_map(|&ci| (0..out).flat_map(move |o| (0..area).map(move |e| (o, ci, e))))
+            .map(|(o, ci, e)| conv.weight.data[(o * inp + ci) * area + e])
+            .collect();
+        let weight =
+            Tensor::<4>::from_data(TensorData::new(weights, [k * out, 1, kh, kw]), &device);
+        let index: Vec<i64> = channels.iter().map(|&c| c as i64).collect();
+        let index = Tensor::<1, Int>::from_data(TensorData::new(index, [k]), &device);
+        let options =
+            ConvOptions::new_with_padding(conv.stride, [(pt, pb), (pl, pr)], conv.dilation, k);
+        let shares = conv2d(input.clone().select(1, index), weight, None, options);
+        let shares = shares
+            .reshape([n, k, out, oh * ow])
+            .swap_dims(0, 1)
+            .reshape([k * n, out, oh, ow]);
+        parts.push(shares.neg());
+    }
+    Tensor::cat(parts, 0)
 }
 
 /// The per-sample shape of a reader's input mask: `[C, 1, 1]` for a conv (the mask
