@@ -359,3 +359,126 @@ fn prune_writes_a_smaller_model_and_a_report() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn rank_sensitivity_and_ratios_from_work_together() {
+    let dir = temp_dir("rank");
+    write_idx(&dir, "train", 64);
+    write_idx(&dir, "t10k", 32);
+    let data = ["--data", "mnist", "--data-dir", dir.to_str().unwrap()];
+    let with = |extra: &[&str]| -> Vec<String> {
+        extra.iter().chain(&data).map(|s| s.to_string()).collect()
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = shears(&args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        out
+    };
+
+    // rank: every criterion scores every prunable group and is correlated with the oracle per
+    // layer and overall; the report has the JSON and the plot.
+    let report = dir.join("rank");
+    let out = run(with(&[
+        "rank",
+        "lenet5",
+        "--criteria",
+        "random,l1,taylor,apoz,hrank,sensitivity-sampling",
+        "--oracle",
+        "--batches",
+        "2",
+        "--score-batch-size",
+        "16",
+        "--json",
+        "--report",
+        report.to_str().unwrap(),
+    ]));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let groups = json["groups"].as_array().unwrap().len();
+    assert!(groups >= 3, "{json}");
+    let criteria = json["criteria"].as_array().unwrap();
+    assert_eq!(criteria.len(), 6);
+    for c in criteria {
+        let rho = &c["spearman"]["per_layer"];
+        assert_eq!(rho.as_array().unwrap().len(), groups, "{c}");
+        let overall = c["spearman"]["overall"].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&overall), "{c}");
+    }
+    assert!(report.join("rank.json").exists() && report.join("spearman.png").exists());
+
+    // sensitivity: one point per ratio for every layer, then --ratios-from uses it.
+    let scan = dir.join("scan");
+    let out = run(with(&[
+        "sensitivity",
+        "lenet5",
+        "--ratios",
+        "0.25,0.5",
+        "--eval-limit",
+        "32",
+        "--report",
+        scan.to_str().unwrap(),
+    ]));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("| layer | channels | 0.25 | 0.50 |"),
+        "{table}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(scan.join("sensitivity.json")).unwrap())
+            .unwrap();
+    for layer in json["layers"].as_array().unwrap() {
+        assert_eq!(layer["points"].as_array().unwrap().len(), 2, "{layer}");
+    }
+    assert!(scan.join("sensitivity.png").exists());
+    let pruned = dir.join("pruned.onnx");
+    let scan_json = scan.join("sensitivity.json");
+    run(with(&[
+        "prune",
+        "lenet5",
+        "--criterion",
+        "taylor",
+        "--ratio",
+        "0.3",
+        "--ratios-from",
+        scan_json.to_str().unwrap(),
+        "--sensitivity-drop",
+        "100",
+        "--finetune-epochs",
+        "0",
+        "-o",
+        pruned.to_str().unwrap(),
+    ]));
+    assert!(pruned.exists());
+
+    // Errors name the fix.
+    assert_user_error(&["rank", "lenet5"], "--data");
+    assert_user_error(
+        &[
+            "prune",
+            "lenet5",
+            "--criterion",
+            "oracle",
+            "--ratio",
+            "0.3",
+            "-o",
+            "x.onnx",
+        ],
+        "--data",
+    );
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{}").unwrap();
+    let args = with(&[
+        "prune",
+        "lenet5",
+        "--criterion",
+        "l1",
+        "--ratio",
+        "0.3",
+        "--ratios-from",
+        bad.to_str().unwrap(),
+        "-o",
+        "y.onnx",
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_user_error(&args, "shears sensitivity");
+}
