@@ -356,6 +356,13 @@ pub struct PruneArgs {
     /// Disable the random horizontal flip while fine-tuning.
     #[arg(long)]
     pub no_flip: bool,
+    /// Fine-tune with knowledge distillation from the model each step starts from: the weight
+    /// ALPHA in [0, 1] of the teacher's softened outputs in the loss (e.g. 0.7).
+    #[arg(long, value_name = "ALPHA")]
+    pub distill: Option<f32>,
+    /// Softmax temperature of the distillation.
+    #[arg(long, default_value_t = 4.0, requires = "distill")]
+    pub distill_temperature: f32,
     /// Keep only models with at least this top-1 accuracy, in percent.
     #[arg(long, conflicts_with = "max_accuracy_drop")]
     pub min_accuracy: Option<f64>,

@@ -91,7 +91,15 @@ pub fn training(
     let mut optimizer = Optimizer::new(OptimizerKind::default(), 5e-4, net.params().len());
     let x = random_input(&net, batch);
     Ok(measure("training", batch, runs, || {
-        let (_, logits) = train_step(&mut net, &mut optimizer, x.clone(), &labels, 0.01, 0.0);
+        let (_, logits) = train_step(
+            &mut net,
+            &mut optimizer,
+            x.clone(),
+            &labels,
+            0.01,
+            0.0,
+            None,
+        );
         let _ = logits.into_data();
     }))
 }

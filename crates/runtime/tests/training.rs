@@ -5,8 +5,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use shears_data::{Dataset, Normalize};
 use shears_ir::zoo::Init;
 use shears_ir::{Graph, GraphBuilder, Op};
-use shears_runtime::train::{self, Checkpoint, LrSchedule, Quiet, TrainConfig, TrainData};
-use shears_runtime::{DeviceKind, Mode, Network, RuntimeError, TapSpec};
+use shears_runtime::train::{self, Checkpoint, Distill, LrSchedule, Quiet, TrainConfig, TrainData};
+use shears_runtime::{DeviceKind, Mode, Network, RuntimeError, TapSpec, host_values};
 use std::sync::Arc;
 
 /// Two classes of 1x8x8 images, horizontal or vertical stripes, with noise: a conv followed
@@ -57,6 +57,7 @@ fn data() -> TrainData {
             mean: vec![0.5],
             std: vec![0.25],
         },
+        teacher: None,
     }
 }
 
@@ -97,6 +98,81 @@ fn mean_abs_gamma(graph: &Graph) -> f32 {
         panic!("bn is a batch norm")
     };
     bn.gamma.data.iter().map(|g| g.abs()).sum::<f32>() / bn.gamma.len() as f32
+}
+
+/// Top-1 predictions of `graph` on the test stripes.
+fn predictions(graph: &Graph) -> Vec<usize> {
+    let data = data();
+    let test = data.test.unwrap();
+    let mut net = Network::new(graph, &Device::flex()).unwrap();
+    let images: Vec<f32> = test
+        .images
+        .iter()
+        .map(|&p| (p as f32 / 255.0 - 0.5) / 0.25)
+        .collect();
+    let x = net.batch(images, test.len(), &test.shape).unwrap();
+    let logits = host_values(net.forward(x, Mode::Eval));
+    let k = net.output_features();
+    logits
+        .chunks(k)
+        .map(|row| (0..k).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap())
+        .collect()
+}
+
+#[test]
+fn distillation_follows_the_teacher() {
+    // An untrained teacher: its predictions have nothing to do with the labels, so only a
+    // student that learns from it agrees with it.
+    let teacher = small_net(11);
+    let wanted = predictions(&teacher);
+    let agreement = |distill: Option<Distill>| {
+        let mut student = small_net(3);
+        let data = TrainData {
+            teacher: Some(Arc::new(teacher.clone())),
+            ..data()
+        };
+        let config = TrainConfig {
+            distill,
+            ..config(6)
+        };
+        train::train(
+            &mut student,
+            &data,
+            &config,
+            DeviceKind::Flex,
+            None,
+            &mut Quiet,
+        )
+        .unwrap();
+        let got = predictions(&student);
+        got.iter().zip(&wanted).filter(|(a, b)| a == b).count() as f64 / got.len() as f64
+    };
+    let plain = agreement(None);
+    let distilled = agreement(Some(Distill {
+        alpha: 1.0,
+        temperature: 2.0,
+    }));
+    assert!(
+        distilled > plain + 0.2 && distilled > 0.6,
+        "agreement with the teacher: {plain} trained on labels, {distilled} distilled"
+    );
+    // Distilling needs a teacher.
+    let err = train::train(
+        &mut small_net(3),
+        &data(),
+        &TrainConfig {
+            distill: Some(Distill {
+                alpha: 0.5,
+                temperature: 4.0,
+            }),
+            ..config(1)
+        },
+        DeviceKind::Flex,
+        None,
+        &mut Quiet,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("teacher"), "{err}");
 }
 
 #[test]

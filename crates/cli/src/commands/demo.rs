@@ -50,6 +50,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         train: train_set,
         test: Some(test_set),
         normalize: source.default_normalize(),
+        teacher: None,
     };
     let history = train::train(
         &mut graph,

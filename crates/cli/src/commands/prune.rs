@@ -16,7 +16,7 @@ use shears_prune::compare::{SensitivityReport, layer_ratios};
 use shears_prune::importance::{Criterion, Normalization};
 use shears_prune::pruner::{PruneCheckpoint, PruneConfig, PruneRecord, Pruner, StopReason};
 use shears_prune::schedule::{PlanConfig, Ramp, Scope, Target};
-use shears_runtime::train::{TrainConfig, TrainData};
+use shears_runtime::train::{Distill, TrainConfig, TrainData};
 use std::path::Path;
 
 pub fn run(args: &PruneArgs) -> Result<()> {
@@ -31,6 +31,7 @@ pub fn run(args: &PruneArgs) -> Result<()> {
             train: d.load(Split::Train)?,
             test: Some(d.load(Split::Test)?),
             normalize: d.normalize.clone(),
+            teacher: None,
         }),
         None => None,
     };
@@ -128,6 +129,10 @@ fn prune_config(args: &PruneArgs, graph: &Graph, has_data: bool) -> Result<Prune
             horizontal_flip: !args.no_flip,
             train_limit: args.train_limit,
             max_batches: args.finetune_iters,
+            distill: args.distill.map(|alpha| Distill {
+                alpha,
+                temperature: args.distill_temperature,
+            }),
             ..TrainConfig::default()
         };
         Some(config)

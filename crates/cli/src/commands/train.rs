@@ -52,6 +52,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         train: train_set,
         test: Some(test_set),
         normalize: data.normalize.clone(),
+        teacher: None,
     };
     let history = train::train(
         &mut graph,
@@ -136,5 +137,6 @@ pub fn recipe_config(r: &RecipeArgs, shape: [usize; 3]) -> Result<TrainConfig> {
         checkpoint: None::<PathBuf>,
         max_batches: None,
         bn_sparsity: r.bn_sparsity,
+        distill: None,
     })
 }

@@ -169,7 +169,7 @@ impl Pruner<'_> {
         let mut candidate = apply(graph, groups, &cuts)?;
         observer.pruned(step, candidate.param_count(), candidate.mac_count()?);
         let pruned_eval = self.evaluate(&candidate)?;
-        let epochs = self.finetune(&mut candidate, step, observer)?;
+        let epochs = self.finetune(&mut candidate, graph, step, observer)?;
         let eval = if epochs > 0 {
             self.evaluate(&candidate)?
         } else {
@@ -291,10 +291,12 @@ impl Pruner<'_> {
         Ok(scores)
     }
 
-    /// Fine-tunes `graph` in place for the configured epochs; returns the epochs run.
+    /// Fine-tunes `graph` in place for the configured epochs, distilling from `teacher` (the
+    /// model the step started from) if the recipe says so; returns the epochs run.
     fn finetune(
         &self,
         graph: &mut Graph,
+        teacher: &Graph,
         step: usize,
         observer: &mut dyn PruneObserver,
     ) -> Result<usize, PruneError> {
@@ -313,6 +315,10 @@ impl Pruner<'_> {
             train: data.train.clone(),
             test: None,
             normalize: data.normalize.clone(),
+            teacher: config
+                .distill
+                .is_some()
+                .then(|| std::sync::Arc::new(teacher.clone())),
         };
         let mut quiet = Quiet;
         let train_observer = match observer.train_observer() {

@@ -12,6 +12,27 @@ pub fn cross_entropy(logits: Tensor<2>, labels: &[i64]) -> Tensor<1> {
     picked.mean().neg()
 }
 
+/// Mean over rows of `-sum_k softmax(teacher / T)_k * log_softmax(logits / T)_k`: the
+/// distillation loss, `teacher` being `[N * K]` logits on the host.
+pub fn soft_cross_entropy(logits: Tensor<2>, teacher: &[f32], temperature: f32) -> Tensor<1> {
+    let [n, k] = logits.dims();
+    let targets: Vec<f32> = teacher
+        .chunks(k)
+        .flat_map(|row| {
+            let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let e: Vec<f32> = row
+                .iter()
+                .map(|v| ((v - max) / temperature).exp())
+                .collect();
+            let sum: f32 = e.iter().sum();
+            e.into_iter().map(move |v| v / sum)
+        })
+        .collect();
+    let targets = Tensor::<2>::from_data(TensorData::new(targets, [n, k]), &logits.device());
+    let log_p = log_softmax(logits / temperature, 1);
+    (targets * log_p).sum_dim(1).mean().neg()
+}
+
 /// How many rows rank their label first, and among the first five. A NaN logit ranks above
 /// the label, so a model that outputs NaN scores 0, not 100%.
 pub fn top1_top5(logits: &[f32], classes: usize, labels: &[i64]) -> (usize, usize) {
@@ -41,6 +62,24 @@ mod tests {
         let logits = [0.1, 0.9, 0.0, /* */ 0.5, 0.2, 0.3];
         assert_eq!(top1_top5(&logits, 3, &[1, 1]), (1, 2));
         assert_eq!(top1_top5(&logits, 3, &[0, 0]), (1, 2));
+    }
+
+    #[test]
+    fn soft_cross_entropy_matches_hand_computation() {
+        let device = burn::tensor::Device::flex();
+        let logits =
+            Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 0.5], [1, 3]), &device);
+        let teacher = [0.0f32, 2.0, 2.0];
+        let t = 2.0f32;
+        let loss: f32 = soft_cross_entropy(logits, &teacher, t).into_scalar();
+        let softmax = |v: [f32; 3]| {
+            let e = v.map(|x| (x / t).exp());
+            let s: f32 = e.iter().sum();
+            e.map(|x| x / s)
+        };
+        let (p, q) = (softmax(teacher), softmax([1.0, 2.0, 0.5]));
+        let expected: f32 = -(0..3).map(|i| p[i] * q[i].ln()).sum::<f32>();
+        assert!((loss - expected).abs() < 1e-6, "{loss} vs {expected}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod schedule;
 
 pub use checkpoint::{Checkpoint, read_checked, write_atomic};
 pub use eval::{EvalReport, evaluate, evaluate_network};
-pub use loss::{cross_entropy, top1_top5};
+pub use loss::{cross_entropy, soft_cross_entropy, top1_top5};
 pub use optim::{Optimizer, OptimizerKind, OptimizerState};
 pub use schedule::LrSchedule;
 
@@ -50,6 +50,16 @@ pub struct TrainConfig {
     /// `bn-scale` criterion finds channels to drop; 0 for none.
     #[serde(default)]
     pub bn_sparsity: f32,
+    /// Knowledge distillation from [`TrainData::teacher`] (Hinton et al. 2015); `None`: none.
+    #[serde(default)]
+    pub distill: Option<Distill>,
+}
+
+/// The loss is `(1 - alpha) * CE(labels) + alpha * T^2 * CE(softmax(teacher / T), student / T)`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Distill {
+    pub alpha: f32,
+    pub temperature: f32,
 }
 
 impl Default for TrainConfig {
@@ -69,6 +79,7 @@ impl Default for TrainConfig {
             checkpoint: None,
             max_batches: None,
             bn_sparsity: 0.0,
+            distill: None,
         }
     }
 }
@@ -112,6 +123,8 @@ pub struct TrainData {
     pub train: Arc<Dataset>,
     pub test: Option<Arc<Dataset>>,
     pub normalize: Normalize,
+    /// A model whose softened outputs are targets too, with [`TrainConfig::distill`].
+    pub teacher: Option<Arc<Graph>>,
 }
 
 /// Trains `graph` in place for `config.epochs` epochs (continuing from `resume` if given) and
@@ -139,6 +152,15 @@ pub fn train(
     }
     let mut net = Network::new(graph, &autodiff)?;
     check_classes(&net, data.train.classes)?;
+    let mut teacher = match (&config.distill, &data.teacher) {
+        (None, _) => None,
+        (Some(d), Some(t)) => Some((Network::new(&t.fold_batch_norms(), &base)?, *d)),
+        (Some(_), None) => {
+            return Err(RuntimeError::Config(
+                "distillation needs a teacher model".into(),
+            ));
+        }
+    };
     let mut optimizer = Optimizer::new(
         config.optimizer.clone(),
         config.weight_decay,
@@ -176,6 +198,13 @@ pub fn train(
             lr = config
                 .schedule
                 .lr(config.lr, epoch * batches + b, total_iters, batches);
+            let soft = match &mut teacher {
+                Some((t, d)) => {
+                    let x = t.batch(batch.images.clone(), batch.n, &batch.shape)?;
+                    Some((host_values(t.forward(x, Mode::Eval)), *d))
+                }
+                None => None,
+            };
             let x = net.batch(batch.images, batch.n, &batch.shape)?;
             let (loss_value, logits) = train_step(
                 &mut net,
@@ -184,6 +213,7 @@ pub fn train(
                 &batch.labels,
                 lr,
                 config.bn_sparsity,
+                soft.as_ref().map(|(l, d)| (l.as_slice(), *d)),
             );
             if !loss_value.is_finite() {
                 return Err(RuntimeError::Diverged {
@@ -243,9 +273,10 @@ pub fn train(
     Ok(history)
 }
 
-/// One optimisation step on a batch: forward in train mode, cross-entropy (plus `bn_sparsity`
-/// times the L1 norm of the BN gammas), backward, update. Returns the cross-entropy and the
-/// logits. A non-finite loss is returned, not applied.
+/// One optimisation step on a batch: forward in train mode, cross-entropy (mixed with the
+/// distillation loss against `teacher` logits `[N * K]` if given, plus `bn_sparsity` times the
+/// L1 norm of the BN gammas), backward, update. Returns the cross-entropy and the logits. A
+/// non-finite loss is returned, not applied.
 pub fn train_step(
     net: &mut Network,
     optimizer: &mut Optimizer,
@@ -253,10 +284,16 @@ pub fn train_step(
     labels: &[i64],
     lr: f64,
     bn_sparsity: f32,
+    teacher: Option<(&[f32], Distill)>,
 ) -> (f32, Tensor<2>) {
     let logits = net.forward(x, Mode::Train);
     let mut loss = cross_entropy(logits.clone(), labels);
     let loss_value: f32 = loss.clone().into_scalar();
+    if let Some((teacher, d)) = teacher {
+        let soft = soft_cross_entropy(logits.clone(), teacher, d.temperature);
+        let t2 = d.temperature * d.temperature;
+        loss = loss * (1.0 - d.alpha) + soft * (d.alpha * t2);
+    }
     if bn_sparsity > 0.0
         && let Some(l1) = net.bn_gamma_l1()
     {
@@ -288,6 +325,14 @@ fn validate(config: &TrainConfig) -> Result<(), RuntimeError> {
         return bad(format!(
             "--weight-decay {} must be zero or positive",
             config.weight_decay
+        ));
+    }
+    if let Some(d) = &config.distill
+        && !((0.0..=1.0).contains(&d.alpha) && d.temperature.is_finite() && d.temperature > 0.0)
+    {
+        return bad(format!(
+            "--distill {} must be in [0, 1] and --distill-temperature {} positive",
+            d.alpha, d.temperature
         ));
     }
     if !(config.bn_sparsity.is_finite() && config.bn_sparsity >= 0.0) {
