@@ -283,8 +283,8 @@ pub struct Line {
     pub points: Vec<(f64, f64)>,
 }
 
-/// Matplotlib's tab10 colours, for lines drawn in turn.
-const PALETTE: [RGBColor; 10] = [
+/// Matplotlib's tab10 colours, then black and lighter tab20 ones, for lines drawn in turn.
+const PALETTE: [RGBColor; 16] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -295,6 +295,12 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(127, 127, 127),
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
+    RGBColor(0, 0, 0),
+    RGBColor(255, 187, 120),
+    RGBColor(152, 223, 138),
+    RGBColor(255, 152, 150),
+    RGBColor(197, 176, 213),
+    RGBColor(196, 156, 148),
 ];
 
 /// Lines over a shared x axis, saved as PNG at `path`. With `x_names`, x is the index into
