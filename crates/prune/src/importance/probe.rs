@@ -161,7 +161,7 @@ pub fn observe(
         .collect();
     let device = data.device.device()?;
     let device = if gradients { device.autodiff() } else { device };
-    // Folding BN keeps node indices and the observed values; gradients need no folding.
+    // Folding BN keeps node indices, the observed values and their gradients.
     let mut net = Network::new(&graph.fold_batch_norms(), &device)?;
     let spec = TapSpec {
         nodes: nodes.clone(),
