@@ -606,16 +606,6 @@ pub struct Prefix {
 }
 
 impl Prefix {
-    /// The node the pass stopped before.
-    pub fn start(&self) -> usize {
-        self.start
-    }
-
-    /// Samples in the batch.
-    pub fn batch(&self) -> usize {
-        self.run.batch
-    }
-
     /// The value of `node`, if it was asked to be kept (or later nodes read it) and was
     /// computed.
     pub fn kept(&self, node: usize) -> Option<&Tensor<4>> {

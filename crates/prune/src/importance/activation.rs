@@ -57,14 +57,6 @@ impl Importance for ActivationImportance {
         }
     }
 
-    fn score_group(
-        &mut self,
-        ctx: &ScoreContext,
-        group: &ChannelGroup,
-    ) -> Result<Option<Vec<f32>>, PruneError> {
-        Ok(self.score(ctx, &[group])?.pop().flatten())
-    }
-
     fn score(
         &mut self,
         ctx: &ScoreContext,

@@ -28,14 +28,6 @@ impl Importance for HRank {
         "hrank".into()
     }
 
-    fn score_group(
-        &mut self,
-        ctx: &ScoreContext,
-        group: &ChannelGroup,
-    ) -> Result<Option<Vec<f32>>, PruneError> {
-        Ok(self.score(ctx, &[group])?.pop().flatten())
-    }
-
     fn score(
         &mut self,
         ctx: &ScoreContext,

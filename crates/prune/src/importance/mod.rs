@@ -84,12 +84,15 @@ pub trait Importance {
     fn name(&self) -> String;
 
     /// One score per channel of `group` (`group.channels` of them), or `None` when this
-    /// criterion cannot rate the group.
+    /// criterion cannot rate the group. A criterion implements this or [`Importance::score`]
+    /// (or both); the default scores the group alone through `score`.
     fn score_group(
         &mut self,
         ctx: &ScoreContext,
         group: &ChannelGroup,
-    ) -> Result<Option<Vec<f32>>, PruneError>;
+    ) -> Result<Option<Vec<f32>>, PruneError> {
+        Ok(self.score(ctx, &[group])?.pop().flatten())
+    }
 
     /// Whether the scores depend on how many channels the planner removes (k-means does). The
     /// loop then scores twice: once to plan, once more with the planned counts.

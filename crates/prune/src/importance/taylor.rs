@@ -46,14 +46,6 @@ impl Importance for Taylor {
         "taylor".into()
     }
 
-    fn score_group(
-        &mut self,
-        ctx: &ScoreContext,
-        group: &ChannelGroup,
-    ) -> Result<Option<Vec<f32>>, PruneError> {
-        Ok(self.score(ctx, &[group])?.pop().flatten())
-    }
-
     fn score(
         &mut self,
         ctx: &ScoreContext,
@@ -97,14 +89,6 @@ impl TaylorWeight {
 impl Importance for TaylorWeight {
     fn name(&self) -> String {
         "taylor-weight".into()
-    }
-
-    fn score_group(
-        &mut self,
-        ctx: &ScoreContext,
-        group: &ChannelGroup,
-    ) -> Result<Option<Vec<f32>>, PruneError> {
-        Ok(self.score(ctx, &[group])?.pop().flatten())
     }
 
     fn score(
