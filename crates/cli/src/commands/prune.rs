@@ -21,9 +21,6 @@ use std::path::Path;
 
 pub fn run(args: &PruneArgs) -> Result<()> {
     let criterion: Criterion = args.criterion.parse().map_err(anyhow::Error::msg)?;
-    if criterion.needs_data() && args.data.data.is_none() {
-        bail!("--criterion {criterion} scores channels on data: pass --data");
-    }
     model::check_output(&args.output, args.force || args.resume)?;
     let data = Data::from_args(&args.data)?;
     let train_data = match &data {

@@ -6,8 +6,8 @@ use crate::args::RankArgs;
 use crate::criteria::{self, ScoreSource};
 use crate::data::{Data, shape_of};
 use crate::model;
-use crate::report::{Line, line_chart};
-use anyhow::{Context, Result, bail};
+use crate::report::{Line, line_chart, write_json};
+use anyhow::{Result, bail};
 use shears_data::Split;
 use shears_prune::DependencyGraph;
 use shears_prune::compare::{RankReport, rank_criteria};
@@ -64,10 +64,7 @@ pub fn run(args: &RankArgs) -> Result<()> {
         |name, seconds| eprintln!("  {name}: {seconds:.1} s"),
     )?;
     if let Some(dir) = &args.report {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let path = dir.join("rank.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
+        let path = write_json(dir, "rank.json", &report)?;
         eprintln!("wrote {}", path.display());
         if report.oracle.is_some() {
             let plot = spearman_plot(&dir.join("spearman.png"), &report)?;

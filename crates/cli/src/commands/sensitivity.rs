@@ -6,8 +6,8 @@ use crate::args::SensitivityArgs;
 use crate::criteria::{self, ScoreSource};
 use crate::data::{Data, shape_of};
 use crate::model;
-use crate::report::{Line, line_chart};
-use anyhow::{Context, Result, bail};
+use crate::report::{Line, line_chart, write_json};
+use anyhow::{Result, bail};
 use shears_data::Split;
 use shears_prune::DependencyGraph;
 use shears_prune::compare::{SensitivityReport, scan_sensitivity};
@@ -62,10 +62,7 @@ pub fn run(args: &SensitivityArgs) -> Result<()> {
         |layer, ratio, accuracy| eprintln!("  {layer} at {ratio:.2}: {:.2}%", 100.0 * accuracy),
     )?;
     if let Some(dir) = &args.report {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let path = dir.join("sensitivity.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
+        let path = write_json(dir, "sensitivity.json", &report)?;
         let plot = plot(&dir.join("sensitivity.png"), &report)?;
         eprintln!("wrote {} and {}", path.display(), plot.display());
     }

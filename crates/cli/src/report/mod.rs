@@ -18,10 +18,8 @@ const MISSING: &str = "–";
 /// (created if needed) and returns their paths in that order.
 pub fn write_report(dir: &Path, record: &PruneRecord) -> Result<Vec<PathBuf>> {
     check(record)?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let json = serde_json::to_string_pretty(record)? + "\n";
     let written = vec![
-        write_text(dir, "report.json", &json)?,
+        write_json(dir, "report.json", record)?,
         write_text(dir, "report.md", &markdown::render(record))?,
         plot::params_accuracy(&dir.join("params_accuracy.png"), record)?,
         plot::channels(&dir.join("channels.png"), record)?,
@@ -39,6 +37,12 @@ fn check(record: &PruneRecord) -> Result<()> {
         record.steps.len()
     );
     Ok(())
+}
+
+/// Writes `value` as pretty JSON to `dir/name`, creating `dir` if needed.
+pub fn write_json(dir: &Path, name: &str, value: &impl serde::Serialize) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    write_text(dir, name, &(serde_json::to_string_pretty(value)? + "\n"))
 }
 
 fn write_text(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
