@@ -7,7 +7,7 @@
 //! conv-BN-ReLU chain, the sums after the ReLUs of a residual stage. A flattened value is
 //! observed on the map it flattens, so channels keep their `H x W` layout.
 
-use crate::{ChannelGroup, MemberKind, PruneError};
+use crate::{ChannelGroup, Member, MemberKind, PruneError};
 use shears_data::{Batch, BatchLoader, Dataset, LoaderConfig, Normalize};
 use shears_ir::{Graph, Op};
 use shears_runtime::train::cross_entropy;
@@ -73,41 +73,44 @@ pub struct TapPoint {
 /// The values the reader members of `group` take in, once each, in graph order; empty for a
 /// group nothing reads (it could not be pruned).
 pub fn tap_points(graph: &Graph, group: &ChannelGroup) -> Vec<TapPoint> {
-    let slice = |node: usize| group.values.iter().find(|v| v.node == node);
     let mut points: Vec<TapPoint> = Vec::new();
     for member in &group.members {
-        if !matches!(
-            member.kind,
-            MemberKind::ConvIn | MemberKind::LinearIn { .. }
-        ) {
-            continue;
-        }
-        let Some(read) = graph.nodes[member.node].inputs.first().map(|o| o.node) else {
-            continue;
-        };
-        // Observe a flattened map before the flatten, where its channels are still maps.
-        let unflattened = match &graph.nodes[read].op {
-            Op::Flatten { .. } => graph.nodes[read]
-                .inputs
-                .first()
-                .and_then(|o| slice(o.node))
-                .filter(|v| v.per_channel == 1),
-            _ => None,
-        };
-        let Some(value) = unflattened.or_else(|| slice(read)) else {
-            continue;
-        };
-        let point = TapPoint {
-            node: value.node,
-            offset: value.offset,
-            per_channel: value.per_channel,
-        };
-        if !points.contains(&point) {
+        if let Some(point) = reader_tap(graph, group, member)
+            && !points.contains(&point)
+        {
             points.push(point);
         }
     }
     points.sort_by_key(|p| p.node);
     points
+}
+
+/// Where the input of `member`, a reader of `group`, is observed; `None` for a member that
+/// does not read the group.
+pub fn reader_tap(graph: &Graph, group: &ChannelGroup, member: &Member) -> Option<TapPoint> {
+    if !matches!(
+        member.kind,
+        MemberKind::ConvIn | MemberKind::LinearIn { .. }
+    ) {
+        return None;
+    }
+    let slice = |node: usize| group.values.iter().find(|v| v.node == node);
+    let read = graph.nodes[member.node].inputs.first()?.node;
+    // Observe a flattened map before the flatten, where its channels are still maps.
+    let unflattened = match &graph.nodes[read].op {
+        Op::Flatten { .. } => graph.nodes[read]
+            .inputs
+            .first()
+            .and_then(|o| slice(o.node))
+            .filter(|v| v.per_channel == 1),
+        _ => None,
+    };
+    let value = unflattened.or_else(|| slice(read))?;
+    Some(TapPoint {
+        node: value.node,
+        offset: value.offset,
+        per_channel: value.per_channel,
+    })
 }
 
 /// One observed value of one batch on the host, `[n, axis1, spatial]` flattened.

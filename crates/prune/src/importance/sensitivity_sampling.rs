@@ -16,7 +16,7 @@
 //! broken by sensitivity. The paper keeps exactly the drawn channels and rescales their weights;
 //! here the planner decides how many go, so the draws rank and the weights stay as trained.
 
-use super::probe::{Observed, ScoreData, TapPoint, observe, tap_points};
+use super::probe::{Observed, ScoreData, TapPoint, observe, reader_tap, tap_points};
 use super::{GroupScores, Importance, ScoreContext};
 use crate::{ChannelGroup, Member, MemberKind, PruneError};
 use rand::rngs::StdRng;
@@ -116,13 +116,8 @@ fn readers_by_tap<'g>(graph: &Graph, group: &'g ChannelGroup) -> Vec<(usize, &'g
             _ => false,
         })
         .filter_map(|m| {
-            let read = graph.nodes[m.node].inputs.first()?.node;
-            let observed = match graph.nodes[read].op {
-                Op::Flatten { .. } => [read, graph.nodes[read].inputs.first()?.node],
-                _ => [read, read],
-            };
-            let tap = points.iter().position(|p| observed.contains(&p.node))?;
-            Some((tap, m))
+            let point = reader_tap(graph, group, m)?;
+            Some((points.iter().position(|p| *p == point)?, m))
         })
         .collect()
 }
