@@ -111,9 +111,10 @@ mod tests {
             .collect()
     }
 
-    /// The reference: singular values above `max(rows, cols) * eps * sigma_max` (NumPy's and
-    /// PyTorch's default), from the eigenvalues of the Gram matrix `A^T A`.
-    fn svd_rank(a: &[f32], rows: usize, cols: usize) -> usize {
+    /// The reference: the singular values of `a` from the eigenvalues of the Gram matrix
+    /// `A^T A` in `f64`, with the tolerance NumPy and PyTorch use by default,
+    /// `max(rows, cols) * eps(f32) * sigma_max`.
+    fn singular_values(a: &[f32], rows: usize, cols: usize) -> (Vec<f64>, f64) {
         let entry = |i: usize, j: usize| -> f64 {
             (0..rows)
                 .map(|r| a[r * cols + i] as f64 * a[r * cols + j] as f64)
@@ -128,7 +129,15 @@ mod tests {
             .collect();
         let max = sigma.iter().copied().fold(0.0, f64::max);
         let tol = rows.max(cols) as f64 * f32::EPSILON as f64 * max;
-        sigma.iter().filter(|&&s| s > tol).count()
+        (sigma, tol)
+    }
+
+    /// The ranks the singular values allow: a value within a factor of ten of the tolerance
+    /// is f32 rounding noise or signal, and either answer is right for it.
+    fn rank_bracket(a: &[f32], rows: usize, cols: usize) -> std::ops::RangeInclusive<usize> {
+        let (sigma, tol) = singular_values(a, rows, cols);
+        let above = |t: f64| sigma.iter().filter(|&&s| s > t).count();
+        above(10.0 * tol)..=above(tol / 10.0)
     }
 
     /// Eigenvalues of the symmetric `k x k` matrix `m` by cyclic Jacobi rotations.
@@ -176,8 +185,9 @@ mod tests {
         ) {
             let r = r.min(rows).min(cols);
             let a = low_rank(rows, cols, r, seed);
-            prop_assert_eq!(matrix_rank(&a, rows, cols), r);
-            prop_assert_eq!(svd_rank(&a, rows, cols), r);
+            let bracket = rank_bracket(&a, rows, cols);
+            prop_assert!(bracket.contains(&r), "{r} outside {bracket:?}");
+            prop_assert!(bracket.contains(&matrix_rank(&a, rows, cols)));
         }
 
         #[test]
@@ -188,7 +198,8 @@ mod tests {
                 .into_iter()
                 .map(|v| v.max(0.0))
                 .collect();
-            prop_assert_eq!(matrix_rank(&a, size, size), svd_rank(&a, size, size));
+            let (rank, bracket) = (matrix_rank(&a, size, size), rank_bracket(&a, size, size));
+            prop_assert!(bracket.contains(&rank), "{rank} outside {bracket:?}");
         }
     }
 
