@@ -32,6 +32,10 @@ pub enum Command {
     Sensitivity(SensitivityArgs),
     /// Inference (and training) throughput and latency.
     Bench(BenchArgs),
+    /// Write a model (built-in or imported) as ONNX, through the exporter every command uses.
+    Export(ExportArgs),
+    /// Run a model on one input tensor (an ONNX TensorProto .pb file) and write its output.
+    Run(RunArgs),
     /// The main job on real data: train a small model on Fashion-MNIST and report.
     Demo(DemoArgs),
 }
@@ -103,6 +107,34 @@ pub struct InfoArgs {
     /// Print JSON (params, macs, layers) instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Where to write the ONNX file.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Overwrite OUTPUT if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The input batch `[N, C, H, W]`, a serialised ONNX TensorProto (as ONNX's test data
+    /// `input_0.pb`).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Where to write the output as a TensorProto (default: print a summary only).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Overwrite OUTPUT if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]

@@ -109,6 +109,16 @@ impl Pool2d {
     }
 }
 
+/// How [`Op::Pad`] fills the border (ONNX `Pad`'s modes).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum PadMode {
+    Constant(f32),
+    /// Mirrors the map without repeating the edge.
+    Reflect,
+    /// Repeats the edge.
+    Edge,
+}
+
 /// One operation of the graph.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {
@@ -152,6 +162,39 @@ pub enum Op {
     /// Element-wise product with NumPy broadcasting, e.g. a feature map times a per-channel
     /// gate `[C, 1, 1]` (SE blocks).
     Mul,
+    /// Element-wise difference `a - b` with NumPy broadcasting.
+    Sub,
+    /// Element-wise quotient `a / b` with NumPy broadcasting.
+    Div,
+    /// A constant operand of a broadcasting op (a Caffe2 scale layer's `[C, 1, 1]` factors, a
+    /// MatMul's bias `[out]`): `value`'s shape is its per-sample shape, shared by every sample.
+    Constant {
+        value: Array,
+    },
+    /// Output channel `i` is input channel `order[i]` (a channel shuffle; ONNX `Gather` on
+    /// axis 1).
+    PermuteChannels {
+        order: Vec<usize>,
+    },
+    /// Elements `start..end` along `axis` (counted with the batch axis; 1 is channels).
+    Slice {
+        axis: usize,
+        start: usize,
+        end: usize,
+    },
+    /// Padding of the spatial axes, `[top, left, bottom, right]` (ONNX `Pad`).
+    Pad {
+        pads: [usize; 4],
+        mode: PadMode,
+    },
+    /// Local response normalisation across channels (ONNX `LRN`):
+    /// `x / (bias + alpha / size * sum of x^2 over size neighbouring channels)^beta`.
+    Lrn {
+        size: usize,
+        alpha: f32,
+        beta: f32,
+        bias: f32,
+    },
     /// Concatenation along `axis` (counted with the batch axis; 1 is channels).
     Concat {
         axis: usize,
@@ -189,6 +232,13 @@ impl Op {
             Op::Flatten { .. } => "Flatten",
             Op::Add => "Add",
             Op::Mul => "Mul",
+            Op::Sub => "Sub",
+            Op::Div => "Div",
+            Op::Constant { .. } => "Constant",
+            Op::PermuteChannels { .. } => "Gather",
+            Op::Slice { .. } => "Slice",
+            Op::Pad { .. } => "Pad",
+            Op::Lrn { .. } => "LRN",
             Op::Concat { .. } => "Concat",
             Op::Dropout { .. } => "Dropout",
             Op::Identity => "Identity",
@@ -199,8 +249,8 @@ impl Op {
     /// How many inputs the op reads: `None` means any number of at least one.
     pub fn arity(&self) -> Option<usize> {
         match self {
-            Op::Input { .. } => Some(0),
-            Op::Add | Op::Mul => Some(2),
+            Op::Input { .. } | Op::Constant { .. } => Some(0),
+            Op::Add | Op::Mul | Op::Sub | Op::Div => Some(2),
             Op::Concat { .. } => None,
             _ => Some(1),
         }

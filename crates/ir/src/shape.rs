@@ -1,6 +1,6 @@
 //! Shape inference: one rule per op, on per-sample shapes (the batch axis is left out).
 
-use crate::{Conv2d, Graph, IrError, Node, Op, Pool2d};
+use crate::{Conv2d, Graph, IrError, Node, Op, PadMode, Pool2d};
 
 /// The shape of one sample of a value, e.g. `[C, H, W]` or `[features]`.
 pub type Shape = Vec<usize>;
@@ -114,7 +114,61 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
             }
             Ok(vec![x.unwrap().iter().product()])
         }
-        Op::Add | Op::Mul => broadcast(inputs[0], inputs[1]).ok_or_else(|| {
+        Op::Constant { value } => Ok(value.shape.clone()),
+        Op::PermuteChannels { order } => {
+            let x = x.unwrap();
+            let channels = x.first().copied().unwrap_or(0);
+            let mut seen = vec![false; channels];
+            for &c in order {
+                match seen.get_mut(c) {
+                    Some(s) if !*s => *s = true,
+                    _ => {
+                        return Err(fail(format!(
+                            "order {order:?} is not a permutation of the {channels} channels of {x:?}"
+                        )));
+                    }
+                }
+            }
+            if order.len() != channels {
+                return Err(fail(format!(
+                    "order has {} entries for {channels} channels",
+                    order.len()
+                )));
+            }
+            Ok(x.clone())
+        }
+        Op::Slice { axis, start, end } => {
+            let x = x.unwrap();
+            let a = axis
+                .checked_sub(1)
+                .filter(|a| *a < x.len())
+                .ok_or_else(|| fail(format!("axis {axis} is not a per-sample axis of {x:?}")))?;
+            if start >= end || *end > x[a] {
+                return Err(fail(format!(
+                    "range {start}..{end} is empty or outside axis {axis} of {x:?}"
+                )));
+            }
+            let mut out = x.clone();
+            out[a] = end - start;
+            Ok(out)
+        }
+        Op::Pad { pads, mode } => match x.unwrap().as_slice() {
+            [_, h, w] if *mode == PadMode::Reflect && pads.iter().enumerate().any(|(i, &p)| p >= [*h, *w][i % 2]) => {
+                Err(fail(format!("reflect padding {pads:?} must be smaller than the map {h}x{w}")))
+            }
+            [c, h, w] => Ok(vec![*c, h + pads[0] + pads[2], w + pads[1] + pads[3]]),
+            other => Err(fail(format!("input must be [C, H, W], got {other:?}"))),
+        },
+        Op::Lrn { size, .. } => {
+            let x = x.unwrap();
+            if *size == 0 || x.len() != 3 {
+                return Err(fail(format!(
+                    "size {size} must be positive and the input [C, H, W], got {x:?}"
+                )));
+            }
+            Ok(x.clone())
+        }
+        Op::Add | Op::Mul | Op::Sub | Op::Div => broadcast(inputs[0], inputs[1]).ok_or_else(|| {
             fail(format!(
                 "input shapes {:?} and {:?} do not broadcast",
                 inputs[0], inputs[1]

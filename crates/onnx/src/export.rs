@@ -17,7 +17,7 @@ use crate::proto::{
     TensorShapeProto, TypeProto, ValueInfoProto, type_proto,
 };
 use crate::{momentum, tensor};
-use shears_ir::{Array, Graph, Node, Op, OutletId, Pool2d};
+use shears_ir::{Array, Graph, Node, Op, OutletId, PadMode, Pool2d};
 use std::collections::HashSet;
 
 /// The ONNX opset shears writes (default domain).
@@ -124,6 +124,15 @@ fn ints(name: &str, values: &[usize]) -> AttributeProto {
     }
 }
 
+fn string(name: &str, value: &str) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::String as i32,
+        s: Some(value.as_bytes().to_vec()),
+        ..Default::default()
+    }
+}
+
 fn float(name: &str, value: f32) -> AttributeProto {
     AttributeProto {
         name: name.into(),
@@ -184,6 +193,14 @@ impl Writer<'_> {
         ))
     }
 
+    fn indices(&mut self, node: &Node, suffix: &str, values: &[i64]) -> Result<String, String> {
+        self.init(tensor::int_tensor(
+            &format!("{}.{suffix}", node.name),
+            &[values.len()],
+            values,
+        ))
+    }
+
     fn scalar(&mut self, node: &Node, suffix: &str, value: f32) -> Result<String, String> {
         self.init(tensor::scalar(&format!("{}.{suffix}", node.name), value))
     }
@@ -221,6 +238,45 @@ impl Writer<'_> {
         let op_type = node.op.type_name();
         let attrs = match &node.op {
             Op::Input { .. } => return Ok(()),
+            Op::Constant { value } => {
+                let tensor = tensor::float_tensor(&output[0], &value.shape, &value.data);
+                return self.init(tensor).map(drop);
+            }
+            Op::PermuteChannels { order } => {
+                let order: Vec<i64> = order.iter().map(|&c| c as i64).collect();
+                input.push(self.indices(node, "indices", &order)?);
+                vec![int("axis", 1)]
+            }
+            Op::Slice { axis, start, end } => {
+                input.push(self.indices(node, "starts", &[*start as i64])?);
+                input.push(self.indices(node, "ends", &[*end as i64])?);
+                input.push(self.indices(node, "axes", &[*axis as i64])?);
+                vec![]
+            }
+            Op::Pad { pads, mode } => {
+                let [t, l, b, r] = pads.map(|p| p as i64);
+                input.push(self.indices(node, "pads", &[0, 0, t, l, 0, 0, b, r])?);
+                let mode = match mode {
+                    PadMode::Constant(value) => {
+                        input.push(self.scalar(node, "value", *value)?);
+                        "constant"
+                    }
+                    PadMode::Reflect => "reflect",
+                    PadMode::Edge => "edge",
+                };
+                vec![string("mode", mode)]
+            }
+            Op::Lrn {
+                size,
+                alpha,
+                beta,
+                bias,
+            } => vec![
+                int("size", *size as i64),
+                float("alpha", *alpha),
+                float("beta", *beta),
+                float("bias", *bias),
+            ],
             Op::Conv2d(c) => {
                 input.push(self.weight(node, "weight", &c.weight)?);
                 if let Some(b) = &c.bias {
@@ -294,6 +350,8 @@ impl Writer<'_> {
             | Op::GlobalAvgPool
             | Op::Add
             | Op::Mul
+            | Op::Sub
+            | Op::Div
             | Op::Identity => vec![],
         };
         self.push(name, op_type, input, output, attrs)

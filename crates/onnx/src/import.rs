@@ -9,7 +9,10 @@
 //! value.
 
 mod context;
+mod fold;
+mod layout;
 mod ops;
+mod shuffle;
 
 use crate::OnnxError;
 use crate::proto::attribute_proto::AttributeType;
@@ -18,6 +21,9 @@ use crate::proto::tensor_shape_proto::dimension;
 use crate::proto::{GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto, type_proto};
 use crate::tensor::type_name;
 use context::{Ctx, Input, MAX_EXTENT};
+use fold::{FoldInput, fold};
+use ops::{Operand, takes_constant_operands};
+use shuffle::Pending;
 use shears_ir::{Graph, Node, Op, OutletId};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -72,10 +78,27 @@ pub fn from_model(model: &ModelProto) -> Result<Graph, OnnxError> {
         values.insert(&v.name, OutletId::new(id));
     }
 
+    let mut pending: HashMap<&str, Pending> = HashMap::new();
+    // One `Op::Constant` node per constant tensor used as a data operand.
+    let mut constant_nodes: HashMap<&str, OutletId> = HashMap::new();
     for (node, name) in g.node.iter().zip(&names) {
         if node.op_type == "Constant" {
             let (out, tensor) = constant(node, name)?;
             consts.insert(out, tensor);
+            continue;
+        }
+        let fail = |detail: String| OnnxError::Node {
+            node: name.clone(),
+            op: node.op_type.clone(),
+            detail,
+        };
+        if let Some(done) = shuffle_step(&graph, node, &consts, &values, &mut pending)
+            .map_err(&fail)?
+        {
+            if let Some((op, source)) = done {
+                let output = node.output.first().map_or("", String::as_str);
+                values.insert(output, push(&mut graph, name, op, vec![source], output));
+            }
             continue;
         }
         let mut resolved = Vec::with_capacity(node.input.len());
@@ -86,6 +109,10 @@ pub fn from_model(model: &ModelProto) -> Result<Graph, OnnxError> {
                 Input::Value(outlet)
             } else if let Some(t) = consts.get(input.as_str()) {
                 Input::Const(t.as_ref())
+            } else if pending.contains_key(input.as_str()) {
+                return Err(fail(format!(
+                    "input '{input}' is a 5-axis reshape, which shears imports only as part of a channel shuffle (Reshape, Transpose perm (0, 2, 1, 3, 4), Reshape back)"
+                )));
             } else {
                 return Err(OnnxError::MissingTensor {
                     node: name.clone(),
@@ -93,42 +120,80 @@ pub fn from_model(model: &ModelProto) -> Result<Graph, OnnxError> {
                 });
             });
         }
-        // Checked by `check_supported`.
-        let Some(import) = ops::importer(&node.op_type) else {
+        if let Some(outputs) = fold_node(&graph, node, opset, &resolved).map_err(&fail)? {
+            for (out, t) in node.output.iter().zip(outputs) {
+                consts.insert(out.as_str(), Cow::Owned(t));
+            }
             continue;
+        }
+        let Some(import) = ops::importer(&node.op_type) else {
+            return Err(fail(
+                "shears imports this op only when its inputs are constants, and here they are computed by the graph".into(),
+            ));
         };
         let ctx = Ctx {
             name,
             node,
             opset,
-            inputs: resolved,
+            inputs: resolved.clone(),
             graph: &graph,
         };
         let imported = import(&ctx)?;
-        let mut data = Vec::with_capacity(imported.data.len());
-        for &i in &imported.data {
-            match ctx.input(i) {
-                Input::Value(outlet) => data.push(outlet),
-                Input::Absent => return Err(ctx.fail(format!("input {i} is missing"))),
-                Input::Const(_) => {
-                    return Err(ctx.fail(format!(
-                        "input {i} ('{}') is a constant tensor, but shears needs a value computed by the graph there",
-                        node.input[i]
-                    )));
-                }
+        let inputs = resolved;
+        let mut part_outlets: Vec<OutletId> = Vec::with_capacity(imported.parts.len());
+        for (k, part) in imported.parts.into_iter().enumerate() {
+            let rank = data_rank(&graph, &inputs, &part.data);
+            let mut data = Vec::with_capacity(part.data.len());
+            for operand in &part.data {
+                data.push(match *operand {
+                    Operand::Part(j) => part_outlets[j],
+                    Operand::Input(i) => match inputs.get(i).copied().unwrap_or(Input::Absent) {
+                        Input::Value(outlet) => outlet,
+                        Input::Absent => return Err(fail(format!("input {i} is missing"))),
+                        Input::Const(t) if takes_constant_operands(&part.op) => {
+                            let tensor_name = node.input[i].as_str();
+                            match constant_nodes.get(tensor_name) {
+                                Some(&outlet) => outlet,
+                                None => {
+                                    let op = constant_operand(t, rank).map_err(|d| {
+                                        fail(format!("constant input '{tensor_name}': {d}"))
+                                    })?;
+                                    let outlet =
+                                        push(&mut graph, tensor_name, op, vec![], tensor_name);
+                                    constant_nodes.insert(tensor_name, outlet);
+                                    outlet
+                                }
+                            }
+                        }
+                        Input::Const(_) => {
+                            return Err(fail(format!(
+                                "input {i} ('{}') is a constant tensor, but shears needs a value computed by the graph there",
+                                node.input[i]
+                            )));
+                        }
+                    },
+                });
+            }
+            let output = match part.output {
+                Some(o) => node
+                    .output
+                    .get(o)
+                    .filter(|o| !o.is_empty())
+                    .cloned()
+                    .ok_or_else(|| fail(format!("the node has no output {o}")))?,
+                None => format!("{name}:{k}"),
+            };
+            let part_name = if part.output == Some(0) {
+                name.clone()
+            } else {
+                format!("{name}:{k}")
+            };
+            let outlet = push(&mut graph, &part_name, part.op, data, &output);
+            part_outlets.push(outlet);
+            if let Some(o) = part.output {
+                values.insert(node.output[o].as_str(), outlet);
             }
         }
-        let Some(output) = node.output.first().filter(|o| !o.is_empty()) else {
-            return Err(ctx.fail("the node has no output"));
-        };
-        let id = graph.nodes.len();
-        graph.nodes.push(Node {
-            name: name.clone(),
-            op: imported.op,
-            inputs: data,
-            outputs: vec![output.clone()],
-        });
-        values.insert(output, OutletId::new(id));
     }
 
     for out in &g.output {
@@ -180,8 +245,10 @@ fn check_supported(g: &GraphProto, names: &[String]) -> Result<(), OnnxError> {
     let mut bad: Vec<(String, Vec<&str>)> = Vec::new();
     for (node, name) in g.node.iter().zip(names) {
         let default_domain = node.domain.is_empty() || node.domain == "ai.onnx";
-        if default_domain && (node.op_type == "Constant" || ops::importer(&node.op_type).is_some())
-        {
+        let known = node.op_type == "Constant"
+            || ops::importer(&node.op_type).is_some()
+            || fold::foldable(&node.op_type);
+        if default_domain && known {
             continue;
         }
         let op = if default_domain {
@@ -322,4 +389,153 @@ fn constant<'a>(
         }
     };
     Ok((out, t))
+}
+
+/// Appends a node with one output value and returns its outlet.
+fn push(graph: &mut Graph, name: &str, op: Op, inputs: Vec<OutletId>, output: &str) -> OutletId {
+    graph.nodes.push(Node {
+        name: name.to_string(),
+        op,
+        inputs,
+        outputs: vec![output.to_string()],
+    });
+    OutletId::new(graph.nodes.len() - 1)
+}
+
+/// The node's outputs when it only computes constants (see [`fold`]).
+fn fold_node(
+    graph: &Graph,
+    node: &NodeProto,
+    opset: i64,
+    inputs: &[Input],
+) -> Result<Option<Vec<TensorProto>>, String> {
+    let computes_on_data = inputs.iter().any(|i| matches!(i, Input::Value(_)));
+    if !fold::foldable(&node.op_type) || computes_on_data && node.op_type != "Shape" {
+        return Ok(None);
+    }
+    let shapes = if computes_on_data {
+        graph.infer_shapes().map_err(|e| e.to_string())?
+    } else {
+        Vec::new()
+    };
+    let inputs: Vec<FoldInput> = inputs
+        .iter()
+        .map(|i| match *i {
+            Input::Absent => FoldInput::Absent,
+            Input::Const(t) => FoldInput::Const(t),
+            Input::Value(o) => FoldInput::Value(shapes[o.node][o.slot].clone()),
+        })
+        .collect();
+    fold(node, opset, &inputs)
+}
+
+/// The rank (with the batch axis) of the data a part computes on: that of its widest value
+/// operand.
+fn data_rank(graph: &Graph, inputs: &[Input], data: &[Operand]) -> usize {
+    let has_const = data
+        .iter()
+        .any(|o| matches!(o, Operand::Input(i) if matches!(inputs.get(*i), Some(Input::Const(_)))));
+    if !has_const {
+        return 0;
+    }
+    let Ok(shapes) = graph.infer_shapes() else {
+        return 0;
+    };
+    data.iter()
+        .filter_map(|o| match o {
+            Operand::Input(i) => match inputs.get(*i) {
+                Some(Input::Value(v)) => Some(shapes[v.node][v.slot].len() + 1),
+                _ => None,
+            },
+            Operand::Part(_) => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// A constant data operand as an [`Op::Constant`] of per-sample shape: one of the data's full
+/// rank must be 1 along the batch axis, which is dropped; a lower rank is aligned to the right
+/// by broadcasting, as ONNX aligns it.
+fn constant_operand(t: &TensorProto, rank: usize) -> Result<Op, String> {
+    let mut value = crate::tensor::to_array(t)?;
+    if rank > 0 && value.shape.len() == rank {
+        if value.shape[0] != 1 {
+            return Err(format!(
+                "its shape {:?} varies along the batch axis; shears needs one value for every sample",
+                value.shape
+            ));
+        }
+        value.shape.remove(0);
+    } else if rank > 0 && value.shape.len() > rank {
+        return Err(format!("its shape {:?} has more axes than the data", value.shape));
+    }
+    Ok(Op::Constant { value })
+}
+
+/// Feeds a `Reshape` or `Transpose` to the channel-shuffle matcher. `Ok(None)`: not part of a
+/// shuffle; `Ok(Some(None))`: consumed, pending; `Ok(Some(Some((op, source))))`: the shuffle is
+/// complete.
+#[allow(clippy::type_complexity)]
+fn shuffle_step<'g>(
+    graph: &Graph,
+    node: &'g NodeProto,
+    consts: &HashMap<&str, Cow<'_, TensorProto>>,
+    values: &HashMap<&str, OutletId>,
+    pending: &mut HashMap<&'g str, Pending>,
+) -> Result<Option<Option<(Op, OutletId)>>, String> {
+    let (Some(input), Some(output)) = (node.input.first(), node.output.first()) else {
+        return Ok(None);
+    };
+    let target = || -> Option<Vec<i64>> {
+        let t = consts.get(node.input.get(1)?.as_str())?;
+        crate::tensor::to_ints(t).ok()
+    };
+    match node.op_type.as_str() {
+        "Reshape" => {
+            if let Some(p) = pending.get(input.as_str()).copied() {
+                if p.transposed && target().is_some_and(|t| shuffle::restores(&t, p.shape)) {
+                    return Ok(Some(Some((shuffle::permutation(&p), p.source))));
+                }
+                return Err("a reshape after a channel shuffle's transpose must give back the [N, C, H, W] map".into());
+            }
+            let Some(&source) = values.get(input.as_str()) else {
+                return Ok(None);
+            };
+            let Some(target) = target().filter(|t| t.len() == 5) else {
+                return Ok(None);
+            };
+            let shapes = graph.infer_shapes().map_err(|e| e.to_string())?;
+            let Ok(shape) = <[usize; 3]>::try_from(shapes[source.node][source.slot].as_slice())
+            else {
+                return Ok(None);
+            };
+            let groups = shuffle::grouping(&target, shape).ok_or_else(|| {
+                format!("reshapes {shape:?} to {target:?}; shears imports a 5-axis reshape only as [N, g, C/g, H, W] in a channel shuffle")
+            })?;
+            pending.insert(
+                output,
+                Pending {
+                    source,
+                    shape,
+                    groups,
+                    transposed: false,
+                },
+            );
+            Ok(Some(None))
+        }
+        "Transpose" => {
+            let Some(p) = pending.get(input.as_str()).copied() else {
+                return Ok(None);
+            };
+            let perm = node.attribute.iter().find(|a| a.name == "perm").map(|a| a.ints.clone());
+            if p.transposed || perm.as_deref() != Some(&[0, 2, 1, 3, 4]) {
+                return Err(format!(
+                    "transposes a 5-axis reshape with perm {perm:?}; a channel shuffle swaps axes 1 and 2 (perm [0, 2, 1, 3, 4])"
+                ));
+            }
+            pending.insert(output, Pending { transposed: true, ..p });
+            Ok(Some(None))
+        }
+        _ => Ok(None),
+    }
 }

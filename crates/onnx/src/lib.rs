@@ -79,3 +79,37 @@ pub fn load_file(path: impl AsRef<Path>) -> Result<Graph, OnnxError> {
     })?;
     load(&bytes).map_err(|e| e.in_file(path))
 }
+
+/// Reads a float tensor from a serialised `TensorProto` file (the `input_0.pb` / `output_0.pb`
+/// files of ONNX's test data), with its full shape (batch axis included).
+pub fn load_tensor_file(path: impl AsRef<Path>) -> Result<shears_ir::Array, OnnxError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| OnnxError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let t = proto::TensorProto::decode(bytes.as_slice()).map_err(|e| OnnxError::NotOnnx {
+        what: format!("'{}'", path.display()),
+        detail: e.to_string(),
+    })?;
+    tensor::to_array(&t).map_err(|detail| OnnxError::Tensor {
+        tensor: path.display().to_string(),
+        detail,
+    })
+}
+
+/// Writes `array` as a serialised float32 `TensorProto` named `name`.
+pub fn save_tensor_file(
+    array: &shears_ir::Array,
+    name: &str,
+    path: impl AsRef<Path>,
+) -> Result<(), OnnxError> {
+    let path = path.as_ref();
+    let bytes = tensor::float_tensor(name, &array.shape, &array.data).encode_to_vec();
+    std::fs::write(path, bytes).map_err(|source| OnnxError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    })
+}

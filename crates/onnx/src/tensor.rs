@@ -20,6 +20,17 @@ pub(crate) fn float_tensor(name: &str, shape: &[usize], data: &[f32]) -> TensorP
     }
 }
 
+/// An int64 tensor named `name` holding `data` of `shape`.
+pub(crate) fn int_tensor(name: &str, shape: &[usize], data: &[i64]) -> TensorProto {
+    TensorProto {
+        name: name.to_string(),
+        dims: shape.iter().map(|&d| d as i64).collect(),
+        data_type: DataType::Int64 as i32,
+        raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ..TensorProto::default()
+    }
+}
+
 /// A float32 scalar (rank 0) tensor.
 pub(crate) fn scalar(name: &str, value: f32) -> TensorProto {
     float_tensor(name, &[], &[value])

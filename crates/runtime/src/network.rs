@@ -74,6 +74,8 @@ enum Step {
         bias: Option<usize>,
         shape: [usize; 2],
     },
+    /// A constant `[1, ...]`, broadcast against the batch by its reader.
+    Constant(Tensor<4>),
     Plain(Op),
 }
 
@@ -168,6 +170,13 @@ impl Network {
                     bias: l.bias.as_ref().map(|b| net.add_param(b)),
                     shape: [l.out_features(), l.in_features()],
                 },
+                Op::Constant { value } => Step::Constant(
+                    Tensor::<1>::from_data(
+                        TensorData::new(value.data.clone(), [value.len()]),
+                        device,
+                    )
+                    .reshape(ops::padded(1, &value.shape)),
+                ),
                 op => Step::Plain(op.clone()),
             };
             net.steps.push(step);
@@ -464,8 +473,9 @@ impl Network {
                 y.reshape([batch, shape[0], 1, 1])
             }
             Step::BatchNorm { .. } => unreachable!("handled above"),
+            Step::Constant(value) => value.clone(),
             Step::Plain(op) => {
-                if matches!(op, Op::Add | Op::Mul) {
+                if matches!(op, Op::Add | Op::Mul | Op::Sub | Op::Div) {
                     let rank = self.shapes[node].len();
                     args = args
                         .into_iter()

@@ -5,9 +5,9 @@
 
 use burn::tensor::activation;
 use burn::tensor::module::{avg_pool2d, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
-use burn::tensor::{Distribution, Tensor};
-use shears_ir::{Op, Pool2d};
+use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions, PadMode};
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use shears_ir::{Op, PadMode as IrPad, Pool2d};
 
 /// The rank-4 layout `[N, ...]` of a per-sample shape.
 pub fn padded(batch: usize, shape: &[usize]) -> [usize; 4] {
@@ -30,7 +30,8 @@ pub fn align_for_broadcast(x: Tensor<4>, shape: &[usize], rank: usize) -> Tensor
 
 /// Applies a parameter-free op to its inputs. `train` switches dropout on.
 pub fn apply(op: &Op, mut inputs: Vec<Tensor<4>>, out_shape: &[usize], train: bool) -> Tensor<4> {
-    let x = inputs.swap_remove(0);
+    // `remove`, not `swap_remove`: Concat needs its inputs in order.
+    let x = inputs.remove(0);
     match op {
         Op::Relu => activation::relu(x),
         Op::Clip { min, max } => x.clamp(*min, *max),
@@ -60,10 +61,53 @@ pub fn apply(op: &Op, mut inputs: Vec<Tensor<4>>, out_shape: &[usize], train: bo
         }
         Op::Add => x + inputs.swap_remove(0),
         Op::Mul => x * inputs.swap_remove(0),
-        Op::Input { .. } | Op::Conv2d(_) | Op::BatchNorm2d(_) | Op::Linear(_) => {
-            unreachable!("ops with weights are applied by the network")
+        Op::Sub => x - inputs.swap_remove(0),
+        Op::Div => x / inputs.swap_remove(0),
+        Op::PermuteChannels { order } => {
+            let indices: Vec<i64> = order.iter().map(|&c| c as i64).collect();
+            let indices = Tensor::<1, Int>::from_data(
+                TensorData::new(indices, [order.len()]),
+                &x.device(),
+            );
+            x.select(1, indices)
+        }
+        Op::Slice { axis, start, end } => x.narrow(*axis, *start, end - start),
+        Op::Pad { pads, mode } => {
+            let mode = match *mode {
+                IrPad::Constant(v) => PadMode::Constant(v),
+                IrPad::Reflect => PadMode::Reflect,
+                IrPad::Edge => PadMode::Edge,
+            };
+            x.pad(padding_pairs(pads), mode)
+        }
+        Op::Lrn {
+            size,
+            alpha,
+            beta,
+            bias,
+        } => lrn(x, *size, *alpha, *beta, *bias),
+        Op::Input { .. }
+        | Op::Constant { .. }
+        | Op::Conv2d(_)
+        | Op::BatchNorm2d(_)
+        | Op::Linear(_) => {
+            unreachable!("ops with weights or no inputs are applied by the network")
         }
     }
+}
+
+/// ONNX `LRN`: the window of channel `c` is `c - (size - 1) / 2 ..= c + size / 2` (clipped to the
+/// channels), summed as shifted slices of the zero-padded squares.
+fn lrn(x: Tensor<4>, size: usize, alpha: f32, beta: f32, bias: f32) -> Tensor<4> {
+    let c = x.dims()[1];
+    let (before, after) = ((size - 1) / 2, size / 2);
+    let squares = x.clone().powf_scalar(2.0);
+    let padded = squares.pad([(before, after), (0, 0), (0, 0)], PadMode::Constant(0.0));
+    let sum = (1..size).fold(padded.clone().narrow(1, 0, c), |acc, k| {
+        acc + padded.clone().narrow(1, k, c)
+    });
+    let scale = (sum * (alpha as f64 / size as f64) + bias as f64).powf_scalar(beta as f64);
+    x / scale
 }
 
 /// `[(top, bottom), (left, right)]` burn padding from the IR's `[top, left, bottom, right]`.

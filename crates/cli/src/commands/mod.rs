@@ -3,6 +3,8 @@
 mod bench;
 mod demo;
 mod eval;
+mod export;
+mod run;
 mod groups;
 mod info;
 mod prune;
@@ -16,6 +18,8 @@ use anyhow::Result;
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info(args) => info::run(&args),
+        Command::Export(args) => export::run(&args),
+        Command::Run(args) => run::run(&args),
         Command::Groups(args) => groups::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),

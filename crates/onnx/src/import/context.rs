@@ -229,6 +229,16 @@ impl<'a> Ctx<'a> {
         Ok(self.shape(index)?.len() + 1)
     }
 
+    /// An ONNX axis of a rank-`rank` tensor (negative counts from the end), as a non-negative
+    /// axis.
+    pub fn axis_of_rank(&self, axis: i64, rank: usize) -> Result<usize, OnnxError> {
+        let a = if axis < 0 { axis + rank as i64 } else { axis };
+        usize::try_from(a)
+            .ok()
+            .filter(|&a| a < rank)
+            .ok_or_else(|| self.fail(format!("axis {axis} is out of range for rank {rank}")))
+    }
+
     /// An ONNX axis (negative counts from the end) of data input 0, as a non-negative axis.
     pub fn axis(&self, axis: i64) -> Result<usize, OnnxError> {
         if let Ok(axis) = usize::try_from(axis) {

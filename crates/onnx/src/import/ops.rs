@@ -5,20 +5,57 @@
 //! new function and a new line in [`importer`].
 
 use super::context::{Ctx, Input, MAX_EXTENT};
+use super::layout;
 use crate::{OnnxError, momentum};
 use shears_ir::{Array, BatchNorm2d, Conv2d, Linear, Op, Pool2d};
 
-/// An IR op and which node inputs feed it as data, in order.
-pub(crate) struct Imported {
+/// Where a part of an imported node reads a value from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Operand {
+    /// Node input `i`.
+    Input(usize),
+    /// The output of an earlier part of the same node.
+    Part(usize),
+}
+
+/// One IR node an ONNX node becomes.
+pub(crate) struct Part {
     pub op: Op,
-    pub data: Vec<usize>,
+    pub data: Vec<Operand>,
+    /// The ONNX output this part computes, if any (else it is internal to the node).
+    pub output: Option<usize>,
+}
+
+/// The IR nodes of one ONNX node: usually one; `Sum` of three inputs is two `Add`s, `Split` one
+/// `Slice` per output, `ReduceMean` without kept axes a pooling and a flatten.
+pub(crate) struct Imported {
+    pub parts: Vec<Part>,
 }
 
 impl Imported {
-    /// An op reading input 0 only.
-    fn unary(op: Op) -> Result<Self, OnnxError> {
-        Ok(Self { op, data: vec![0] })
+    /// One op computing output 0 from node inputs `data`.
+    pub(crate) fn op(op: Op, data: Vec<usize>) -> Result<Self, OnnxError> {
+        Ok(Self {
+            parts: vec![Part {
+                op,
+                data: data.into_iter().map(Operand::Input).collect(),
+                output: Some(0),
+            }],
+        })
     }
+
+    /// An op reading input 0 only.
+    pub(crate) fn unary(op: Op) -> Result<Self, OnnxError> {
+        Self::op(op, vec![0])
+    }
+}
+
+/// Whether a constant may stand as a data operand of `op` (it becomes an [`Op::Constant`]).
+pub(crate) fn takes_constant_operands(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Add | Op::Mul | Op::Sub | Op::Div | Op::Concat { .. }
+    )
 }
 
 /// Converts one node.
@@ -44,18 +81,16 @@ pub(crate) fn importer(op_type: &str) -> Option<ImportFn> {
         "GlobalAveragePool" => |_| Imported::unary(Op::GlobalAvgPool),
         "Flatten" => flatten,
         "Reshape" => reshape,
-        "Add" => |_| {
-            Ok(Imported {
-                op: Op::Add,
-                data: vec![0, 1],
-            })
-        },
-        "Mul" => |_| {
-            Ok(Imported {
-                op: Op::Mul,
-                data: vec![0, 1],
-            })
-        },
+        "Add" => |_| Imported::op(Op::Add, vec![0, 1]),
+        "Mul" => |_| Imported::op(Op::Mul, vec![0, 1]),
+        "Sub" => |_| Imported::op(Op::Sub, vec![0, 1]),
+        "Div" => |_| Imported::op(Op::Div, vec![0, 1]),
+        "Sum" => layout::sum,
+        "Split" => layout::split,
+        "Slice" => layout::slice,
+        "Pad" => layout::pad,
+        "ReduceMean" => layout::reduce_mean,
+        "LRN" => layout::lrn,
         "Concat" => concat,
         "Dropout" => dropout,
         "Identity" => |_| Imported::unary(Op::Identity),
@@ -320,10 +355,7 @@ fn concat(ctx: &Ctx) -> Result<Imported, OnnxError> {
     let data = (0..ctx.inputs.len())
         .filter(|&i| !matches!(ctx.input(i), Input::Absent))
         .collect();
-    Ok(Imported {
-        op: Op::Concat { axis },
-        data,
-    })
+    Imported::op(Op::Concat { axis }, data)
 }
 
 /// Ratio from the attribute (opset < 12) or the optional constant input (opset >= 12).
@@ -336,13 +368,17 @@ fn dropout(ctx: &Ctx) -> Result<Imported, OnnxError> {
 }
 
 /// Softmax over one axis (opset >= 13). Before opset 13 Softmax flattened the axes from `axis`
-/// on, which equals a one-axis softmax only over the last axis.
+/// on, which equals a one-axis softmax only over the last axis, or when the axes after it are
+/// all of size 1 (a classifier's `[N, classes, 1, 1]`).
 fn softmax(ctx: &Ctx) -> Result<Imported, OnnxError> {
     let default = if ctx.opset >= 13 { -1 } else { 1 };
     let axis = ctx.axis(ctx.int("axis", default)?)?;
     if ctx.opset < 13 {
-        let rank = ctx.rank(0)?;
-        if axis + 1 != rank {
+        let shape = ctx.shape(0)?;
+        let rank = shape.len() + 1;
+        // Flattening the trailing axes changes nothing when they are all of size 1.
+        let trailing_ones = axis >= 1 && shape.get(axis..).is_some_and(|s| s.iter().all(|&d| d == 1));
+        if axis + 1 != rank && !trailing_ones {
             return Err(ctx.fail(format!(
                 "before opset 13, Softmax over axis {axis} of a rank-{rank} input flattens the trailing axes; shears imports it only over the last axis"
             )));

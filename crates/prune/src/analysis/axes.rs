@@ -45,9 +45,16 @@ pub(crate) fn channel_axes(graph: &Graph, shapes: &[&Shape]) -> (Vec<Axis>, usiz
             | Op::Softmax { .. }
             | Op::MaxPool2d(_)
             | Op::AvgPool2d(_)
-            | Op::GlobalAvgPool => {
+            | Op::GlobalAvgPool
+            | Op::PermuteChannels { .. }
+            | Op::Pad { .. }
+            | Op::Slice { .. } => {
                 let x = input(0);
-                (x.channels, x.per_channel)
+                match node.op {
+                    Op::Slice { axis: 1, .. } if x.per_channel != 1 => fresh,
+                    Op::Slice { axis: 1, start, end } => (end - start, 1),
+                    _ => (x.channels, x.per_channel),
+                }
             }
             Op::Concat { axis: 1 } => {
                 let width = input(0).per_channel;
@@ -62,14 +69,18 @@ pub(crate) fn channel_axes(graph: &Graph, shapes: &[&Shape]) -> (Vec<Axis>, usiz
                 let x = input(0);
                 (x.channels, x.per_channel)
             }
-            Op::Add | Op::Mul => match channel_operand(shapes, &node.inputs, v) {
+            Op::Add | Op::Mul | Op::Sub | Op::Div => match channel_operand(shapes, &node.inputs, v) {
                 Some(k) => {
                     let x = input(k);
                     (x.channels, x.per_channel)
                 }
                 None => fresh,
             },
-            Op::Input { .. } | Op::Conv2d(_) | Op::Linear(_) => fresh,
+            Op::Input { .. }
+            | Op::Constant { .. }
+            | Op::Conv2d(_)
+            | Op::Linear(_)
+            | Op::Lrn { .. } => fresh,
         };
         axes.push(Axis {
             channels,

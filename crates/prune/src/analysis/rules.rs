@@ -15,7 +15,8 @@
 //!
 //! Some values must keep every channel; they are *blocked* with the reason: graph inputs and
 //! outputs, the input and output of a grouped (not depthwise) conv, a softmax over channels, an
-//! operand broadcast against a spatial axis, a concat of values laid out differently.
+//! operand broadcast against a spatial axis, a concat of values laid out differently, an LRN
+//! (it mixes neighbouring channels).
 
 use super::axes::{Axis, aligned_on_channels};
 use super::union_find::UnionFind;
@@ -104,9 +105,41 @@ pub(crate) fn couple(graph: &Graph, shapes: &[&Shape], axes: &[Axis], total: usi
             | Op::MaxPool2d(_)
             | Op::AvgPool2d(_)
             | Op::GlobalAvgPool
-            | Op::Flatten { .. } => pass(&mut c),
+            | Op::Flatten { .. }
+            | Op::Pad { .. } => pass(&mut c),
+            Op::Slice { axis: 1, start, .. } => {
+                let x = axes[x.unwrap()];
+                if x.per_channel == 1 {
+                    c.tie(x, *start, out, 0, out.channels);
+                } else {
+                    let why = || format!("slice '{name}' cuts through flattened channels");
+                    c.block(node.inputs[0].node, why);
+                    c.block(v, why);
+                }
+            }
+            Op::Slice { .. } => pass(&mut c),
+            Op::PermuteChannels { order } => {
+                let x = axes[x.unwrap()];
+                if x.per_channel == 1 {
+                    for (i, &from) in order.iter().enumerate() {
+                        c.tie(x, from, out, i, 1);
+                    }
+                } else {
+                    let why = || format!("'{name}' permutes flattened features");
+                    c.block(node.inputs[0].node, why);
+                    c.block(v, why);
+                }
+            }
+            Op::Lrn { .. } => {
+                let why = || {
+                    format!("LRN '{name}' normalises each channel by its neighbours, which pruning would change")
+                };
+                c.block(x.unwrap(), why);
+                c.block(v, why);
+            }
+            Op::Constant { .. } => {}
             Op::Concat { axis } => concat(&mut c, graph, axes, v, *axis),
-            Op::Add | Op::Mul => broadcast(&mut c, graph, shapes, axes, v),
+            Op::Add | Op::Mul | Op::Sub | Op::Div => broadcast(&mut c, graph, shapes, axes, v),
         }
     }
     for out in &graph.outputs {

@@ -3,7 +3,8 @@
 //! [`prune_group`] removes channel indices from every [`Member`](crate::Member) of a group —
 //! conv filters and bias entries, conv input channels, depthwise filters and their groups, BN
 //! entries, linear rows and columns (a flattened channel's `H * W` columns at once, shifted by
-//! a concat's offset) — then verifies the graph. [`prune_groups`] cuts several groups in one
+//! a concat's offset) — and the channel entries of constants, permutations and slices (see
+//! `reindex`), then verifies the graph. [`prune_groups`] cuts several groups in one
 //! pass, which is how a planner prunes a whole network at once. Every request is checked before
 //! any weight changes (see `plan`), and a graph that fails to verify afterwards is restored.
 //!
@@ -36,6 +37,7 @@
 
 mod arrays;
 mod plan;
+mod reindex;
 
 use crate::{ChannelGroup, PruneError};
 use shears_ir::Graph;
@@ -63,6 +65,12 @@ pub fn prune_groups(
         let node = &mut graph.nodes[cut.node];
         let op = arrays::cut_op(&node.op, cut);
         undo.push((cut.node, std::mem::replace(&mut node.op, op)));
+    }
+    let removed = reindex::removed_channels(graph, cuts);
+    for v in 0..graph.nodes.len() {
+        if let Some(op) = reindex::reindex(graph, v, &removed) {
+            undo.push((v, std::mem::replace(&mut graph.nodes[v].op, op)));
+        }
     }
     if let Err(source) = graph.verify() {
         for (node, op) in undo {
