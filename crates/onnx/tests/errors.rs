@@ -270,18 +270,33 @@ fn a_weight_computed_by_the_graph_or_a_constant_data_input_is_an_error() {
         "{e}"
     );
 
+    // A constant may be an operand of a broadcasting op, not the input of an activation.
     let m = model(
         17,
-        vec![node("Add", "a", &["x", "k"], &["y"], vec![])],
+        vec![
+            node("Add", "a", &["x", "k"], &["s"], vec![]),
+            node("Relu", "r", &["k"], &["y"], vec![]),
+        ],
         vec![float_data("k", &[1], &[1.0])],
         vec![value("x", &[None, Some(2)])],
         vec![value("y", &[])],
     );
     let e = err(&m);
     assert!(
-        e.starts_with("node 'a' (Add): input 1 ('k') is a constant tensor"),
+        e.starts_with("node 'r' (Relu): input 0 ('k') is a constant tensor"),
         "{e}"
     );
+
+    // One value per sample: a constant of the data's rank must be 1 along the batch axis.
+    let m = model(
+        17,
+        vec![node("Mul", "m", &["x", "k"], &["y"], vec![])],
+        vec![float_data("k", &[2, 2], &[1.0, 2.0, 3.0, 4.0])],
+        vec![value("x", &[None, Some(2)])],
+        vec![value("y", &[])],
+    );
+    let e = err(&m);
+    assert!(e.contains("varies along the batch axis"), "{e}");
 }
 
 #[test]
