@@ -19,5 +19,5 @@ pub use array::Array;
 pub use count::LayerSummary;
 pub use error::IrError;
 pub use graph::{Graph, GraphBuilder, Node, OutletId};
-pub use op::{BatchNorm2d, Conv2d, Linear, Op, Pool2d, PadMode};
+pub use op::{BatchNorm2d, Conv2d, Linear, Op, PadMode, Pool2d};
 pub use shape::Shape;

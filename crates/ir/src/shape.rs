@@ -153,8 +153,13 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
             Ok(out)
         }
         Op::Pad { pads, mode } => match x.unwrap().as_slice() {
-            [_, h, w] if *mode == PadMode::Reflect && pads.iter().enumerate().any(|(i, &p)| p >= [*h, *w][i % 2]) => {
-                Err(fail(format!("reflect padding {pads:?} must be smaller than the map {h}x{w}")))
+            [_, h, w]
+                if *mode == PadMode::Reflect
+                    && pads.iter().enumerate().any(|(i, &p)| p >= [*h, *w][i % 2]) =>
+            {
+                Err(fail(format!(
+                    "reflect padding {pads:?} must be smaller than the map {h}x{w}"
+                )))
             }
             [c, h, w] => Ok(vec![*c, h + pads[0] + pads[2], w + pads[1] + pads[3]]),
             other => Err(fail(format!("input must be [C, H, W], got {other:?}"))),

@@ -23,8 +23,8 @@ use crate::tensor::type_name;
 use context::{Ctx, Input, MAX_EXTENT};
 use fold::{FoldInput, fold};
 use ops::{Operand, takes_constant_operands};
-use shuffle::Pending;
 use shears_ir::{Graph, Node, Op, OutletId};
+use shuffle::Pending;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
@@ -92,8 +92,8 @@ pub fn from_model(model: &ModelProto) -> Result<Graph, OnnxError> {
             op: node.op_type.clone(),
             detail,
         };
-        if let Some(done) = shuffle_step(&graph, node, &consts, &values, &mut pending)
-            .map_err(&fail)?
+        if let Some(done) =
+            shuffle_step(&graph, node, &consts, &values, &mut pending).map_err(&fail)?
         {
             if let Some((op, source)) = done {
                 let output = node.output.first().map_or("", String::as_str);
@@ -467,7 +467,10 @@ fn constant_operand(t: &TensorProto, rank: usize) -> Result<Op, String> {
         }
         value.shape.remove(0);
     } else if rank > 0 && value.shape.len() > rank {
-        return Err(format!("its shape {:?} has more axes than the data", value.shape));
+        return Err(format!(
+            "its shape {:?} has more axes than the data",
+            value.shape
+        ));
     }
     Ok(Op::Constant { value })
 }
@@ -527,13 +530,23 @@ fn shuffle_step<'g>(
             let Some(p) = pending.get(input.as_str()).copied() else {
                 return Ok(None);
             };
-            let perm = node.attribute.iter().find(|a| a.name == "perm").map(|a| a.ints.clone());
+            let perm = node
+                .attribute
+                .iter()
+                .find(|a| a.name == "perm")
+                .map(|a| a.ints.clone());
             if p.transposed || perm.as_deref() != Some(&[0, 2, 1, 3, 4]) {
                 return Err(format!(
                     "transposes a 5-axis reshape with perm {perm:?}; a channel shuffle swaps axes 1 and 2 (perm [0, 2, 1, 3, 4])"
                 ));
             }
-            pending.insert(output, Pending { transposed: true, ..p });
+            pending.insert(
+                output,
+                Pending {
+                    transposed: true,
+                    ..p
+                },
+            );
             Ok(Some(None))
         }
         _ => Ok(None),

@@ -82,12 +82,20 @@ fn check(name: &str, graph: &Graph, input_file: &Path, want: Option<&Array>) {
     let input = shears_onnx::load_tensor_file(input_file).unwrap();
     let own = run(graph, &input);
     if let Some(want) = want {
-        close(&format!("{name}: shears on the reference input"), &own, &want.data);
+        close(
+            &format!("{name}: shears on the reference input"),
+            &own,
+            &want.data,
+        );
     }
     let exported = dir.join("exported.onnx");
     shears_onnx::save_file(graph, &exported).unwrap();
     let want = want.map_or(own.clone(), |w| w.data.clone());
-    close(&format!("{name}: ONNX Runtime on shears' export"), &ort(&exported, input_file).data, &want);
+    close(
+        &format!("{name}: ONNX Runtime on shears' export"),
+        &ort(&exported, input_file).data,
+        &want,
+    );
 
     let deps = DependencyGraph::build(graph).unwrap();
     let cuts = plan_30_percent(graph, deps.groups());
@@ -95,18 +103,34 @@ fn check(name: &str, graph: &Graph, input_file: &Path, want: Option<&Array>) {
         // ShuffleNet v1 is grouped 1x1 convs throughout; shears does not cut grouped convs yet
         // and says so for every group.
         assert!(cuts.is_empty());
-        let grouped = deps.groups().iter().filter(|g| g.blocked.as_deref().is_some_and(|b| b.contains("grouped conv")));
-        assert!(grouped.count() > 10, "{name}: the groups should say why they are blocked");
+        let grouped = deps.groups().iter().filter(|g| {
+            g.blocked
+                .as_deref()
+                .is_some_and(|b| b.contains("grouped conv"))
+        });
+        assert!(
+            grouped.count() > 10,
+            "{name}: the groups should say why they are blocked"
+        );
         return;
     }
     assert!(!cuts.is_empty(), "{name}: nothing to prune");
-    let cuts: Vec<_> = cuts.iter().map(|(g, i)| (&deps.groups()[*g], i.clone())).collect();
+    let cuts: Vec<_> = cuts
+        .iter()
+        .map(|(g, i)| (&deps.groups()[*g], i.clone()))
+        .collect();
     let plan: Vec<_> = cuts
         .iter()
-        .map(|(g, i)| shears_prune::schedule::Cut { group: g.id, indices: i.clone() })
+        .map(|(g, i)| shears_prune::schedule::Cut {
+            group: g.id,
+            indices: i.clone(),
+        })
         .collect();
     let pruned = apply(graph, deps.groups(), &plan).unwrap();
-    assert!(pruned.param_count() < graph.param_count(), "{name}: no parameter removed");
+    assert!(
+        pruned.param_count() < graph.param_count(),
+        "{name}: no parameter removed"
+    );
     let pruned_file = dir.join("pruned.onnx");
     shears_onnx::save_file(&pruned, &pruned_file).unwrap();
     close(
@@ -171,9 +195,13 @@ fn the_onnx_light_models_round_trip_and_prune() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         // ONNX Runtime on the original file is the reference.
         let scratch = scratch(name);
-        let shape: Vec<usize> = std::iter::once(1).chain(graph.input_shape().unwrap().iter().copied()).collect();
+        let shape: Vec<usize> = std::iter::once(1)
+            .chain(graph.input_shape().unwrap().iter().copied())
+            .collect();
         let len: usize = shape.iter().product();
-        let data = (0..len).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+        let data = (0..len)
+            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+            .collect();
         let input = Array::try_new(shape, data).unwrap();
         let input_file = scratch.join("input.pb");
         shears_onnx::save_tensor_file(&input, "input", &input_file).unwrap();

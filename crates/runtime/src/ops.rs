@@ -65,10 +65,8 @@ pub fn apply(op: &Op, mut inputs: Vec<Tensor<4>>, out_shape: &[usize], train: bo
         Op::Div => x / inputs.swap_remove(0),
         Op::PermuteChannels { order } => {
             let indices: Vec<i64> = order.iter().map(|&c| c as i64).collect();
-            let indices = Tensor::<1, Int>::from_data(
-                TensorData::new(indices, [order.len()]),
-                &x.device(),
-            );
+            let indices =
+                Tensor::<1, Int>::from_data(TensorData::new(indices, [order.len()]), &x.device());
             x.select(1, indices)
         }
         Op::Slice { axis, start, end } => x.narrow(*axis, *start, end - start),

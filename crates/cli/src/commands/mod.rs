@@ -4,11 +4,11 @@ mod bench;
 mod demo;
 mod eval;
 mod export;
-mod run;
 mod groups;
 mod info;
 mod prune;
 mod rank;
+mod run;
 mod sensitivity;
 mod train;
 

@@ -20,7 +20,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
             "the input '{}' has shape {:?}, but the model takes [N, {}]",
             args.input.display(),
             input.shape,
-            sample.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            sample
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let n = input.shape[0];

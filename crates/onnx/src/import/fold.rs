@@ -151,13 +151,21 @@ pub(crate) fn fold(
     let out = match node.op_type.as_str() {
         "Shape" => {
             let shape = match &inputs[0] {
-                FoldInput::Value(s) => std::iter::once(0).chain(s.iter().map(|&d| d as i64)).collect(),
+                FoldInput::Value(s) => std::iter::once(0)
+                    .chain(s.iter().map(|&d| d as i64))
+                    .collect(),
                 _ => arg(0)?.shape.iter().map(|&d| d as i64).collect::<Vec<_>>(),
             };
             let (start, end) = (attr_int("start", 0), attr_int("end", shape.len() as i64));
-            let clamp = |i: i64| (if i < 0 { i + shape.len() as i64 } else { i }).clamp(0, shape.len() as i64) as usize;
+            let clamp = |i: i64| {
+                (if i < 0 { i + shape.len() as i64 } else { i }).clamp(0, shape.len() as i64)
+                    as usize
+            };
             let dims = shape[clamp(start)..clamp(end).max(clamp(start))].to_vec();
-            Lit { shape: vec![dims.len()], values: Values::Int(dims) }
+            Lit {
+                shape: vec![dims.len()],
+                values: Values::Int(dims),
+            }
         }
         "ConstantOfShape" => {
             let dims: Vec<usize> = arg(0)?.ints()?.iter().map(|&d| d.max(0) as usize).collect();
@@ -174,7 +182,10 @@ pub(crate) fn fold(
                 Some(Values::Float(v)) => Values::Float(vec![v.first().copied().unwrap_or(0.0); n]),
                 Some(Values::Int(v)) => Values::Int(vec![v.first().copied().unwrap_or(0); n]),
             };
-            Lit { shape: dims, values }
+            Lit {
+                shape: dims,
+                values,
+            }
         }
         "Identity" => arg(0)?.clone(),
         "Cast" => {
@@ -187,12 +198,18 @@ pub(crate) fn fold(
                 (Values::Float(v), false) => Values::Int(v.iter().map(|&f| f as i64).collect()),
                 (Values::Int(v), false) => Values::Int(v.clone()),
             };
-            Lit { shape: x.shape.clone(), values }
+            Lit {
+                shape: x.shape.clone(),
+                values,
+            }
         }
         "Unsqueeze" => {
             let x = arg(0)?;
             let rank = x.shape.len() + axes_of(1)?.len();
-            let mut axes: Vec<usize> = axes_of(1)?.iter().map(|&a| norm(a, rank)).collect::<Result<_, _>>()?;
+            let mut axes: Vec<usize> = axes_of(1)?
+                .iter()
+                .map(|&a| norm(a, rank))
+                .collect::<Result<_, _>>()?;
             axes.sort_unstable();
             let mut shape = x.shape.clone();
             for a in axes {
@@ -205,23 +222,46 @@ pub(crate) fn fold(
         }
         "Squeeze" => {
             let x = arg(0)?;
-            let axes: Vec<usize> = axes_of(1)?.iter().map(|&a| norm(a, x.shape.len())).collect::<Result<_, _>>()?;
-            let shape = x.shape.iter().enumerate().filter(|(i, d)| if axes.is_empty() { **d != 1 } else { !axes.contains(i) }).map(|(_, &d)| d).collect();
+            let axes: Vec<usize> = axes_of(1)?
+                .iter()
+                .map(|&a| norm(a, x.shape.len()))
+                .collect::<Result<_, _>>()?;
+            let shape = x
+                .shape
+                .iter()
+                .enumerate()
+                .filter(|(i, d)| {
+                    if axes.is_empty() {
+                        **d != 1
+                    } else {
+                        !axes.contains(i)
+                    }
+                })
+                .map(|(_, &d)| d)
+                .collect();
             Lit { shape, ..x.clone() }
         }
         "Reshape" => {
             let x = arg(0)?;
             let target = arg(1)?.ints()?;
-            let known: usize = target.iter().enumerate().map(|(i, &d)| match d {
-                0 => x.shape.get(i).copied().unwrap_or(1),
-                -1 => 1,
-                d => d.max(0) as usize,
-            }).product();
-            let shape = target.iter().enumerate().map(|(i, &d)| match d {
-                0 => x.shape.get(i).copied().unwrap_or(1),
-                -1 => x.len() / known.max(1),
-                d => d as usize,
-            }).collect();
+            let known: usize = target
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| match d {
+                    0 => x.shape.get(i).copied().unwrap_or(1),
+                    -1 => 1,
+                    d => d.max(0) as usize,
+                })
+                .product();
+            let shape = target
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| match d {
+                    0 => x.shape.get(i).copied().unwrap_or(1),
+                    -1 => x.len() / known.max(1),
+                    d => d as usize,
+                })
+                .collect();
             Lit { shape, ..x.clone() }
         }
         "Concat" => {
@@ -232,12 +272,20 @@ pub(crate) fn fold(
                 return Err("only 1-D constants are concatenated at import".into());
             }
             let values = if parts.iter().all(|p| matches!(p.values, Values::Int(_))) {
-                Values::Int(parts.iter().flat_map(|p| p.ints().unwrap().to_vec()).collect())
+                Values::Int(
+                    parts
+                        .iter()
+                        .flat_map(|p| p.ints().unwrap().to_vec())
+                        .collect(),
+                )
             } else {
                 Values::Float(parts.iter().flat_map(|p| floats(p)).collect())
             };
             let n = parts.iter().map(|p| p.len()).sum();
-            Lit { shape: vec![n], values }
+            Lit {
+                shape: vec![n],
+                values,
+            }
         }
         "Gather" => {
             let (x, idx) = (arg(0)?, arg(1)?);
@@ -245,9 +293,17 @@ pub(crate) fn fold(
             let extent = *x.shape.get(axis).ok_or("axis out of range")?;
             let inner: usize = x.shape[axis + 1..].iter().product();
             let outer: usize = x.shape[..axis].iter().product();
-            let indices: Vec<usize> = idx.ints()?.iter().map(|&i| norm(i, extent)).collect::<Result<_, _>>()?;
+            let indices: Vec<usize> = idx
+                .ints()?
+                .iter()
+                .map(|&i| norm(i, extent))
+                .collect::<Result<_, _>>()?;
             let picks: Vec<usize> = (0..outer)
-                .flat_map(|o| indices.iter().flat_map(move |&i| (0..inner).map(move |j| (o * extent + i) * inner + j)))
+                .flat_map(|o| {
+                    indices
+                        .iter()
+                        .flat_map(move |&i| (0..inner).map(move |j| (o * extent + i) * inner + j))
+                })
                 .collect();
             let mut shape = x.shape[..axis].to_vec();
             shape.extend(&idx.shape);
@@ -271,7 +327,9 @@ pub(crate) fn fold(
             let [r, c] = x.shape[..] else {
                 return Err("only 2-D constants are transposed at import".into());
             };
-            let picks: Vec<usize> = (0..c).flat_map(|j| (0..r).map(move |i| i * c + j)).collect();
+            let picks: Vec<usize> = (0..c)
+                .flat_map(|j| (0..r).map(move |i| i * c + j))
+                .collect();
             x.pick(&picks, vec![c, r])
         }
         "Add" | "Sub" | "Mul" | "Div" => {
@@ -279,14 +337,26 @@ pub(crate) fn fold(
             if a.len() != b.len() && a.len() != 1 && b.len() != 1 {
                 return Err("constants of different sizes are combined only with a scalar".into());
             }
-            let shape = if a.len() >= b.len() { a.shape.clone() } else { b.shape.clone() };
+            let shape = if a.len() >= b.len() {
+                a.shape.clone()
+            } else {
+                b.shape.clone()
+            };
             let n = a.len().max(b.len());
             let at = |l: &Lit, i: usize| if l.len() == 1 { 0 } else { i };
             let values = match (&a.values, &b.values) {
-                (Values::Int(x), Values::Int(y)) => Values::Int((0..n).map(|i| int_op(&node.op_type, x[at(a, i)], y[at(b, i)])).collect()),
+                (Values::Int(x), Values::Int(y)) => Values::Int(
+                    (0..n)
+                        .map(|i| int_op(&node.op_type, x[at(a, i)], y[at(b, i)]))
+                        .collect(),
+                ),
                 _ => {
                     let (x, y) = (floats(a), floats(b));
-                    Values::Float((0..n).map(|i| float_op(&node.op_type, x[at(a, i)], y[at(b, i)])).collect())
+                    Values::Float(
+                        (0..n)
+                            .map(|i| float_op(&node.op_type, x[at(a, i)], y[at(b, i)]))
+                            .collect(),
+                    )
                 }
             };
             Lit { shape, values }
@@ -309,7 +379,13 @@ fn int_op(op: &str, a: i64, b: i64) -> i64 {
         "Add" => a + b,
         "Sub" => a - b,
         "Mul" => a * b,
-        _ => if b == 0 { 0 } else { a / b },
+        _ => {
+            if b == 0 {
+                0
+            } else {
+                a / b
+            }
+        }
     }
 }
 

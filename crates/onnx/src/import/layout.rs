@@ -20,7 +20,11 @@ pub(crate) fn sum(ctx: &Ctx) -> Result<Imported, OnnxError> {
         .map(|k| Part {
             op: Op::Add,
             data: vec![
-                if k == 1 { Operand::Input(0) } else { Operand::Part(k - 2) },
+                if k == 1 {
+                    Operand::Input(0)
+                } else {
+                    Operand::Part(k - 2)
+                },
                 Operand::Input(k),
             ],
             output: (k == n - 1).then_some(0),
@@ -71,7 +75,9 @@ pub(crate) fn slice(ctx: &Ctx) -> Result<Imported, OnnxError> {
     if let Some(steps) = list(4, "steps")?
         && steps.iter().any(|&s| s != 1)
     {
-        return Err(ctx.fail(format!("steps {steps:?}: shears supports Slice with unit steps only")));
+        return Err(ctx.fail(format!(
+            "steps {steps:?}: shears supports Slice with unit steps only"
+        )));
     }
     if starts.len() != ends.len() || starts.len() != axes.len() {
         return Err(ctx.fail("starts, ends and axes must have the same length"));
@@ -80,7 +86,11 @@ pub(crate) fn slice(ctx: &Ctx) -> Result<Imported, OnnxError> {
     let mut ops = Vec::new();
     for ((&s, &e), &a) in starts.iter().zip(&ends).zip(&axes) {
         let axis = ctx.axis_of_rank(a, rank)?;
-        let extent = if axis == 0 { usize::MAX >> 2 } else { shape[axis - 1] };
+        let extent = if axis == 0 {
+            usize::MAX >> 2
+        } else {
+            shape[axis - 1]
+        };
         let (start, end) = bounds(s, e, extent);
         if axis == 0 && start == 0 && end >= extent {
             continue;
@@ -103,7 +113,11 @@ fn chain(ops: Vec<Op>) -> Result<Imported, OnnxError> {
         .enumerate()
         .map(|(k, op)| Part {
             op,
-            data: vec![if k == 0 { Operand::Input(0) } else { Operand::Part(k - 1) }],
+            data: vec![if k == 0 {
+                Operand::Input(0)
+            } else {
+                Operand::Part(k - 1)
+            }],
             output: (k == n - 1).then_some(0),
         })
         .collect();
@@ -165,15 +179,23 @@ pub(crate) fn pad(ctx: &Ctx) -> Result<Imported, OnnxError> {
         let pads = ctx.ints("pads")?.map(<[i64]>::to_vec);
         (pads, ctx.float("value", 0.0)?)
     } else {
-        (ctx.const_ints(1, "pads")?, ctx.scalar(2, "constant value")?.unwrap_or(0.0))
+        (
+            ctx.const_ints(1, "pads")?,
+            ctx.scalar(2, "constant value")?.unwrap_or(0.0),
+        )
     };
     let pads = pads.ok_or_else(|| ctx.fail("'pads' is missing"))?;
     let axes: Vec<usize> = match ctx.const_ints(3, "axes")? {
-        Some(a) => a.iter().map(|&a| ctx.axis_of_rank(a, rank)).collect::<Result<_, _>>()?,
+        Some(a) => a
+            .iter()
+            .map(|&a| ctx.axis_of_rank(a, rank))
+            .collect::<Result<_, _>>()?,
         None => (0..rank).collect(),
     };
     if pads.len() != 2 * axes.len() || pads.iter().any(|&p| p < 0) {
-        return Err(ctx.fail(format!("pads {pads:?} must be 2 non-negative values per axis")));
+        return Err(ctx.fail(format!(
+            "pads {pads:?} must be 2 non-negative values per axis"
+        )));
     }
     let mut full = vec![0usize; 2 * rank];
     for (i, &a) in axes.iter().enumerate() {

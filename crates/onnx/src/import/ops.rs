@@ -377,7 +377,8 @@ fn softmax(ctx: &Ctx) -> Result<Imported, OnnxError> {
         let shape = ctx.shape(0)?;
         let rank = shape.len() + 1;
         // Flattening the trailing axes changes nothing when they are all of size 1.
-        let trailing_ones = axis >= 1 && shape.get(axis..).is_some_and(|s| s.iter().all(|&d| d == 1));
+        let trailing_ones =
+            axis >= 1 && shape.get(axis..).is_some_and(|s| s.iter().all(|&d| d == 1));
         if axis + 1 != rank && !trailing_ones {
             return Err(ctx.fail(format!(
                 "before opset 13, Softmax over axis {axis} of a rank-{rank} input flattens the trailing axes; shears imports it only over the last axis"

@@ -31,7 +31,11 @@ pub(crate) fn grouping(target: &[i64], [c, h, w]: [usize; 3]) -> Option<usize> {
         -1 => (fixed > 0).then(|| total / fixed),
         d => Some(d),
     };
-    let dims: Option<Vec<i64>> = known.iter().enumerate().map(|(i, &d)| resolve(d, i)).collect();
+    let dims: Option<Vec<i64>> = known
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| resolve(d, i))
+        .collect();
     match dims?.as_slice() {
         [g, per, th, tw] if g * per == c as i64 && *th == h as i64 && *tw == w as i64 && *g > 0 => {
             Some(*g as usize)

@@ -52,7 +52,11 @@ pub(crate) fn channel_axes(graph: &Graph, shapes: &[&Shape]) -> (Vec<Axis>, usiz
                 let x = input(0);
                 match node.op {
                     Op::Slice { axis: 1, .. } if x.per_channel != 1 => fresh,
-                    Op::Slice { axis: 1, start, end } => (end - start, 1),
+                    Op::Slice {
+                        axis: 1,
+                        start,
+                        end,
+                    } => (end - start, 1),
                     _ => (x.channels, x.per_channel),
                 }
             }
@@ -69,7 +73,8 @@ pub(crate) fn channel_axes(graph: &Graph, shapes: &[&Shape]) -> (Vec<Axis>, usiz
                 let x = input(0);
                 (x.channels, x.per_channel)
             }
-            Op::Add | Op::Mul | Op::Sub | Op::Div => match channel_operand(shapes, &node.inputs, v) {
+            Op::Add | Op::Mul | Op::Sub | Op::Div => match channel_operand(shapes, &node.inputs, v)
+            {
                 Some(k) => {
                     let x = input(k);
                     (x.channels, x.per_channel)

@@ -132,7 +132,9 @@ pub(crate) fn couple(graph: &Graph, shapes: &[&Shape], axes: &[Axis], total: usi
             }
             Op::Lrn { .. } => {
                 let why = || {
-                    format!("LRN '{name}' normalises each channel by its neighbours, which pruning would change")
+                    format!(
+                        "LRN '{name}' normalises each channel by its neighbours, which pruning would change"
+                    )
                 };
                 c.block(x.unwrap(), why);
                 c.block(v, why);
