@@ -23,7 +23,6 @@ Fashion-MNIST IDX files, e.g. from Debian's dataset-fashion-mnist package
 (/usr/share/datasets/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz).
 """
 import argparse
-import gzip
 import math
 import os
 import subprocess
@@ -35,24 +34,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ort_eval import find, read_idx  # noqa: E402  (one IDX reader for both scripts)
+
 MEAN, STD = 0.2860, 0.3530
-
-
-def read_idx(path):
-    """An IDX file (optionally gzipped) as a uint8 numpy array (same reader as ort_eval.py)."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
-def find(directory, stem):
-    for name in (stem + ".gz", stem):
-        if os.path.exists(os.path.join(directory, name)):
-            return os.path.join(directory, name)
-    raise SystemExit(f"{stem} not found in {directory}")
 
 
 def load(directory, split):

@@ -69,14 +69,19 @@ pub fn load(bytes: &[u8]) -> Result<Graph, OnnxError> {
     from_model(&model)
 }
 
-/// Reads an ONNX model file; errors name the file.
-pub fn load_file(path: impl AsRef<Path>) -> Result<Graph, OnnxError> {
-    let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| OnnxError::Io {
+/// The bytes of `path`; the error names the file.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, OnnxError> {
+    std::fs::read(path).map_err(|source| OnnxError::Io {
         action: "read",
         path: path.to_path_buf(),
         source,
-    })?;
+    })
+}
+
+/// Reads an ONNX model file; errors name the file.
+pub fn load_file(path: impl AsRef<Path>) -> Result<Graph, OnnxError> {
+    let path = path.as_ref();
+    let bytes = read_bytes(path)?;
     load(&bytes).map_err(|e| e.in_file(path))
 }
 
@@ -84,11 +89,7 @@ pub fn load_file(path: impl AsRef<Path>) -> Result<Graph, OnnxError> {
 /// files of ONNX's test data), with its full shape (batch axis included).
 pub fn load_tensor_file(path: impl AsRef<Path>) -> Result<shears_ir::Array, OnnxError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| OnnxError::Io {
-        action: "read",
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_bytes(path)?;
     let t = proto::TensorProto::decode(bytes.as_slice()).map_err(|e| OnnxError::NotOnnx {
         what: format!("'{}'", path.display()),
         detail: e.to_string(),
