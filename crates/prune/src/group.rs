@@ -13,9 +13,12 @@ use std::ops::Range;
 /// Which slice of a layer's weights belongs to a group's channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum MemberKind {
-    /// Output channels of an ungrouped conv: weight rows `[out, ..]` and bias entries.
+    /// Output channels of a conv that is not depthwise: weight rows `[out, ..]` and bias
+    /// entries. A grouped conv is a member once per group, at each group's offset.
     ConvOut,
-    /// Input channels of an ungrouped conv: weight axis 1.
+    /// Input channels of a conv that is not depthwise: weight axis 1. For a grouped conv that
+    /// axis counts the channels of one group, and cutting index `j` removes channel `j` of
+    /// every group.
     ConvIn,
     /// A depthwise conv (`groups == in == out`): channel `c` is both its input and output
     /// channel; weight rows, bias entries and one group each.
@@ -88,7 +91,9 @@ pub struct ChannelGroup {
     /// Position in [`DependencyGraph::groups`](crate::DependencyGraph::groups).
     pub id: usize,
     /// The name of the node that first produces the channels (e.g. the conv), with
-    /// `[start..end]` appended when that node's channels are split over several groups.
+    /// `[start..end]` appended when that node's channels are split over several groups, or
+    /// `[start..end in each of k blocks]` when a grouped conv ties the same range of each of
+    /// its `k` groups (channel `c` of the group is then `k` channels of the node).
     pub name: String,
     /// A name that survives surgery, for matching the group across pruning steps: the first
     /// node carrying the channels and the group's rank among that node's groups (`conv1#0`).
@@ -137,17 +142,27 @@ impl fmt::Display for MemberKind {
 }
 
 impl fmt::Display for ChannelGroup {
-    /// `#3 layer1.0.conv1 (16 channels): conv out layer1.0.conv1, batch norm layer1.0.bn1, ...`
+    /// `#3 layer1.0.conv1 (16 channels): conv out layer1.0.conv1, batch norm layer1.0.bn1, ...`;
+    /// a layer that holds the channels at several offsets (once per group of a grouped conv)
+    /// is listed once with its offsets: `conv out g @0,6`, or `@0,7,...,105 (16 places)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{} {} ({} channels)", self.id, self.name, self.channels)?;
         if let Some(reason) = &self.blocked {
             write!(f, " [blocked: {reason}]")?;
         }
-        for (i, m) in self.members.iter().enumerate() {
+        let runs = self
+            .members
+            .chunk_by(|a, b| a.node == b.node && a.kind == b.kind);
+        for (i, run) in runs.enumerate() {
             let sep = if i == 0 { ": " } else { ", " };
-            write!(f, "{sep}{} {}", m.kind, m.name)?;
-            if m.offset != 0 {
-                write!(f, " @{}", m.offset)?;
+            write!(f, "{sep}{} {}", run[0].kind, run[0].name)?;
+            let offsets: Vec<String> = run.iter().map(|m| m.offset.to_string()).collect();
+            match offsets.as_slice() {
+                [only] if only == "0" => {}
+                [a, b, .., last] if offsets.len() > 4 => {
+                    write!(f, " @{a},{b},...,{last} ({} places)", offsets.len())?
+                }
+                _ => write!(f, " @{}", offsets.join(","))?,
             }
         }
         Ok(())

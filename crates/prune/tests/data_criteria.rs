@@ -29,13 +29,18 @@ fn score(importance: &mut dyn Importance, graph: &Graph, groups: &[&ChannelGroup
 
 #[test]
 fn the_fast_oracle_gives_the_naive_scores() {
-    let cases = [
-        ("lenet5", [1, 28, 28], 1),
-        ("resnet20", [3, 16, 16], 1),
-        ("mobilenetv2", [3, 16, 16], 9),
+    let mut cases: Vec<(&str, Graph, usize)> = vec![
+        ("lenet5", build("lenet5", [1, 28, 28]), 1),
+        ("resnet20", build("resnet20", [3, 16, 16]), 1),
+        ("mobilenetv2", build("mobilenetv2", [3, 16, 16]), 9),
     ];
-    for (name, shape, every) in cases {
-        let graph = build(name, shape);
+    // Grouped convs: a removed channel is masked in every group of the conv reading it.
+    let regnet = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../onnx/tests/zoo/regnet/model.onnx"
+    );
+    cases.push(("regnet", shears_onnx::load_file(regnet).unwrap(), 2));
+    for (name, graph, every) in cases {
         let deps = DependencyGraph::build(&graph).unwrap();
         let groups: Vec<&ChannelGroup> = deps.prunable().step_by(every).collect();
         let data = common::score_data(&graph, 3);

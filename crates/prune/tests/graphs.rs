@@ -335,30 +335,92 @@ fn a_depthwise_conv_carries_its_input_channels() {
 }
 
 #[test]
-fn a_grouped_conv_blocks_the_channels_around_it() {
+fn a_grouped_conv_loses_the_same_channels_in_every_group() {
     let mut init = Init::new(9);
     let (mut b, x) = GraphBuilder::new("grouped", vec![3, 8, 8]);
     let y = b.conv("a", x, init.conv(3, 8, 3, 1, 1));
+    let y = b.bn("a.bn", y, 8);
     let y = b.op("a.relu", Op::Relu, &[y]);
-    let y = b.conv("g", y, init.conv(8, 8, 3, 1, 2));
+    // 2 groups: input channels 0..4 and 4..8, output channels 0..6 and 6..12.
+    let y = b.conv("g", y, init.conv(8, 12, 3, 1, 2));
+    let y = b.bn("g.bn", y, 12);
     let y = b.op("g.relu", Op::Relu, &[y]);
-    let y = b.conv("c", y, init.conv(8, 4, 3, 1, 1));
+    let y = b.conv("c", y, init.conv(12, 4, 3, 1, 1));
     let y = b.op("c.relu", Op::Relu, &[y]);
-    let mut graph = head(b, &mut init, y, 4);
+    let graph = head(b, &mut init, y, 4);
     let deps = analyse(&graph);
-    assert_eq!(prunable_names(&deps), ["c"]);
-    for name in ["a", "g"] {
-        let reason = deps.group(name).unwrap().blocked.clone().unwrap();
-        assert!(reason.contains("grouped conv 'g' (groups = 2)"), "{reason}");
-    }
-    let before = graph.clone();
-    let err = prune_group(&mut graph, deps.group("a").unwrap(), &[0]).unwrap_err();
-    assert!(matches!(err, PruneError::Blocked { .. }));
-    assert!(
-        err.to_string().contains("group 'a' cannot be pruned"),
-        "{err}"
+    assert_eq!(
+        prunable_names(&deps),
+        [
+            "a[0..4 in each of 2 blocks]",
+            "g[0..6 in each of 2 blocks]",
+            "c"
+        ]
     );
-    assert_eq!(graph, before);
+    // Channel j of the group is channel j of both of g's input groups: a's filters j and 4 + j,
+    // and g's weight column j.
+    let a = deps.group("a[0..4 in each of 2 blocks]").unwrap();
+    assert_eq!(
+        members(a),
+        [
+            (ConvOut, "a", 0),
+            (ConvOut, "a", 4),
+            (BatchNorm, "a.bn", 0),
+            (BatchNorm, "a.bn", 4),
+            (ConvIn, "g", 0)
+        ]
+    );
+    let g = deps.group("g[0..6 in each of 2 blocks]").unwrap();
+    assert_eq!(
+        members(g),
+        [
+            (ConvOut, "g", 0),
+            (ConvOut, "g", 6),
+            (BatchNorm, "g.bn", 0),
+            (BatchNorm, "g.bn", 6),
+            (ConvIn, "c", 0),
+            (ConvIn, "c", 6)
+        ]
+    );
+    let mut pruned = graph.clone();
+    prune_groups(&mut pruned, &[(a, &[1][..]), (g, &[0, 5][..])]).unwrap();
+    let gw = conv_weight(&pruned, "g");
+    assert_eq!(gw.shape, [8, 3, 3, 3]);
+    let Op::Conv2d(gc) = &pruned.nodes[pruned.node_by_name("g").unwrap()].op else {
+        panic!()
+    };
+    assert_eq!((gc.groups, gc.in_channels()), (2, 6));
+    assert_eq!(conv_weight(&pruned, "a").shape, [6, 3, 3, 3]);
+    assert_eq!(conv_weight(&pruned, "c").shape, [4, 8, 3, 3]);
+    // Filter 1 of g's first group is what was filter 1, without weight column 1.
+    let before = conv_weight(&graph, "g");
+    assert_eq!(gw.row(0)[..9], before.row(1)[..9]);
+    assert_eq!(gw.row(0)[9..18], before.row(1)[18..27]);
+    check_prune_equals_mask(graph);
+}
+
+/// A grouped conv whose input is a depthwise-multiplier conv's output: one input channel per
+/// group ties all of them, so only the output side can be pruned.
+#[test]
+fn one_channel_per_group_ties_every_channel() {
+    let mut init = Init::new(10);
+    let (mut b, x) = GraphBuilder::new("multiplier", vec![3, 8, 8]);
+    let y = b.conv("a", x, init.conv(3, 4, 3, 1, 1));
+    let y = b.op("a.relu", Op::Relu, &[y]);
+    let y = b.conv("m", y, init.conv(4, 8, 3, 1, 4));
+    let y = b.op("m.relu", Op::Relu, &[y]);
+    let graph = head(b, &mut init, y, 8);
+    let deps = analyse(&graph);
+    let a = deps.group("a[0..1 in each of 4 blocks]").unwrap();
+    assert_eq!(a.channels, 1);
+    assert_eq!(a.members_of(ConvOut).count(), 4);
+    assert_eq!(
+        deps.group("m[0..2 in each of 4 blocks]")
+            .unwrap()
+            .members_of(ConvOut)
+            .count(),
+        4
+    );
     check_prune_equals_mask(graph);
 }
 

@@ -142,15 +142,15 @@ fn describe(
             extent,
         };
         match &graph.nodes[v].op {
-            Op::Conv2d(c) if c.groups == 1 => {
-                producers.push(member(v, MemberKind::ConvOut, offset, c.out_channels()))
-            }
             Op::Conv2d(c) if is_depthwise(c) => producers.push(member(
                 v,
                 MemberKind::DepthwiseConv,
                 offset,
                 c.out_channels(),
             )),
+            Op::Conv2d(c) => {
+                producers.push(member(v, MemberKind::ConvOut, offset, c.out_channels()))
+            }
             Op::BatchNorm2d(bn) => {
                 producers.push(member(v, MemberKind::BatchNorm, offset, bn.channels()))
             }
@@ -161,8 +161,10 @@ fn describe(
         }
         for &n in &consumers[v] {
             match &graph.nodes[n].op {
-                Op::Conv2d(c) if c.groups == 1 => {
-                    readers.push(member(n, MemberKind::ConvIn, offset, c.in_channels()))
+                // A grouped conv reads the group's channel in every one of its groups through
+                // weight column `offset`: one member, from the first group.
+                Op::Conv2d(c) if !is_depthwise(c) && offset < c.weight.shape[1] => {
+                    readers.push(member(n, MemberKind::ConvIn, offset, c.weight.shape[1]))
                 }
                 Op::Linear(l) => {
                     let kind = MemberKind::LinearIn {
@@ -180,8 +182,13 @@ fn describe(
     }
     let first = values[0];
     let mut name = graph.nodes[first.node].name.clone();
-    if first.offset != 0 || channels != axes[first.node].channels {
-        name = format!("{name}[{}..{}]", first.offset, first.offset + channels);
+    let places = values.iter().filter(|v| v.node == first.node).count();
+    let range = first.offset..first.offset + channels;
+    if places > 1 {
+        // Tied across the groups of a grouped conv: the same range in every block.
+        name = format!("{name}[{range:?} in each of {places} blocks]");
+    } else if range != (0..axes[first.node].channels) {
+        name = format!("{name}[{range:?}]");
     }
     producers.append(&mut readers);
     ChannelGroup {

@@ -7,7 +7,7 @@
 //!    its `C` channels, each `H * W` features wide);
 //! 2. `rules`: per op, which input channels are which output channels (Torch-Pruning's rules),
 //!    recorded in a union-find over all channels of the graph, and which values must keep every
-//!    channel (graph inputs and outputs, grouped convs, softmax over channels, ...);
+//!    channel (graph inputs and outputs, softmax over channels, ...);
 //! 3. `groups`: the tied channels, gathered into groups laid out alike in every value, with the
 //!    layers that compute or read them as members.
 //!

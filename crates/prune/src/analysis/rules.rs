@@ -14,7 +14,7 @@
 //!   Convs, linear layers and other channel-mixing ops tie nothing: their outputs are fresh.
 //!
 //! Some values must keep every channel; they are *blocked* with the reason: graph inputs and
-//! outputs, the input and output of a grouped (not depthwise) conv, a softmax over channels, an
+//! outputs, a softmax over channels, an
 //! operand broadcast against a spatial axis, a concat of values laid out differently, an LRN
 //! (it mixes neighbouring channels).
 
@@ -68,14 +68,8 @@ pub(crate) fn couple(graph: &Graph, shapes: &[&Shape], axes: &[Axis], total: usi
             Op::Conv2d(conv) if conv.groups == 1 => {}
             Op::Conv2d(conv) if is_depthwise(conv) => pass(&mut c),
             Op::Conv2d(conv) => {
-                let why = || {
-                    format!(
-                        "grouped conv '{name}' (groups = {}) needs equal channels per group",
-                        conv.groups
-                    )
-                };
-                c.block(x.unwrap(), why);
-                c.block(v, why);
+                grouped_conv(&mut c, conv.groups, axes[x.unwrap()]);
+                grouped_conv(&mut c, conv.groups, out);
             }
             Op::Linear(_) => {}
             Op::BatchNorm2d(_) => {
@@ -149,6 +143,17 @@ pub(crate) fn couple(graph: &Graph, shapes: &[&Shape], axes: &[Axis], total: usi
         c.block(out.node, || format!("it reaches the graph output '{name}'"));
     }
     c
+}
+
+/// A grouped conv keeps `groups` groups of equal size on both sides, and reads channel `j` of
+/// every input group through the same weight slice (axis 1 index `j`). Like Torch-Pruning, it
+/// ties channel `j` of each group to channel `j` of the first, on its input and its output:
+/// pruning removes the same channel from every group, so the groups stay equal.
+fn grouped_conv(c: &mut Coupling, groups: usize, axis: Axis) {
+    let per_group = axis.channels / groups;
+    for g in 1..groups {
+        c.tie(axis, g * per_group, axis, 0, per_group);
+    }
 }
 
 /// `Concat` on channels places input `k` at `offset_k`; on another axis every input carries the

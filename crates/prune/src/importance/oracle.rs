@@ -128,8 +128,11 @@ impl Oracle {
         let Some(&first) = readers.first() else {
             return Ok((base, losses));
         };
+        // A layer that reads the group at several offsets (behind a grouped conv's ties) is
+        // masked like the later readers.
+        let reads_once = readers.iter().filter(|m| m.node == first.node).count() == 1;
         let first_conv = match (first.kind, &folded.nodes[first.node].op) {
-            (MemberKind::ConvIn, Op::Conv2d(c)) if c.groups == 1 => Some(c),
+            (MemberKind::ConvIn, Op::Conv2d(c)) if c.groups == 1 && reads_once => Some(c),
             _ => None,
         };
         let first_input = folded.nodes[first.node].inputs[0].node;
@@ -153,8 +156,8 @@ impl Oracle {
                     _ => Vec::new(),
                 };
                 let masks: Vec<(usize, Tensor<4>)> = masked
-                    .iter()
-                    .map(|m| (m.node, reader_mask(net, m, probes, batch.n)))
+                    .chunk_by(|a, b| a.node == b.node)
+                    .map(|on| (on[0].node, reader_mask(net, on, probes, batch.n)))
                     .collect();
                 let logits = net.forward_suffix(&prefix, probes.len(), &deltas, &masks);
                 let values = host_values(logits);
@@ -173,10 +176,16 @@ impl Oracle {
     }
 }
 
-/// For each probe in turn, `n` rows that zero the probed channel in the input of reader `m`
-/// (all ones for the unchanged network).
-fn reader_mask(net: &Network, m: &Member, probes: &[Option<usize>], n: usize) -> Tensor<4> {
-    let read = mask_shape(net, m.node, m.kind);
+/// For each probe in turn, `n` rows that zero the probed channel in the input of the reader
+/// node of `members` (all ones for the unchanged network): at each member's offset, and for a
+/// grouped conv once per group, `extent` input channels apart.
+fn reader_mask(
+    net: &Network,
+    members: &[&Member],
+    probes: &[Option<usize>],
+    n: usize,
+) -> Tensor<4> {
+    let read = mask_shape(net, members[0].node, members[0].kind);
     let width: usize = read.iter().product();
     let rows = probes.len() * n;
     let mut mask = vec![1.0f32; rows * width];
@@ -184,7 +193,11 @@ fn reader_mask(net: &Network, m: &Member, probes: &[Option<usize>], n: usize) ->
         let Some(c) = *c else { continue };
         for s in 0..n {
             let row = &mut mask[(r * n + s) * width..][..width];
-            row[m.indices(c)].iter_mut().for_each(|v| *v = 0.0);
+            for m in members {
+                for group in row.chunks_exact_mut(m.extent) {
+                    group[m.indices(c)].iter_mut().for_each(|v| *v = 0.0);
+                }
+            }
         }
     }
     let dims = [rows, read[0], read[1], read[2]];

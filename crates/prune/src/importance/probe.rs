@@ -94,7 +94,14 @@ pub fn reader_tap(graph: &Graph, group: &ChannelGroup, member: &Member) -> Optio
     ) {
         return None;
     }
-    let slice = |node: usize| group.values.iter().find(|v| v.node == node);
+    // The value slice the member reads: the one at its offset when the group sits in the
+    // value more than once (a concat of a value with itself, a grouped conv's ties).
+    let at = member.offset / member.kind.width();
+    let slice = |node: usize| {
+        let mut slices = group.values.iter().filter(|v| v.node == node);
+        let first = slices.clone().next();
+        slices.find(|v| v.offset == at).or(first)
+    };
     let read = graph.nodes[member.node].inputs.first()?.node;
     // Observe a flattened map before the flatten, where its channels are still maps.
     let unflattened = match &graph.nodes[read].op {

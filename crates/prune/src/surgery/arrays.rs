@@ -1,6 +1,7 @@
 //! Cutting and zeroing slices of weight arrays along axes 0 and 1.
 
 use super::plan::NodeCut;
+use crate::analysis::is_depthwise;
 use shears_ir::{Array, BatchNorm2d, Conv2d, Linear, Op};
 
 /// The op of `cut.node` without the cut rows and columns. Only layers with weights are cut.
@@ -13,11 +14,12 @@ pub(super) fn cut_op(op: &Op, cut: &NodeCut) -> Op {
             stride: c.stride,
             padding: c.padding,
             dilation: c.dilation,
-            // Only depthwise convs (one group per channel) have groups > 1 here.
-            groups: if c.groups == 1 {
-                1
-            } else {
+            // A depthwise conv loses one group per channel; any other conv loses the same
+            // number of filters from each of its groups.
+            groups: if is_depthwise(c) {
                 c.groups - rows.len()
+            } else {
+                c.groups
             },
         }),
         Op::BatchNorm2d(bn) => Op::BatchNorm2d(BatchNorm2d {

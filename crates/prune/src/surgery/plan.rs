@@ -127,8 +127,8 @@ fn check_member(graph: &Graph, group: &ChannelGroup, m: &Member) -> Result<(), P
         .filter(|n| n.name == m.name)
         .ok_or_else(|| stale(format!("node #{} is not called '{}'", m.node, m.name)))?;
     let len = match (&node.op, m.kind) {
-        (Op::Conv2d(c), MemberKind::ConvOut) if c.groups == 1 => c.out_channels(),
-        (Op::Conv2d(c), MemberKind::ConvIn) if c.groups == 1 => c.in_channels(),
+        (Op::Conv2d(c), MemberKind::ConvOut) if !is_depthwise(c) => c.out_channels(),
+        (Op::Conv2d(c), MemberKind::ConvIn) if !is_depthwise(c) => c.weight.shape[1],
         (Op::Conv2d(c), MemberKind::DepthwiseConv) if is_depthwise(c) => c.out_channels(),
         (Op::BatchNorm2d(bn), MemberKind::BatchNorm) => bn.channels(),
         (Op::Linear(l), MemberKind::LinearOut) => l.out_features(),
@@ -159,7 +159,7 @@ fn check_member(graph: &Graph, group: &ChannelGroup, m: &Member) -> Result<(), P
 fn axis_len(op: &Op, side: Side) -> usize {
     match (op, side) {
         (Op::Conv2d(c), Side::Out) => c.out_channels(),
-        (Op::Conv2d(c), Side::In) => c.in_channels(),
+        (Op::Conv2d(c), Side::In) => c.weight.shape[1],
         (Op::BatchNorm2d(bn), _) => bn.channels(),
         (Op::Linear(l), Side::Out) => l.out_features(),
         (Op::Linear(l), Side::In) => l.in_features(),
