@@ -35,6 +35,10 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     pub inputs: Vec<usize>,
     pub outputs: Vec<OutletId>,
+    /// The default-domain ONNX opset of the file the graph was imported from (`None` for a
+    /// graph built here); the exporter writes the same opset when it can.
+    #[serde(default)]
+    pub onnx_opset: Option<i64>,
 }
 
 impl Graph {

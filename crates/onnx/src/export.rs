@@ -1,4 +1,10 @@
-//! Export: an IR [`Graph`] to an ONNX `ModelProto` (IR version 8, opset 17).
+//! Export: an IR [`Graph`] to an ONNX `ModelProto` (IR version 8).
+//!
+//! The opset is the one the graph was imported from, when it is one shears writes (11 to 21),
+//! else 17; raised when an op needs a later one's semantics (see [`export_opset`]). Where an op
+//! changed between opsets, the writer follows the opset it writes: Dropout's ratio is an
+//! attribute before opset 12, and HardSwish, which arrived in opset 14, is written as
+//! `HardSigmoid(alpha = 1/6, beta = 0.5)` times its input before that.
 //!
 //! Weights become float32 initializers named as PyTorch names its parameters (`conv1.weight`,
 //! `bn1.running_mean`, ...). Op attributes map one to one, with two exceptions: BatchNorm's
@@ -20,8 +26,11 @@ use crate::{momentum, tensor};
 use shears_ir::{Array, Graph, Node, Op, OutletId, PadMode, Pool2d};
 use std::collections::HashSet;
 
-/// The ONNX opset shears writes (default domain).
+/// The ONNX opset shears writes (default domain) for a graph built here, or imported from an
+/// opset outside [`WRITABLE_OPSETS`].
 pub const OPSET_VERSION: i64 = 17;
+/// The default-domain opsets the exporter can write.
+pub const WRITABLE_OPSETS: std::ops::RangeInclusive<i64> = 11..=21;
 /// The ONNX IR version shears writes.
 pub const IR_VERSION: i64 = 8;
 /// `ModelProto.producer_name` of files shears writes.
@@ -36,8 +45,10 @@ pub fn to_model(graph: &Graph) -> Result<ModelProto, OnnxError> {
     };
     graph.verify().map_err(|e| fail(e.to_string()))?;
     let shapes = graph.infer_shapes().map_err(|e| fail(e.to_string()))?;
+    let opset = export_opset(graph, &shapes);
     let mut w = Writer {
         graph,
+        opset,
         proto: GraphProto::default(),
         names: HashSet::new(),
     };
@@ -71,13 +82,38 @@ pub fn to_model(graph: &Graph) -> Result<ModelProto, OnnxError> {
         ir_version: IR_VERSION,
         opset_import: vec![OperatorSetIdProto {
             domain: String::new(),
-            version: OPSET_VERSION,
+            version: opset,
         }],
         producer_name: PRODUCER_NAME.into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
         graph: Some(w.proto),
         ..ModelProto::default()
     })
+}
+
+/// The opset `graph` is written in: the one it was imported from if the exporter writes it
+/// (else [`OPSET_VERSION`]), raised to 13 for a softmax over an axis followed by others of
+/// size > 1 (before 13, Softmax flattened every axis from `axis` on) and to 19 for an average
+/// pool with dilation.
+pub fn export_opset(graph: &Graph, shapes: &[Vec<Vec<usize>>]) -> i64 {
+    let source = graph
+        .onnx_opset
+        .filter(|v| WRITABLE_OPSETS.contains(v))
+        .unwrap_or(OPSET_VERSION);
+    let needs = graph.nodes.iter().map(|node| match &node.op {
+        Op::Softmax { axis } => {
+            let input = &shapes[node.inputs[0].node][node.inputs[0].slot];
+            let trailing = input.get(*axis..).unwrap_or_default();
+            if trailing.iter().all(|&d| d == 1) {
+                0
+            } else {
+                13
+            }
+        }
+        Op::AvgPool2d(p) if p.dilation != [1, 1] => 19,
+        _ => 0,
+    });
+    needs.fold(source, i64::max)
 }
 
 /// A float32 value `[N, shape...]` with a symbolic batch axis `N`.
@@ -145,6 +181,8 @@ fn float(name: &str, value: f32) -> AttributeProto {
 /// Collects the ONNX graph, checking that every value name is used once.
 struct Writer<'g> {
     graph: &'g Graph,
+    /// The opset written.
+    opset: i64,
     proto: GraphProto,
     names: HashSet<String>,
 }
@@ -326,22 +364,34 @@ impl Writer<'_> {
                 attrs
             }
             Op::AvgPool2d(p) => {
-                if p.dilation != [1, 1] {
-                    return Err(format!(
-                        "AveragePool with dilation {:?} needs opset 19; shears writes opset {OPSET_VERSION}",
-                        p.dilation
-                    ));
-                }
                 let mut attrs = pool_attrs(p);
                 attrs.push(int("count_include_pad", p.count_include_pad as i64));
+                if p.dilation != [1, 1] {
+                    // `export_opset` chose 19 or later for it.
+                    attrs.push(ints("dilations", &p.dilation));
+                }
                 attrs
             }
             Op::Flatten { axis } | Op::Concat { axis } | Op::Softmax { axis } => {
                 vec![int("axis", *axis as i64)]
             }
+            Op::Dropout { ratio } if self.opset < 12 => vec![float("ratio", *ratio)],
             Op::Dropout { ratio } => {
                 input.push(self.scalar(node, "ratio", *ratio)?);
                 vec![]
+            }
+            Op::HardSwish if self.opset < 14 => {
+                let gate = format!("{name}.hardsigmoid");
+                let attrs = vec![float("alpha", 1.0 / 6.0), float("beta", 0.5)];
+                self.push(
+                    &gate,
+                    "HardSigmoid",
+                    input.clone(),
+                    vec![gate.clone()],
+                    attrs,
+                )?;
+                input.push(gate);
+                return self.push(name, "Mul", input, output, vec![]);
             }
             Op::Relu
             | Op::Sigmoid

@@ -62,6 +62,7 @@ pub fn from_model(model: &ModelProto) -> Result<Graph, OnnxError> {
 
     let mut graph = Graph {
         name: g.name.clone(),
+        onnx_opset: Some(opset),
         ..Graph::default()
     };
     let mut values: HashMap<&str, OutletId> = HashMap::new();

@@ -1,7 +1,8 @@
 //! ONNX model files in and out of the shears IR: ONNX is shears' model file format.
 //!
-//! [`save`] writes a [`Graph`] as an ONNX model (IR version 8, opset 17, float32 weights as
-//! initializers named as PyTorch names parameters); [`load`] reads models written by shears,
+//! [`save`] writes a [`Graph`] as an ONNX model (IR version 8, the opset it was read in or 17,
+//! float32 weights as initializers named as PyTorch names parameters); [`load`] reads models
+//! written by shears,
 //! PyTorch (`torch.onnx.export`) or tf2onnx, as long as they use the CNN ops the IR knows.
 //! The protobuf messages are hand-written `prost` structs in [`proto`]. See the `export` and
 //! `import` modules for the mapping of each op.
@@ -14,7 +15,9 @@ pub mod proto;
 mod tensor;
 
 pub use error::OnnxError;
-pub use export::{IR_VERSION, OPSET_VERSION, PRODUCER_NAME, to_model};
+pub use export::{
+    IR_VERSION, OPSET_VERSION, PRODUCER_NAME, WRITABLE_OPSETS, export_opset, to_model,
+};
 pub use import::from_model;
 
 use prost::Message;

@@ -354,3 +354,33 @@ proptest! {
         let _ = load(&bytes);
     }
 }
+
+/// A `Gather` on computed data imports as a channel permutation (how shears writes a shuffle)
+/// and nothing else.
+#[test]
+fn a_gather_on_data_must_permute_the_channels() {
+    let gather = |indices: &[i64], axis: i64| {
+        model(
+            17,
+            vec![node(
+                "Gather",
+                "g",
+                &["x", "i"],
+                &["y"],
+                vec![attr_int("axis", axis)],
+            )],
+            vec![int64_data("i", &[indices.len() as i64], indices)],
+            vec![value("x", &[None, Some(3), Some(2), Some(2)])],
+            vec![value("y", &[])],
+        )
+    };
+    let graph = shears_onnx::from_model(&gather(&[2, 0, -2], 1)).unwrap();
+    assert!(graph.nodes.iter().any(|n| n.op
+        == shears_ir::Op::PermuteChannels {
+            order: vec![2, 0, 1]
+        }));
+    for (indices, axis) in [(&[0, 1][..], 1), (&[0, 0, 1][..], 1), (&[1, 0][..], 2)] {
+        let e = err(&gather(indices, axis));
+        assert!(e.contains("only as a permutation of the channels"), "{e}");
+    }
+}

@@ -90,6 +90,23 @@ fn check(name: &str, graph: &Graph, input_file: &Path, want: Option<&Array>) {
     }
     let exported = dir.join("exported.onnx");
     shears_onnx::save_file(graph, &exported).unwrap();
+    let source = graph.onnx_opset.unwrap();
+    let written = shears_onnx::load_file(&exported)
+        .unwrap()
+        .onnx_opset
+        .unwrap();
+    if shears_onnx::WRITABLE_OPSETS.contains(&source) {
+        assert_eq!(
+            written, source,
+            "{name}: the export keeps the input's opset"
+        );
+    } else {
+        assert_eq!(
+            written,
+            shears_onnx::OPSET_VERSION,
+            "{name}: opset {source}"
+        );
+    }
     let want = want.map_or(own.clone(), |w| w.data.clone());
     close(
         &format!("{name}: ONNX Runtime on shears' export"),
@@ -146,6 +163,44 @@ fn the_test_zoo_round_trips_and_prunes() {
         check(&name, &graph, &dir.join("input_0.pb"), Some(&want));
         eprintln!("{name}: ok");
     }
+}
+
+/// Ops whose ONNX form changed between opsets (HardSwish arrived in 14, Dropout's ratio became
+/// an input in 12) run in ONNX Runtime when written at opset 11.
+#[test]
+fn older_opsets_are_written_with_their_own_ops() {
+    let dir = repo().join("crates/onnx/tests/zoo/mobilenet_v3");
+    let mut graph = shears_onnx::load_file(dir.join("model.onnx")).unwrap();
+    assert!(
+        graph.nodes.iter().any(|n| n.op == shears_ir::Op::HardSwish),
+        "MobileNetV3 uses HardSwish"
+    );
+    graph.onnx_opset = Some(11);
+    let scratch = scratch("opset11");
+    let file = scratch.join("opset11.onnx");
+    shears_onnx::save_file(&graph, &file).unwrap();
+    let model = shears_onnx::to_model(&graph).unwrap();
+    assert_eq!(model.opset_import[0].version, 11);
+    let types: Vec<&str> = model
+        .graph
+        .as_ref()
+        .unwrap()
+        .node
+        .iter()
+        .map(|n| n.op_type.as_str())
+        .collect();
+    assert!(
+        !types.contains(&"HardSwish") && types.contains(&"HardSigmoid"),
+        "{types:?}"
+    );
+    let input = dir.join("input_0.pb");
+    let want = shears_onnx::load_tensor_file(dir.join("output_0.pb")).unwrap();
+    close(
+        "opset 11 in ONNX Runtime",
+        &ort(&file, &input).data,
+        &want.data,
+    );
+    std::fs::remove_dir_all(scratch).ok();
 }
 
 /// Where the `onnx` package keeps its light models.

@@ -1,5 +1,6 @@
 //! Importers of ops that move or combine data without weights: `Sum`, `Split`, `Slice`, `Pad`,
-//! `ReduceMean` over the spatial axes and `LRN`. Axes are counted with the batch axis, as ONNX
+//! `ReduceMean` over the spatial axes, `LRN` and a `Gather` that permutes channels (how shears
+//! writes a channel shuffle). Axes are counted with the batch axis, as ONNX
 //! counts them; none of these may change the batch axis.
 
 use super::context::{Ctx, Input};
@@ -256,4 +257,33 @@ pub(crate) fn lrn(ctx: &Ctx) -> Result<Imported, OnnxError> {
         beta: ctx.float("beta", 0.75)?,
         bias: ctx.float("bias", 1.0)?,
     })
+}
+
+/// `Gather` along the channel axis with constant indices that list every channel once: a
+/// channel permutation. (A `Gather` on constants folds at import instead.)
+pub(crate) fn gather(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    let axis = ctx.axis_of_rank(ctx.int("axis", 0)?, ctx.rank(0)?)?;
+    let indices = ctx
+        .const_ints(1, "indices")?
+        .ok_or_else(|| ctx.fail("the indices must be a constant"))?;
+    let channels = ctx.shape(0)?.first().copied().unwrap_or(0);
+    let mut order = Vec::with_capacity(indices.len());
+    let mut seen = vec![false; channels];
+    for &i in &indices {
+        let c = if i < 0 { i + channels as i64 } else { i };
+        match usize::try_from(c).ok().filter(|&c| c < channels) {
+            Some(c) if !seen[c] => {
+                seen[c] = true;
+                order.push(c);
+            }
+            _ => break,
+        }
+    }
+    if axis != 1 || order.len() != channels || indices.len() != channels {
+        return Err(ctx.fail(format!(
+            "shears imports a Gather on computed data only as a permutation of the channels (axis 1, every index once); this one gathers {} indices along axis {axis}",
+            indices.len()
+        )));
+    }
+    Imported::unary(Op::PermuteChannels { order })
 }

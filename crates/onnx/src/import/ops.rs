@@ -91,6 +91,7 @@ pub(crate) fn importer(op_type: &str) -> Option<ImportFn> {
         "Pad" => layout::pad,
         "ReduceMean" => layout::reduce_mean,
         "LRN" => layout::lrn,
+        "Gather" => layout::gather,
         "Concat" => concat,
         "Dropout" => dropout,
         "Identity" => |_| Imported::unary(Op::Identity),
