@@ -250,3 +250,98 @@ fn the_onnx_light_models_round_trip_and_prune() {
         eprintln!("{name}: ok");
     }
 }
+
+/// Imported models fine-tune after pruning, with their batch norms kept or folded by the
+/// exporter: the training loss falls, the kept batch norms learn their statistics, and ONNX
+/// Runtime computes what shears does with the trained weights.
+#[test]
+fn imported_models_fine_tune_after_pruning() {
+    use shears_data::Normalize;
+    use shears_runtime::train::{LrSchedule, Quiet, TrainConfig, TrainData, train};
+    use std::sync::Arc;
+
+    for name in ["resnet_basic_bn_kept", "resnet_basic"] {
+        let dir = repo().join("crates/onnx/tests/zoo").join(name);
+        let graph = shears_onnx::load_file(dir.join("model.onnx")).unwrap();
+        let deps = DependencyGraph::build(&graph).unwrap();
+        let plan: Vec<_> = plan_30_percent(&graph, deps.groups())
+            .into_iter()
+            .map(|(group, indices)| shears_prune::schedule::Cut { group, indices })
+            .collect();
+        let mut pruned = apply(&graph, deps.groups(), &plan).unwrap();
+        let before = pruned.clone();
+        let data = TrainData {
+            train: Arc::new(brightness_classes(64)),
+            test: None,
+            normalize: Normalize {
+                mean: vec![0.5; 3],
+                std: vec![0.25; 3],
+            },
+            teacher: None,
+        };
+        let config = TrainConfig {
+            epochs: 10,
+            batch_size: 16,
+            lr: 0.02,
+            schedule: LrSchedule::Cosine,
+            crop_padding: 0,
+            horizontal_flip: false,
+            ..TrainConfig::default()
+        };
+        let history = train(
+            &mut pruned,
+            &data,
+            &config,
+            Default::default(),
+            None,
+            &mut Quiet,
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (first, last) = (history[0].train_loss, history.last().unwrap().train_loss);
+        assert!(last < 0.75 * first, "{name}: loss {first} -> {last}");
+        let bn_means = |g: &Graph| -> Vec<f32> {
+            g.nodes
+                .iter()
+                .filter_map(|n| match &n.op {
+                    shears_ir::Op::BatchNorm2d(bn) => Some(bn.mean.data.clone()),
+                    _ => None,
+                })
+                .flatten()
+                .collect()
+        };
+        if name.ends_with("bn_kept") {
+            assert!(
+                !bn_means(&before).is_empty(),
+                "{name} keeps its batch norms"
+            );
+            assert_ne!(
+                bn_means(&before),
+                bn_means(&pruned),
+                "{name}: BN statistics"
+            );
+        }
+        let scratch = scratch(name);
+        let file = scratch.join("finetuned.onnx");
+        shears_onnx::save_file(&pruned, &file).unwrap();
+        let input_file = dir.join("input_0.pb");
+        let input = shears_onnx::load_tensor_file(&input_file).unwrap();
+        close(
+            &format!("{name}: ONNX Runtime on the fine-tuned export"),
+            &ort(&file, &input_file).data,
+            &run(&pruned, &input),
+        );
+        std::fs::remove_dir_all(scratch).ok();
+    }
+}
+
+/// `n` 3x32x32 images of 10 classes told apart by their brightness, with a little noise.
+fn brightness_classes(n: usize) -> shears_data::Dataset {
+    let len = 3 * 32 * 32;
+    let labels: Vec<u16> = (0..n).map(|i| (i % 10) as u16).collect();
+    let images = labels
+        .iter()
+        .flat_map(|&l| (0..len).map(move |p| (l as usize * 24 + (p * 7919) % 20) as u8))
+        .collect();
+    let names = (0..10).map(|c| c.to_string()).collect();
+    shears_data::Dataset::new(images, labels, [3, 32, 32], names).unwrap()
+}
