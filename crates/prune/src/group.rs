@@ -120,6 +120,17 @@ impl ChannelGroup {
         self.members.iter().find(|m| m.kind.is_producer())
     }
 
+    /// How many channels of the value that first carries the group one group channel is: 1,
+    /// or the number of blocks a grouped conv ties together (see [`ChannelGroup::name`]).
+    pub fn blocks(&self) -> usize {
+        let first = self.values.first().map(|v| v.node);
+        self.values
+            .iter()
+            .filter(|v| Some(v.node) == first)
+            .count()
+            .max(1)
+    }
+
     /// Members of one kind.
     pub fn members_of(&self, kind: MemberKind) -> impl Iterator<Item = &Member> {
         self.members.iter().filter(move |m| m.kind == kind)

@@ -334,8 +334,8 @@ fn a_depthwise_conv_carries_its_input_channels() {
     check_prune_equals_mask(graph);
 }
 
-#[test]
-fn a_grouped_conv_loses_the_same_channels_in_every_group() {
+/// `a` (8 channels) feeds `g`, a conv of 2 groups (8 -> 12), which feeds `c`.
+fn grouped_net() -> Graph {
     let mut init = Init::new(9);
     let (mut b, x) = GraphBuilder::new("grouped", vec![3, 8, 8]);
     let y = b.conv("a", x, init.conv(3, 8, 3, 1, 1));
@@ -347,7 +347,12 @@ fn a_grouped_conv_loses_the_same_channels_in_every_group() {
     let y = b.op("g.relu", Op::Relu, &[y]);
     let y = b.conv("c", y, init.conv(12, 4, 3, 1, 1));
     let y = b.op("c.relu", Op::Relu, &[y]);
-    let graph = head(b, &mut init, y, 4);
+    head(b, &mut init, y, 4)
+}
+
+#[test]
+fn a_grouped_conv_loses_the_same_channels_in_every_group() {
+    let graph = grouped_net();
     let deps = analyse(&graph);
     assert_eq!(
         prunable_names(&deps),
@@ -397,6 +402,33 @@ fn a_grouped_conv_loses_the_same_channels_in_every_group() {
     assert_eq!(gw.row(0)[..9], before.row(1)[..9]);
     assert_eq!(gw.row(0)[9..18], before.row(1)[18..27]);
     check_prune_equals_mask(graph);
+}
+
+/// A global amount counts the network's channels: a group channel tied across 2 blocks is 2.
+#[test]
+fn a_global_amount_counts_every_block_of_a_grouped_conv() {
+    use shears_prune::schedule::{PlanConfig, Scope};
+    let graph = grouped_net();
+    let deps = analyse(&graph);
+    let groups = deps.groups();
+    assert_eq!(
+        groups.iter().map(|g| g.blocks()).collect::<Vec<_>>(),
+        [1, 2, 2, 1, 1]
+    );
+    // 4 x 2 + 6 x 2 + 4 = 24 channels; a quarter is 6, three of g's tied pairs. Equal scores,
+    // L2-normalised, rank g's channels lowest (the widest group).
+    let scores: Vec<_> = groups
+        .iter()
+        .map(|g| g.is_prunable().then(|| vec![1.0; g.channels]))
+        .collect();
+    let plan = PlanConfig {
+        scope: Scope::Global,
+        ..PlanConfig::default()
+    };
+    let cuts = plan.plan(groups, &scores, &Default::default(), 0.25);
+    let g = deps.group("g[0..6 in each of 2 blocks]").unwrap();
+    assert_eq!(cuts.len(), 1);
+    assert_eq!((cuts[0].group, cuts[0].indices.len()), (g.id, 3));
 }
 
 /// A grouped conv whose input is a depthwise-multiplier conv's output: one input channel per

@@ -215,7 +215,7 @@ impl PlanConfig {
                 })
                 .collect(),
             Scope::Global => {
-                let total: usize = originals.map(|(_, o)| o).sum();
+                let total: usize = originals.map(|(g, o)| o * g.blocks()).sum();
                 (1..=total).map(|k| k as f64 / total as f64).collect()
             }
         };
@@ -232,14 +232,18 @@ impl PlanConfig {
         current.saturating_sub(keep)
     }
 
-    /// Global ranking: how many channels each group loses.
+    /// Global ranking: how many channels each group loses. The amount counts the network's
+    /// channels: a group channel that ties `k` blocks of a grouped conv counts `k` times.
     fn global_counts(
         &self,
         scored: &[(&ChannelGroup, &Vec<f32>, usize)],
         amount: f64,
     ) -> Vec<usize> {
-        let total: usize = scored.iter().map(|s| s.2).sum();
-        let already: usize = scored.iter().map(|(g, _, o)| o - g.channels).sum();
+        let total: usize = scored.iter().map(|(g, _, o)| o * g.blocks()).sum();
+        let already: usize = scored
+            .iter()
+            .map(|(g, _, o)| (o - g.channels) * g.blocks())
+            .sum();
         let wanted = ((total as f64 * amount.clamp(0.0, 1.0)) + 1e-9).floor() as usize;
         let mut budget = wanted.saturating_sub(already);
         let mut ranked: Vec<(f32, usize)> = Vec::new();
@@ -258,9 +262,10 @@ impl PlanConfig {
             if budget == 0 {
                 break;
             }
-            if taken[i] < allowance[i] {
+            let weight = scored[i].0.blocks();
+            if taken[i] < allowance[i] && weight <= budget {
                 taken[i] += 1;
-                budget -= 1;
+                budget -= weight;
             }
         }
         scored
