@@ -11,6 +11,7 @@
 mod context;
 mod fold;
 mod layout;
+mod nhwc;
 mod ops;
 mod shuffle;
 
@@ -80,6 +81,7 @@ pub fn from_model(model: &ModelProto) -> Result<Graph, OnnxError> {
     }
 
     let mut pending: HashMap<&str, Pending> = HashMap::new();
+    let mut channels_last: HashMap<&str, nhwc::Pending<'_>> = HashMap::new();
     // One `Op::Constant` node per constant tensor used as a data operand.
     let mut constant_nodes: HashMap<&str, OutletId> = HashMap::new();
     for (node, name) in g.node.iter().zip(&names) {
@@ -93,6 +95,17 @@ pub fn from_model(model: &ModelProto) -> Result<Graph, OnnxError> {
             op: node.op_type.clone(),
             detail,
         };
+        if nhwc::step(
+            &mut graph,
+            node,
+            &mut consts,
+            &mut values,
+            &mut channels_last,
+        )
+        .map_err(&fail)?
+        {
+            continue;
+        }
         if let Some(done) =
             shuffle_step(&graph, node, &consts, &values, &mut pending).map_err(&fail)?
         {

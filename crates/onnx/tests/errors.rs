@@ -384,3 +384,27 @@ fn a_gather_on_data_must_permute_the_channels() {
         assert!(e.contains("only as a permutation of the channels"), "{e}");
     }
 }
+
+/// tf2onnx without `--inputs-as-nchw` transposes a channels-last input first: the error says
+/// how to convert the model instead.
+#[test]
+fn a_channels_last_input_asks_for_inputs_as_nchw() {
+    let m = model(
+        13,
+        vec![
+            node(
+                "Transpose",
+                "t",
+                &["x"],
+                &["t"],
+                vec![attr_ints("perm", &[0, 3, 1, 2])],
+            ),
+            node("Relu", "r", &["t"], &["y"], vec![]),
+        ],
+        vec![],
+        vec![value("x", &[None, Some(8), Some(8), Some(3)])],
+        vec![value("y", &[])],
+    );
+    let e = err(&m);
+    assert!(e.contains("--inputs-as-nchw x"), "{e}");
+}

@@ -1,6 +1,7 @@
 //! Importers of ops that move or combine data without weights: `Sum`, `Split`, `Slice`, `Pad`,
-//! `ReduceMean` over the spatial axes, `LRN` and a `Gather` that permutes channels (how shears
-//! writes a channel shuffle). Axes are counted with the batch axis, as ONNX
+//! `ReduceMean` over the spatial axes, `LRN`, a `Gather` that permutes channels (how shears
+//! writes a channel shuffle) and a `Squeeze` of unit spatial axes (tf2onnx's flatten after a
+//! global average pool). Axes are counted with the batch axis, as ONNX
 //! counts them; none of these may change the batch axis.
 
 use super::context::{Ctx, Input};
@@ -244,6 +245,38 @@ pub(crate) fn reduce_mean(ctx: &Ctx) -> Result<Imported, OnnxError> {
         ops.push(Op::Flatten { axis: 1 });
     }
     chain(ops)
+}
+
+/// `Squeeze` of computed data: dropping the unit spatial axes of `[N, C, 1, 1]` (what tf2onnx
+/// writes after a global average pool) is a flatten. (A `Squeeze` of constants folds instead.)
+pub(crate) fn squeeze(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    let rank = ctx.rank(0)?;
+    let shape = ctx.shape(0)?;
+    let axes = match ctx.ints("axes")? {
+        Some(a) => Some(a.to_vec()),
+        None => ctx.const_ints(1, "axes")?,
+    };
+    let mut axes: Vec<usize> = match axes {
+        Some(axes) => axes
+            .iter()
+            .map(|&a| ctx.axis_of_rank(a, rank))
+            .collect::<Result<_, _>>()?,
+        // Every axis of size 1 (the batch axis is never squeezed here).
+        None => (2..rank).filter(|&a| shape[a - 1] == 1).collect(),
+    };
+    axes.sort_unstable();
+    let spatial: Vec<usize> = (2..rank).collect();
+    if axes != spatial || shape.iter().skip(1).any(|&d| d != 1) {
+        return Err(ctx.fail(format!(
+            "Squeeze of axes {axes:?} of a [N, {}] value: shears supports dropping the unit spatial axes of [N, C, 1, 1] only",
+            shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Imported::unary(Op::Flatten { axis: 1 })
 }
 
 pub(crate) fn lrn(ctx: &Ctx) -> Result<Imported, OnnxError> {

@@ -92,6 +92,7 @@ pub(crate) fn importer(op_type: &str) -> Option<ImportFn> {
         "ReduceMean" => layout::reduce_mean,
         "LRN" => layout::lrn,
         "Gather" => layout::gather,
+        "Squeeze" => layout::squeeze,
         "Concat" => concat,
         "Dropout" => dropout,
         "Identity" => |_| Imported::unary(Op::Identity),
