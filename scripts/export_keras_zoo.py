@@ -46,6 +46,8 @@ import tf2onnx
 from keras import layers
 from onnx import numpy_helper
 
+from onnx_summary import attr_text, constants, input_text, op_counts
+
 SEED = 0
 CLASSES = 10
 SHAPE = (32, 32, 3)
@@ -223,39 +225,12 @@ def canonical_names(model):
         end.type.tensor_type.shape.dim[0].dim_param = "N"
 
 
-def op_counts(model):
-    return dict(sorted(collections.Counter(n.op_type for n in model.graph.node).items()))
-
-
-def attr_text(node):
-    parts = []
-    for a in node.attribute:
-        v = onnx.helper.get_attribute_value(a)
-        if isinstance(v, onnx.TensorProto):
-            arr = numpy_helper.to_array(v)
-            v = arr.tolist() if arr.size <= 8 else f"tensor{list(arr.shape)}"
-        elif isinstance(v, bytes):
-            v = v.decode()
-        parts.append(f"{a.name}={v}")
-    return ", ".join(parts)
-
-
 def details(model):
     """Every node in order, with attributes and the values of small constant inputs."""
-    consts = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    for n in model.graph.node:
-        if n.op_type == "Constant":
-            consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
+    consts = constants(model)
     lines = []
     for n in model.graph.node:
-        ins = []
-        for i in n.input:
-            if i in consts and consts[i].size <= 8:
-                ins.append(f"{consts[i].tolist()}")
-            elif i in consts:
-                ins.append(f"const{list(consts[i].shape)}")
-            else:
-                ins.append(i)
+        ins = [input_text(i, consts) for i in n.input]
         lines.append(f"    {n.op_type:<18} in({', '.join(ins)}) {attr_text(n)}")
     return lines
 

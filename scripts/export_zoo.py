@@ -51,6 +51,8 @@ from torchvision.models import regnet, resnet, shufflenetv2, squeezenet, vgg
 from torchvision.models.alexnet import AlexNet
 from torchvision.models.googlenet import BasicConv2d, Inception  # (models.googlenet is the function)
 
+from onnx_summary import attr_text, constants, input_text, op_counts
+
 SEED = 0
 CLASSES = 10
 TOLERANCE = 1e-4
@@ -359,29 +361,9 @@ def export(model, shape, opset, fold_bn, dynamic_batch):
     return onnx.load_from_string(buf.getvalue())
 
 
-def op_counts(model):
-    return dict(sorted(collections.Counter(n.op_type for n in model.graph.node).items()))
-
-
-def attr_text(node):
-    parts = []
-    for a in node.attribute:
-        v = onnx.helper.get_attribute_value(a)
-        if isinstance(v, onnx.TensorProto):
-            arr = numpy_helper.to_array(v)
-            v = arr.tolist() if arr.size <= 8 else f"tensor{list(arr.shape)}"
-        elif isinstance(v, bytes):
-            v = v.decode()
-        parts.append(f"{a.name}={v}")
-    return ", ".join(parts)
-
-
 def details(model):
     """The shape-handling nodes, with attributes and constant inputs."""
-    consts = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    for n in model.graph.node:
-        if n.op_type == "Constant":
-            consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
+    consts = constants(model)
     lines = []
     shape_values = set()  # values computed from a Shape: sizes, split points
     for n in model.graph.node:
@@ -389,14 +371,7 @@ def details(model):
         if n.op_type == "Shape" or (on_shapes and n.op_type not in ("Reshape", "Slice", "Expand")):
             shape_values.update(n.output)
         if n.op_type in UNUSUAL or on_shapes:
-            ins = []
-            for i in n.input:
-                if i in consts and consts[i].size <= 8:
-                    ins.append(f"{i}={consts[i].tolist()}")
-                elif i in consts:
-                    ins.append(f"{i}:{list(consts[i].shape)}")
-                else:
-                    ins.append(i)
+            ins = [input_text(i, consts, named=True) for i in n.input]
             lines.append(f"    {n.op_type:<18} {n.name:<28} in({', '.join(ins)}) {attr_text(n)}")
     return lines
 
