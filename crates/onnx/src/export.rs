@@ -265,6 +265,22 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// `x * gate(x)` as two nodes: the gate `{name}.{gate lowercased}` and a `Mul` called `name`
+    /// (SiLU; HardSwish before opset 14).
+    fn gated(
+        &mut self,
+        name: &str,
+        gate_type: &str,
+        attrs: Vec<AttributeProto>,
+        mut input: Vec<String>,
+        output: Vec<String>,
+    ) -> Result<(), String> {
+        let gate = format!("{name}.{}", gate_type.to_lowercase());
+        self.push(&gate, gate_type, input.clone(), vec![gate.clone()], attrs)?;
+        input.push(gate);
+        self.push(name, "Mul", input, output, vec![])
+    }
+
     /// Writes one IR node as ONNX nodes and initializers.
     fn node(&mut self, node: &Node) -> Result<(), String> {
         let mut input = Vec::with_capacity(node.inputs.len() + 2);
@@ -352,12 +368,7 @@ impl Writer<'_> {
             }
             Op::LeakyRelu { alpha } => vec![float("alpha", *alpha)],
             Op::HardSigmoid { alpha, beta } => vec![float("alpha", *alpha), float("beta", *beta)],
-            Op::Silu => {
-                let gate = format!("{name}.sigmoid");
-                self.push(&gate, "Sigmoid", input.clone(), vec![gate.clone()], vec![])?;
-                input.push(gate);
-                return self.push(name, "Mul", input, output, vec![]);
-            }
+            Op::Silu => return self.gated(name, "Sigmoid", vec![], input, output),
             Op::MaxPool2d(p) => {
                 let mut attrs = pool_attrs(p);
                 attrs.push(ints("dilations", &p.dilation));
@@ -381,17 +392,8 @@ impl Writer<'_> {
                 vec![]
             }
             Op::HardSwish if self.opset < 14 => {
-                let gate = format!("{name}.hardsigmoid");
                 let attrs = vec![float("alpha", 1.0 / 6.0), float("beta", 0.5)];
-                self.push(
-                    &gate,
-                    "HardSigmoid",
-                    input.clone(),
-                    vec![gate.clone()],
-                    attrs,
-                )?;
-                input.push(gate);
-                return self.push(name, "Mul", input, output, vec![]);
+                return self.gated(name, "HardSigmoid", attrs, input, output);
             }
             Op::Relu
             | Op::Sigmoid

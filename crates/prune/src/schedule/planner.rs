@@ -257,15 +257,15 @@ impl PlanConfig {
             .iter()
             .map(|(g, _, o)| g.channels.saturating_sub(self.min_keep(*o)))
             .collect();
+        let weights: Vec<usize> = scored.iter().map(|(g, _, _)| g.blocks()).collect();
         let mut taken = vec![0usize; scored.len()];
         for (_, i) in ranked {
             if budget == 0 {
                 break;
             }
-            let weight = scored[i].0.blocks();
-            if taken[i] < allowance[i] && weight <= budget {
+            if taken[i] < allowance[i] && weights[i] <= budget {
                 taken[i] += 1;
-                budget -= weight;
+                budget -= weights[i];
             }
         }
         scored
