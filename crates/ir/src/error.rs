@@ -49,4 +49,24 @@ pub enum IrError {
     /// The graph has no input node.
     #[error("the graph has no input")]
     NoInput,
+    /// A tensor would hold more elements than [`crate::limits::MAX_TENSOR_ELEMENTS`].
+    #[error(
+        "{what} has shape {shape:?}, more than the limit of {limit} elements per tensor: check the sizes in the file or arguments"
+    )]
+    TooLarge {
+        what: String,
+        shape: Vec<usize>,
+        limit: usize,
+    },
+    /// A weight holds NaN or an infinity.
+    #[error(
+        "node '{node}': weight array {array} holds {value} at index {index} (and {count} non-finite values in all): the model is corrupt or diverged in training; use a finite checkpoint"
+    )]
+    NonFinite {
+        node: String,
+        array: usize,
+        index: usize,
+        value: f32,
+        count: usize,
+    },
 }

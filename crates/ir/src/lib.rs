@@ -10,6 +10,7 @@ mod count;
 mod error;
 mod fold;
 mod graph;
+pub mod limits;
 mod op;
 mod shape;
 mod verify;

@@ -1,5 +1,6 @@
 //! `Graph::verify`: the structural check every pass and test runs.
 
+use crate::limits::tensor_elements;
 use crate::{Graph, IrError, Op, Shape};
 use std::collections::HashSet;
 
@@ -54,6 +55,11 @@ impl Graph {
             }
         }
         let shapes = self.infer_shapes()?;
+        for (node, outputs) in self.nodes.iter().zip(&shapes) {
+            for shape in outputs {
+                tensor_elements(&format!("the output of node '{}'", node.name), shape)?;
+            }
+        }
         if self.outputs.is_empty() {
             return Err(IrError::BadOutput("(none)".into()));
         }
@@ -63,5 +69,25 @@ impl Graph {
             }
         }
         Ok(shapes)
+    }
+
+    /// Checks that every weight is finite: a NaN or infinite weight makes every output NaN,
+    /// so it is refused before any work starts.
+    pub fn check_finite(&self) -> Result<(), IrError> {
+        for node in &self.nodes {
+            for (array, values) in node.op.arrays().into_iter().enumerate() {
+                let mut bad = values.data.iter().enumerate().filter(|(_, v)| !v.is_finite());
+                if let Some((index, &value)) = bad.next() {
+                    return Err(IrError::NonFinite {
+                        node: node.name.clone(),
+                        array,
+                        index,
+                        value,
+                        count: 1 + bad.count(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 }
