@@ -1,5 +1,6 @@
 //! Command-line arguments (clap derive).
 
+use crate::values;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -17,26 +18,37 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Parameters, MACs and a per-layer table of a model.
+    #[command(allow_negative_numbers = true)]
     Info(InfoArgs),
     /// The channel groups that must be pruned together, with their members.
+    #[command(allow_negative_numbers = true)]
     Groups(GroupsArgs),
     /// Train a built-in architecture or an ONNX model on a data set.
+    #[command(allow_negative_numbers = true)]
     Train(TrainArgs),
     /// Top-1 / top-5 accuracy and loss of a model on a data set's test split.
+    #[command(allow_negative_numbers = true)]
     Eval(EvalArgs),
     /// Remove channels to a target, fine-tune, and write the smaller model and a report.
+    #[command(allow_negative_numbers = true)]
     Prune(Box<PruneArgs>),
     /// Score every group with several criteria; with --oracle, how well each ranks channels.
+    #[command(allow_negative_numbers = true)]
     Rank(RankArgs),
     /// Prune each layer alone at several ratios, without fine-tuning, and record accuracy.
+    #[command(allow_negative_numbers = true)]
     Sensitivity(SensitivityArgs),
     /// Inference (and training) throughput and latency.
+    #[command(allow_negative_numbers = true)]
     Bench(BenchArgs),
     /// Write a model (built-in or imported) as ONNX, through the exporter every command uses.
+    #[command(allow_negative_numbers = true)]
     Export(ExportArgs),
     /// Run a model on one input tensor (an ONNX TensorProto .pb file) and write its output.
+    #[command(allow_negative_numbers = true)]
     Run(RunArgs),
     /// The main job on real data: train a small model on Fashion-MNIST and report.
+    #[command(allow_negative_numbers = true)]
     Demo(DemoArgs),
 }
 
@@ -57,7 +69,7 @@ pub struct BuildArgs {
     #[arg(long, value_parser = parse_shape)]
     pub input_shape: Option<[usize; 3]>,
     /// Output classes of a built-in (default: from --data, else 10).
-    #[arg(long)]
+    #[arg(long, value_parser = values::count)]
     pub classes: Option<usize>,
     /// Seed of a built-in's initial weights.
     #[arg(long, default_value_t = 0)]
@@ -91,10 +103,10 @@ pub struct DataArgs {
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Per-channel mean of the normalisation, e.g. 0.5 or 0.49,0.48,0.45.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = values::finite_f32)]
     pub mean: Option<Vec<f32>>,
     /// Per-channel standard deviation of the normalisation.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = values::positive_f32)]
     pub std: Option<Vec<f32>>,
 }
 
@@ -166,26 +178,26 @@ pub enum ScheduleArg {
 /// Training recipe options shared by `train` and `demo`.
 #[derive(Args, Debug, Clone)]
 pub struct RecipeArgs {
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = values::count)]
     pub epochs: usize,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = values::count)]
     pub batch: usize,
     /// Base learning rate (default 0.1 for SGD, 0.001 for AdamW).
-    #[arg(long)]
+    #[arg(long, value_parser = values::positive_f64)]
     pub lr: Option<f64>,
     #[arg(long, value_enum, default_value_t = OptimizerArg::Nesterov)]
     pub optimizer: OptimizerArg,
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, value_parser = values::momentum)]
     pub momentum: f32,
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = 5e-4, value_parser = values::non_negative_f32)]
     pub weight_decay: f32,
     #[arg(long, value_enum, default_value_t = ScheduleArg::Cosine)]
     pub schedule: ScheduleArg,
     /// Step schedule: decay every N epochs.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = values::count)]
     pub step_every: usize,
     /// Step schedule: multiply the rate by this.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = values::positive_f64)]
     pub step_gamma: f64,
     /// Seed of shuffling, augmentation and dropout.
     #[arg(long, default_value_t = 0)]
@@ -197,13 +209,13 @@ pub struct RecipeArgs {
     #[arg(long)]
     pub no_flip: bool,
     /// L1 penalty λ on every BN gamma (Network Slimming), for `prune --criterion bn-scale`.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = values::non_negative_f32)]
     pub bn_sparsity: f32,
     /// Train on the first N samples only.
-    #[arg(long)]
+    #[arg(long, value_parser = values::count)]
     pub train_limit: Option<usize>,
     /// Evaluate on the first N test samples only.
-    #[arg(long)]
+    #[arg(long, value_parser = values::count)]
     pub test_limit: Option<usize>,
     #[command(flatten)]
     pub device: DeviceArgs,
@@ -243,10 +255,10 @@ pub struct EvalArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub data: DataArgs,
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = values::count)]
     pub batch: usize,
     /// Evaluate on the first N test samples only.
-    #[arg(long)]
+    #[arg(long, value_parser = values::count)]
     pub limit: Option<usize>,
     #[command(flatten)]
     pub device: DeviceArgs,
@@ -259,13 +271,13 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Batch sizes to measure inference at.
-    #[arg(long, value_delimiter = ',', default_value = "1,128")]
+    #[arg(long, value_delimiter = ',', default_value = "1,128", value_parser = values::count)]
     pub batch: Vec<usize>,
     /// Also measure training throughput (forward, backward, SGD step) at batch 128.
     #[arg(long)]
     pub train: bool,
     /// Timed runs per measurement (the median is reported).
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = 7, value_parser = values::count)]
     pub runs: usize,
     #[command(flatten)]
     pub device: DeviceArgs,
@@ -278,13 +290,13 @@ pub struct DemoArgs {
     /// Built-in architecture to train.
     #[arg(long, default_value = "lenet5")]
     pub model: String,
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = values::count)]
     pub epochs: usize,
     /// Where Fashion-MNIST is, if not in /usr/share/datasets/fashion-mnist.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Fraction of the trained model's MACs to prune away.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = values::fraction)]
     pub target_macs: f64,
     /// Fine-tuning epochs after pruning.
     #[arg(long, default_value_t = 1)]
@@ -292,6 +304,9 @@ pub struct DemoArgs {
     /// Directory for the trained and pruned models, the history and the report.
     #[arg(long, default_value = "runs/demo")]
     pub out_dir: PathBuf,
+    /// Replace the files of an earlier demo in OUT_DIR.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -331,13 +346,13 @@ pub enum NormalizationArg {
 #[group(required = true, multiple = false)]
 pub struct TargetArgs {
     /// Remove this fraction of the parameters (0.5 halves them).
-    #[arg(long)]
+    #[arg(long, value_parser = values::fraction)]
     pub target_params: Option<f64>,
     /// Remove this fraction of the MACs (0.5 halves them).
-    #[arg(long)]
+    #[arg(long, value_parser = values::fraction)]
     pub target_macs: Option<f64>,
     /// Remove this fraction of the channels of every group (local) or of all (global).
-    #[arg(long)]
+    #[arg(long, value_parser = values::fraction)]
     pub ratio: Option<f64>,
 }
 
@@ -358,7 +373,7 @@ pub struct PruneArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// Steps to reach the target (1: one-shot).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = values::steps)]
     pub steps: usize,
     /// How the target is spread over the steps.
     #[arg(long, value_enum, default_value_t = RampArg::Linear)]
@@ -373,14 +388,14 @@ pub struct PruneArgs {
     #[arg(long)]
     pub finetune_epochs: Option<usize>,
     /// Fine-tune for this many iterations (batches) after each step instead of whole epochs.
-    #[arg(long, conflicts_with = "finetune_epochs")]
+    #[arg(long, conflicts_with = "finetune_epochs", value_parser = values::count)]
     pub finetune_iters: Option<usize>,
     /// Fine-tuning learning rate (SGD with Nesterov momentum, cosine decay within a step).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = values::positive_f64)]
     pub lr: f64,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = values::count)]
     pub batch: usize,
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = 5e-4, value_parser = values::non_negative_f32)]
     pub weight_decay: f32,
     /// Zero padding of the random crop while fine-tuning (default: 4 for 32x32, 2 for 28x28).
     #[arg(long)]
@@ -390,19 +405,19 @@ pub struct PruneArgs {
     pub no_flip: bool,
     /// Fine-tune with knowledge distillation from the model each step starts from: the weight
     /// ALPHA in [0, 1] of the teacher's softened outputs in the loss (e.g. 0.7).
-    #[arg(long, value_name = "ALPHA")]
+    #[arg(long, value_name = "ALPHA", value_parser = values::unit_f32)]
     pub distill: Option<f32>,
     /// Softmax temperature of the distillation.
-    #[arg(long, default_value_t = 4.0, requires = "distill")]
+    #[arg(long, default_value_t = 4.0, requires = "distill", value_parser = values::positive_f32)]
     pub distill_temperature: f32,
     /// Keep only models with at least this top-1 accuracy, in percent.
-    #[arg(long, conflicts_with = "max_accuracy_drop")]
+    #[arg(long, conflicts_with = "max_accuracy_drop", value_parser = values::percent)]
     pub min_accuracy: Option<f64>,
     /// Keep only models within this many points of the starting top-1 accuracy.
-    #[arg(long)]
+    #[arg(long, value_parser = values::percent)]
     pub max_accuracy_drop: Option<f64>,
     /// Stop after this many steps.
-    #[arg(long)]
+    #[arg(long, value_parser = values::count)]
     pub max_steps: Option<usize>,
     /// Leave the output channels of these layers alone (name or glob, repeatable).
     #[arg(long)]
@@ -420,28 +435,28 @@ pub struct PruneArgs {
     #[arg(long, value_name = "SENSITIVITY.json", conflicts_with = "layer_ratio")]
     pub ratios_from: Option<PathBuf>,
     /// With --ratios-from: the accuracy loss, in points, a layer may suffer alone.
-    #[arg(long, default_value_t = 1.0, requires = "ratios_from")]
+    #[arg(long, default_value_t = 1.0, requires = "ratios_from", value_parser = values::non_negative_f64)]
     pub sensitivity_drop: f64,
     /// Keep channel counts multiples of N.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = values::count)]
     pub round_to: usize,
     /// Remove at most this fraction of any group's channels.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = values::fraction_up_to_one)]
     pub max_layer_ratio: f64,
     /// Keep at least this many channels in every group.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = values::count)]
     pub min_channels: usize,
     /// k-means: clusters per filter (default: follows the amount removed).
-    #[arg(long)]
+    #[arg(long, value_parser = values::fraction_up_to_one)]
     pub clustering_factor: Option<f64>,
     /// Seed of random scores, clustering and fine-tuning.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Fine-tune on the first N training samples only.
-    #[arg(long)]
+    #[arg(long, value_parser = values::count)]
     pub train_limit: Option<usize>,
     /// Evaluate on the first N test samples only.
-    #[arg(long)]
+    #[arg(long, value_parser = values::count)]
     pub eval_limit: Option<usize>,
     #[command(flatten)]
     pub device: DeviceArgs,
@@ -466,10 +481,10 @@ pub struct PruneArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ScoreArgs {
     /// Batches of training data data-driven criteria score on.
-    #[arg(long, alias = "batches", default_value_t = 8)]
+    #[arg(long, alias = "batches", default_value_t = 8, value_parser = values::count)]
     pub score_batches: usize,
     /// Samples per scoring batch.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = values::count)]
     pub score_batch_size: usize,
     /// Taylor: do not L2-normalise each layer's scores before combining a group's layers.
     #[arg(long)]
@@ -504,6 +519,9 @@ pub struct RankArgs {
     /// Write rank.json and (with --oracle) spearman.png into this directory.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Overwrite existing files of the report.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -519,7 +537,7 @@ pub struct SensitivityArgs {
         long,
         value_delimiter = ',',
         default_value = "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9"
-    )]
+    , value_parser = values::fraction)]
     pub ratios: Vec<f64>,
     /// Which channels go at each ratio.
     #[arg(long, default_value = "l1")]
@@ -531,7 +549,7 @@ pub struct SensitivityArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Evaluate on the first N test samples (every layer and ratio is one evaluation).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = values::count)]
     pub eval_limit: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -539,6 +557,9 @@ pub struct SensitivityArgs {
     /// Write sensitivity.json and sensitivity.png into this directory.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Overwrite existing files of the report.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -557,7 +578,10 @@ fn parse_layer_ratio(s: &str) -> Result<(String, f64), String> {
 fn parse_shape(s: &str) -> Result<[usize; 3], String> {
     let dims: Result<Vec<usize>, _> = s.split(',').map(|d| d.trim().parse::<usize>()).collect();
     match dims {
-        Ok(d) if d.len() == 3 && d.iter().all(|&x| x > 0) => Ok([d[0], d[1], d[2]]),
+        Ok(d) if d.len() == 3 && d.iter().all(|&x| x > 0) => {
+            shears_ir::limits::tensor_elements("the input shape", &d).map_err(|e| e.to_string())?;
+            Ok([d[0], d[1], d[2]])
+        }
         _ => Err(format!(
             "'{s}' is not a shape C,H,W of three positive integers (e.g. 3,32,32)"
         )),

@@ -2,8 +2,9 @@
 
 use crate::args::DataArgs;
 use crate::model::DataShape;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use shears_data::{DataSource, Dataset, Normalize, Split};
+use shears_ir::Graph;
 use std::sync::Arc;
 
 /// A data set's source and normalisation, ready to load splits.
@@ -30,12 +31,42 @@ impl Data {
         Ok(Some(Data { source, normalize }))
     }
 
-    /// Loads one split, checking the normalisation fits its channels.
+    /// Loads one split, checking that it has samples and that the normalisation fits its
+    /// channels.
     pub fn load(&self, split: Split) -> Result<Arc<Dataset>> {
         let set = self.source.load(split)?;
+        if set.is_empty() {
+            bail!(
+                "the {split} split of {} has no samples: check --data and --data-dir",
+                self.source
+            );
+        }
         self.normalize.check(set.shape[0])?;
         Ok(Arc::new(set))
     }
+}
+
+/// Checks, before any work, that `graph` takes the data's samples and outputs one value per
+/// class.
+pub fn check_fit(graph: &Graph, set: &Dataset, model: &str) -> Result<()> {
+    let input = graph.input_shape().unwrap_or_default();
+    if input != set.shape {
+        bail!(
+            "'{model}' takes inputs of shape {input:?} but the data's images are {:?}: use data of the model's input size (a built-in takes --input-shape) or another model",
+            set.shape
+        );
+    }
+    let shapes = graph.verified_shapes()?;
+    let out = graph.outputs.first().context("the model has no output")?;
+    let features: usize = shapes[out.node][out.slot].iter().product();
+    if features != set.classes {
+        bail!(
+            "'{model}' outputs {features} values per sample but the data set has {} classes: build the model with --classes {} or use matching data",
+            set.classes,
+            set.classes
+        );
+    }
+    Ok(())
 }
 
 /// The input shape and classes of a loaded data set.

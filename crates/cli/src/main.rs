@@ -5,9 +5,12 @@ mod args;
 mod commands;
 mod criteria;
 mod data;
+mod flags;
 mod model;
+mod output;
 mod progress;
 mod report;
+mod values;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -32,5 +35,5 @@ fn one_line(error: &anyhow::Error) -> String {
             line = format!("{line}: {cause}");
         }
     }
-    line.replace('\n', " ")
+    flags::in_cli_terms(&line.replace('\n', " "))
 }

@@ -1,6 +1,7 @@
 //! Resolving MODEL: a built-in architecture name or an ONNX file; writing models out.
 
 use crate::args::ModelArgs;
+use crate::output::Outputs;
 use anyhow::{Context, Result, bail};
 use shears_ir::Graph;
 use shears_ir::zoo::{self, ArchSpec};
@@ -32,13 +33,15 @@ pub fn load(args: &ModelArgs, data: Option<DataShape>) -> Result<Graph> {
         if spec.classes == 0 {
             bail!("--classes must be at least 1");
         }
-        let graph = zoo::build(name, &spec).expect("listed in NAMES");
-        graph.verify().with_context(|| {
-            format!(
-                "{name} cannot be built for input {:?}: choose a larger --input-shape",
-                spec.input_shape
-            )
-        })?;
+        let graph = zoo::try_build(name, &spec)
+            .expect("listed in NAMES")
+            .and_then(|g| g.verify().map(|()| g))
+            .with_context(|| {
+                format!(
+                    "{name} cannot be built for input {:?}: choose another --input-shape",
+                    spec.input_shape
+                )
+            })?;
         return Ok(graph);
     }
     let path = Path::new(&args.model);
@@ -55,26 +58,22 @@ pub fn load(args: &ModelArgs, data: Option<DataShape>) -> Result<Graph> {
             args.model
         );
     }
-    Ok(shears_onnx::load_file(path)?)
+    let graph = shears_onnx::load_file(path)?;
+    graph
+        .check_finite()
+        .with_context(|| format!("'{}' cannot be used", path.display()))?;
+    Ok(graph)
 }
 
-/// Refuses to overwrite an existing file unless `force`.
-pub fn check_output(path: &Path, force: bool) -> Result<()> {
-    if path.exists() && !force {
-        bail!(
-            "'{}' already exists: choose another -o path or pass --force to overwrite it",
-            path.display()
-        );
-    }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create directory '{}'", dir.display()))?;
-    }
-    Ok(())
+/// Writes `graph` as ONNX to the planned output `path`.
+pub fn save(outputs: &Outputs, graph: &Graph, path: &Path) -> Result<()> {
+    let bytes = shears_onnx::save(graph)
+        .with_context(|| format!("cannot write model '{}'", path.display()))?;
+    outputs.write(path, &bytes)
 }
 
-/// Writes `graph` as ONNX to `path`.
-pub fn save(graph: &Graph, path: &Path) -> Result<()> {
-    shears_onnx::save_file(graph, path)
-        .with_context(|| format!("cannot write model '{}'", path.display()))
+/// The model file MODEL names, if it is a file rather than a built-in (an input of the run).
+pub fn file_of(model: &str) -> Option<&Path> {
+    let is_builtin = zoo::NAMES.iter().any(|n| *n == model.to_ascii_lowercase());
+    (!is_builtin).then(|| Path::new(model))
 }

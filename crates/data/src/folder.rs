@@ -59,6 +59,7 @@ pub fn read_dataset(
         None => first_image_size(root, &train_dir, &classes)?,
     };
     let shape = [options.channels, size[0], size[1]];
+    check_buffer(root, files.len(), shape)?;
     let images = decode_all(&files, shape)?;
     Dataset::new(images, labels, shape, classes)
 }
@@ -187,6 +188,31 @@ fn first_image_size(
         .into_dimensions()
         .map_err(|error| image_error(first, error))?;
     Ok([h as usize, w as usize])
+}
+
+/// Most values one decoded sample may have: 2^26 (e.g. 4096x4096 RGB fits, 100000x100000 not).
+pub const MAX_SAMPLE_VALUES: usize = 1 << 26;
+
+/// Refuses, before allocating, a sample size over [`MAX_SAMPLE_VALUES`] or a whole split that
+/// would not fit in available memory.
+fn check_buffer(root: &Path, files: usize, [c, h, w]: [usize; 3]) -> Result<(), DataError> {
+    let sample = c.checked_mul(h).and_then(|n| n.checked_mul(w));
+    let Some(sample) = sample.filter(|&n| n <= MAX_SAMPLE_VALUES) else {
+        let reason = format!(
+            "images of {h}x{w} pixels with {c} channels are over the limit of {MAX_SAMPLE_VALUES} values per sample: resize the images (or choose a smaller size in the folder options)"
+        );
+        return Err(folder_error(root, reason));
+    };
+    let total = sample.saturating_mul(files) as u64;
+    if let Some(available) = shears_files::available_bytes()
+        && total > available
+    {
+        let reason = format!(
+            "{files} images of {c}x{h}x{w} need {total} bytes and {available} bytes of memory are available: use smaller images or fewer files"
+        );
+        return Err(folder_error(root, reason));
+    }
+    Ok(())
 }
 
 /// Decodes all files into one CHW buffer, using all cores.

@@ -21,10 +21,14 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
     }
 }
 
+/// Most bytes a gzip file may decompress to (a gzip bomb stops here, not at an abort).
+pub const MAX_DECOMPRESSED: u64 = 4 << 30;
+
 /// Decompresses a gzip stream read from `path`.
 fn gunzip(path: &Path, compressed: &[u8]) -> Result<Vec<u8>, DataError> {
     let mut out = Vec::with_capacity(size_hint(compressed));
     MultiGzDecoder::new(compressed)
+        .take(MAX_DECOMPRESSED + 1)
         .read_to_end(&mut out)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::UnexpectedEof => {
@@ -32,6 +36,12 @@ fn gunzip(path: &Path, compressed: &[u8]) -> Result<Vec<u8>, DataError> {
             }
             _ => DataError::corrupt(path, format!("invalid gzip stream: {e}")),
         })?;
+    if out.len() as u64 > MAX_DECOMPRESSED {
+        return Err(DataError::corrupt(
+            path,
+            format!("it decompresses to more than {MAX_DECOMPRESSED} bytes"),
+        ));
+    }
     Ok(out)
 }
 

@@ -45,7 +45,7 @@ const FASHION_MNIST: Info = Info {
     format: Format::Idx,
     subdir: "fashion-mnist",
     default_dirs: &["/usr/share/datasets/fashion-mnist", "data/fashion-mnist"],
-    hint: "Install it with `apt-get install dataset-fashion-mnist`, or pass --data-dir DIR \
+    hint: "Install it with `apt-get install dataset-fashion-mnist`, or point `data_dir` at the directory holding it \
            containing train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, \
            t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (raw or gzipped).",
     class_names: &[
@@ -71,7 +71,7 @@ const MNIST: Info = Info {
     default_dirs: &["/usr/share/datasets/mnist", "data/mnist"],
     hint: "Download the four MNIST files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, \
            t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz; from a mirror of \
-           http://yann.lecun.com/exdb/mnist/) into DIR and pass --data-dir DIR.",
+           http://yann.lecun.com/exdb/mnist/) into DIR and point `data_dir` at DIR.",
     class_names: &DIGITS,
     mean: &[0.1307],
     std: &[0.3081],
@@ -83,7 +83,7 @@ const CIFAR10: Info = Info {
     subdir: "cifar-10-batches-bin",
     default_dirs: &["data/cifar-10-batches-bin"],
     hint: "Download the binary version (cifar-10-binary.tar.gz from \
-           https://www.cs.toronto.edu/~kriz/cifar.html), extract it and pass --data-dir DIR \
+           https://www.cs.toronto.edu/~kriz/cifar.html), extract it and point `data_dir` at DIR \
            (DIR or DIR/cifar-10-batches-bin must hold data_batch_1.bin .. data_batch_5.bin \
            and test_batch.bin).",
     class_names: &[

@@ -14,7 +14,10 @@ pub enum FileError {
     NotRegular { path: PathBuf, kind: &'static str },
     /// Another process holds the lock on this output.
     #[error("'{}' is being written by another shears run{}", path.display(), holder.as_ref().map(|p| format!(" (process {p})")).unwrap_or_default())]
-    Busy { path: PathBuf, holder: Option<String> },
+    Busy {
+        path: PathBuf,
+        holder: Option<String>,
+    },
     /// An I/O operation failed.
     #[error("cannot {action} '{}': {source}", path.display())]
     Io {

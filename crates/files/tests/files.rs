@@ -60,13 +60,27 @@ fn never_replaces_a_non_regular_file() {
     }
     for path in &specials {
         let err = write_atomic(path, b"x", Existing::Replace).unwrap_err();
-        assert!(matches!(err, FileError::NotRegular { .. }), "{}: {err}", path.display());
+        assert!(
+            matches!(err, FileError::NotRegular { .. }),
+            "{}: {err}",
+            path.display()
+        );
         assert!(check_target(path, Existing::Replace).is_err());
     }
     assert!(sub.is_dir());
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(std::fs::read(&target).unwrap(), b"kept");
-    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
 }
 
 #[test]
@@ -98,7 +112,10 @@ fn a_second_lock_on_one_output_is_refused_until_the_first_is_dropped() {
     let err = OutputLock::acquire(&dir.join(".").join("pruned.onnx")).unwrap_err();
     match &err {
         FileError::Busy { holder, .. } => {
-            assert_eq!(holder.as_deref(), Some(std::process::id().to_string().as_str()))
+            assert_eq!(
+                holder.as_deref(),
+                Some(std::process::id().to_string().as_str())
+            )
         }
         other => panic!("expected Busy, got {other}"),
     }

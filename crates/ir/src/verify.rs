@@ -76,7 +76,11 @@ impl Graph {
     pub fn check_finite(&self) -> Result<(), IrError> {
         for node in &self.nodes {
             for (array, values) in node.op.arrays().into_iter().enumerate() {
-                let mut bad = values.data.iter().enumerate().filter(|(_, v)| !v.is_finite());
+                let mut bad = values
+                    .data
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| !v.is_finite());
                 if let Some((index, &value)) = bad.next() {
                     return Err(IrError::NonFinite {
                         node: node.name.clone(),

@@ -14,6 +14,9 @@ pub enum OnnxError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Writing a model file failed or was refused.
+    #[error(transparent)]
+    Write(#[from] shears_files::FileError),
     /// The bytes are not a protobuf `ModelProto` (wrong file, or truncated).
     #[error(
         "{what} is not an ONNX model (protobuf decode failed: {detail}): pass a .onnx file \

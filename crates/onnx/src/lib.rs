@@ -15,6 +15,7 @@ pub mod proto;
 mod tensor;
 
 pub use error::OnnxError;
+pub use shears_files::Existing;
 pub use export::{
     IR_VERSION, OPSET_VERSION, PRODUCER_NAME, WRITABLE_OPSETS, export_opset, to_model,
 };
@@ -22,7 +23,6 @@ pub use import::from_model;
 
 use prost::Message;
 use shears_ir::Graph;
-use std::io::Write;
 use std::path::Path;
 
 /// Serialises `graph` as an ONNX model.
@@ -30,37 +30,17 @@ pub fn save(graph: &Graph) -> Result<Vec<u8>, OnnxError> {
     Ok(to_model(graph)?.encode_to_vec())
 }
 
-/// Writes `graph` as an ONNX model to `path`, atomically: the bytes go to a temporary file in
-/// the same directory, which is then renamed over `path` (an existing file is replaced; the
-/// caller decides whether that is allowed).
-pub fn save_file(graph: &Graph, path: impl AsRef<Path>) -> Result<(), OnnxError> {
+/// Writes `graph` as an ONNX model to `path`, atomically ([`shears_files::write_atomic`]: a
+/// unique temporary file in the same directory, fsynced, then renamed). `existing` says whether
+/// a regular file already at `path` may be replaced; anything else there is never replaced.
+pub fn save_file(
+    graph: &Graph,
+    path: impl AsRef<Path>,
+    existing: Existing,
+) -> Result<(), OnnxError> {
     let path = path.as_ref();
     let bytes = save(graph)?;
-    let io = |action, source| OnnxError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    };
-    let file_name = path.file_name().ok_or_else(|| {
-        io(
-            "write",
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file"),
-        )
-    })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io("write", e)
-    })
+    Ok(shears_files::write_atomic(path, &bytes, existing)?)
 }
 
 /// Reads an ONNX model from bytes.
@@ -103,17 +83,7 @@ pub fn load_tensor_file(path: impl AsRef<Path>) -> Result<shears_ir::Array, Onnx
     })
 }
 
-/// Writes `array` as a serialised float32 `TensorProto` named `name`.
-pub fn save_tensor_file(
-    array: &shears_ir::Array,
-    name: &str,
-    path: impl AsRef<Path>,
-) -> Result<(), OnnxError> {
-    let path = path.as_ref();
-    let bytes = tensor::float_tensor(name, &array.shape, &array.data).encode_to_vec();
-    std::fs::write(path, bytes).map_err(|source| OnnxError::Io {
-        action: "write",
-        path: path.to_path_buf(),
-        source,
-    })
+/// `array` as a serialised float32 `TensorProto` named `name`.
+pub fn tensor_bytes(array: &shears_ir::Array, name: &str) -> Vec<u8> {
+    tensor::float_tensor(name, &array.shape, &array.data).encode_to_vec()
 }

@@ -22,7 +22,7 @@ fn exported_files_pass_the_onnx_checker() {
         .iter()
         .map(|g| {
             let path = dir.join(format!("{}.onnx", g.name));
-            shears_onnx::save_file(g, &path).unwrap();
+            shears_onnx::save_file(g, &path, shears_onnx::Existing::Replace).unwrap();
             path
         })
         .collect();

@@ -157,9 +157,9 @@ fn files_round_trip_and_leave_no_temporary_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("lenet.onnx");
     let graph = zoo::build("lenet5", &ArchSpec::default()).unwrap();
-    shears_onnx::save_file(&graph, &path).unwrap();
+    shears_onnx::save_file(&graph, &path, shears_onnx::Existing::Replace).unwrap();
     // Saving again replaces the file atomically.
-    shears_onnx::save_file(&graph, &path).unwrap();
+    shears_onnx::save_file(&graph, &path, shears_onnx::Existing::Replace).unwrap();
     let back = shears_onnx::load_file(&path).unwrap();
     assert_eq!(forget_opset(back, 17), graph);
     let entries: Vec<_> = std::fs::read_dir(&dir)

@@ -45,7 +45,7 @@ fn a_pytorch_export_imports_and_re_exports_faithfully() {
         let kinds = |f: fn(&Op) -> bool| graph.nodes.iter().filter(|n| f(&n.op)).count();
         assert_eq!(kinds(|o| matches!(o, Op::Conv2d(_))), 4);
         assert_eq!(kinds(|o| matches!(o, Op::Clip { min: 0.0, max: 6.0 })), 1);
-        shears_onnx::save_file(&graph, &shears_file).unwrap();
+        shears_onnx::save_file(&graph, &shears_file, shears_onnx::Existing::Replace).unwrap();
         script(&["compare".as_ref(), &shears_file])
     };
     let outcome = run();

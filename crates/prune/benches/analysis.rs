@@ -79,7 +79,7 @@ fn light_models() -> Option<std::path::PathBuf> {
 fn imported(dir: &std::path::Path, name: &str) {
     let light = shears_onnx::load_file(dir.join(format!("light_{name}.onnx"))).unwrap();
     let file = std::env::temp_dir().join(format!("shears-bench-{name}.onnx"));
-    shears_onnx::save_file(&light, &file).unwrap();
+    shears_onnx::save_file(&light, &file, shears_onnx::Existing::Replace).unwrap();
     let bytes = std::fs::metadata(&file).unwrap().len();
     let mut loads = Vec::new();
     let mut graph = light;

@@ -112,7 +112,7 @@ fn data_criteria_need_data() {
         let built = criterion.build(&options);
         assert_eq!(built.is_err(), criterion.needs_data(), "{criterion}");
         if let Err(e) = built {
-            assert!(e.to_string().contains("--data"), "{e}");
+            assert!(e.to_string().contains("`CriterionOptions::data`"), "{e}");
         }
     }
 }

@@ -89,7 +89,7 @@ fn check(name: &str, graph: &Graph, input_file: &Path, want: Option<&Array>) {
         );
     }
     let exported = dir.join("exported.onnx");
-    shears_onnx::save_file(graph, &exported).unwrap();
+    shears_onnx::save_file(graph, &exported, shears_onnx::Existing::Replace).unwrap();
     let source = graph.onnx_opset.unwrap();
     let written = shears_onnx::load_file(&exported)
         .unwrap()
@@ -134,7 +134,7 @@ fn check(name: &str, graph: &Graph, input_file: &Path, want: Option<&Array>) {
         "{name}: no parameter removed"
     );
     let pruned_file = dir.join("pruned.onnx");
-    shears_onnx::save_file(&pruned, &pruned_file).unwrap();
+    shears_onnx::save_file(&pruned, &pruned_file, shears_onnx::Existing::Replace).unwrap();
     close(
         &format!("{name}: ONNX Runtime on the pruned export"),
         &ort(&pruned_file, input_file).data,
@@ -178,7 +178,7 @@ fn older_opsets_are_written_with_their_own_ops() {
     graph.onnx_opset = Some(11);
     let scratch = scratch("opset11");
     let file = scratch.join("opset11.onnx");
-    shears_onnx::save_file(&graph, &file).unwrap();
+    shears_onnx::save_file(&graph, &file, shears_onnx::Existing::Replace).unwrap();
     let model = shears_onnx::to_model(&graph).unwrap();
     assert_eq!(model.opset_import[0].version, 11);
     let types: Vec<&str> = model
@@ -244,7 +244,7 @@ fn the_onnx_light_models_round_trip_and_prune() {
             .collect();
         let input = Array::try_new(shape, data).unwrap();
         let input_file = scratch.join("input.pb");
-        shears_onnx::save_tensor_file(&input, "input", &input_file).unwrap();
+        std::fs::write(&input_file, shears_onnx::tensor_bytes(&input, "input")).unwrap();
         let want = ort(&dir.join(format!("light_{name}.onnx")), &input_file);
         check(name, &graph, &input_file, Some(&want));
         eprintln!("{name}: ok");
@@ -322,7 +322,7 @@ fn imported_models_fine_tune_after_pruning() {
         }
         let scratch = scratch(name);
         let file = scratch.join("finetuned.onnx");
-        shears_onnx::save_file(&pruned, &file).unwrap();
+        shears_onnx::save_file(&pruned, &file, shears_onnx::Existing::Replace).unwrap();
         let input_file = dir.join("input_0.pb");
         let input = shears_onnx::load_tensor_file(&input_file).unwrap();
         close(

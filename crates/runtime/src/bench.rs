@@ -45,18 +45,19 @@ fn measure(what: &'static str, batch: usize, runs: usize, mut step: impl FnMut()
     }
 }
 
-fn random_input(net: &Network, batch: usize) -> Tensor<4> {
-    Tensor::random(
+fn random_input(net: &Network, batch: usize) -> Result<Tensor<4>, RuntimeError> {
+    net.check_batch(batch)?;
+    Ok(Tensor::random(
         net.input_dims(batch),
         Distribution::Normal(0.0, 1.0),
         net.device(),
-    )
+    ))
 }
 
 /// The network a benchmark times, once its arguments are checked.
 fn compile(graph: &Graph, device: &Device, runs: usize) -> Result<Network, RuntimeError> {
     if runs == 0 {
-        return Err(RuntimeError::Config("--runs must be at least 1".into()));
+        return Err(RuntimeError::Config("`runs` must be at least 1".into()));
     }
     let net = Network::new(graph, device)?;
     net.check_single_input()?;
@@ -72,7 +73,7 @@ pub fn inference(
     runs: usize,
 ) -> Result<Timing, RuntimeError> {
     let mut net = compile(&graph.fold_batch_norms(), &device.device()?, runs)?;
-    let x = random_input(&net, batch);
+    let x = random_input(&net, batch)?;
     Ok(measure("inference", batch, runs, || {
         let _ = net.forward(x.clone(), Mode::Eval).into_data();
     }))
@@ -89,7 +90,7 @@ pub fn training(
     let classes = net.output_features();
     let labels: Vec<i64> = (0..batch).map(|i| (i % classes) as i64).collect();
     let mut optimizer = Optimizer::new(OptimizerKind::default(), 5e-4, net.params().len());
-    let x = random_input(&net, batch);
+    let x = random_input(&net, batch)?;
     Ok(measure("training", batch, runs, || {
         let (_, logits) = train_step(
             &mut net,

@@ -18,7 +18,7 @@ pub enum RuntimeError {
     },
     /// The model's output does not match the data's classes.
     #[error(
-        "the model outputs {outputs} values per sample but the data set has {classes} classes: build the model with --classes {classes} or use matching data"
+        "the model outputs {outputs} values per sample but the data set has {classes} classes: build the model with `ArchSpec::classes` {classes} or use matching data"
     )]
     Classes { outputs: usize, classes: usize },
     /// An unknown or not-compiled device.
@@ -26,19 +26,27 @@ pub enum RuntimeError {
     Device { name: String, hint: String },
     /// The loss became NaN or infinite.
     #[error(
-        "training diverged: loss is {loss} at epoch {epoch}, batch {batch}; lower the learning rate (--lr) or check the data normalisation"
+        "training diverged: loss is {loss} at epoch {epoch}, batch {batch}; lower the learning rate (`TrainConfig::lr`) or check the data normalisation"
     )]
     Diverged {
         loss: f32,
         epoch: usize,
         batch: usize,
     },
+    /// A batch size that cannot run.
+    #[error("batch of {batch} samples: {detail}")]
+    Batch { batch: usize, detail: String },
     /// A checkpoint file could not be read or written.
     #[error("checkpoint '{path}': {detail}")]
     Checkpoint { path: String, detail: String },
     /// The model uses something the runtime cannot run.
     #[error("cannot run this model: {0}")]
     Unsupported(String),
+    /// A checkpoint belongs to another run: what differs, field by field.
+    #[error(
+        "the checkpoint belongs to another run: {0}; continue it with the same model, data and settings, or start afresh"
+    )]
+    Resume(String),
     /// A training setting is out of range.
     #[error("invalid training setting: {0}")]
     Config(String),

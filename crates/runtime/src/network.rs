@@ -266,17 +266,28 @@ impl Network {
         shape: &[usize],
     ) -> Result<Tensor<4>, RuntimeError> {
         self.check_single_input()?;
+        self.check_batch(n)?;
         if shape != self.input_shape.as_slice() {
             return Err(RuntimeError::InputShape {
                 got: shape.to_vec(),
                 expected: self.input_shape.clone(),
-                hint: "use data of the model's input shape, or a model built for this data (a built-in takes --input-shape)".into(),
+                hint: "use data of the model's input shape, or a model built for this data (a built-in takes `ArchSpec::input_shape`)".into(),
             });
         }
         Ok(Tensor::from_data(
             TensorData::new(values, padded(n, shape)),
             &self.device,
         ))
+    }
+
+    /// Refuses a batch of `n` samples whose activations would not fit in available memory.
+    pub fn check_batch(&self, n: usize) -> Result<(), RuntimeError> {
+        let per_sample = self
+            .shapes
+            .iter()
+            .map(|s| s.iter().product::<usize>())
+            .sum();
+        crate::memory::check_batch(n, per_sample)
     }
 
     /// Runs the network and returns the first output as `[N, outputs]`.

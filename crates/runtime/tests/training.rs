@@ -263,7 +263,18 @@ fn resume_continues_where_the_checkpoint_left_off() {
     .unwrap();
     let ckpt = Checkpoint::load(&ckpt_path).unwrap();
     assert_eq!(ckpt.epochs_done, 2);
-    let mut resumed = small_net(99);
+    // Another starting model is refused: a resume continues the same run.
+    let err = train::train(
+        &mut small_net(99),
+        &data(),
+        &config(3),
+        DeviceKind::Flex,
+        Some(ckpt.clone()),
+        &mut Quiet,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("the model"), "{err}");
+    let mut resumed = small_net(2);
     let history = train::train(
         &mut resumed,
         &data(),
@@ -301,7 +312,7 @@ fn divergence_is_a_clear_error() {
     )
     .unwrap_err();
     assert!(matches!(err, RuntimeError::Diverged { .. }), "{err}");
-    assert!(err.to_string().contains("--lr"));
+    assert!(err.to_string().contains("`TrainConfig::lr`"), "{err}");
 }
 
 #[test]
@@ -329,7 +340,7 @@ fn resume_refuses_a_different_recipe() {
     };
     let ckpt = Checkpoint::load(&path).unwrap();
     let err = train::train(
-        &mut graph,
+        &mut small_net(6),
         &data(),
         &other_lr,
         DeviceKind::Flex,
@@ -338,7 +349,8 @@ fn resume_refuses_a_different_recipe() {
     )
     .unwrap_err();
     assert!(
-        err.to_string().contains("only --epochs may change"),
+        err.to_string()
+            .contains("another run: lr was 0.05, now 0.5;"),
         "{err}"
     );
     std::fs::remove_dir_all(dir).ok();
@@ -347,16 +359,19 @@ fn resume_refuses_a_different_recipe() {
 #[test]
 fn a_corrupt_checkpoint_is_an_error() {
     let path = std::env::temp_dir().join(format!("shears-bad-{}.ckpt", std::process::id()));
-    std::fs::write(&path, b"SHEARSCKgarbage").unwrap();
+    std::fs::write(&path, b"SHEARSC2garbage").unwrap();
     let err = Checkpoint::load(&path).unwrap_err();
-    assert!(err.to_string().contains("corrupt"), "{err}");
+    assert!(err.to_string().contains("truncated"), "{err}");
+    std::fs::write(
+        &path,
+        [b"SHEARSC2".as_slice(), &[b'0'; 64], b"body"].concat(),
+    )
+    .unwrap();
+    let err = Checkpoint::load(&path).unwrap_err();
+    assert!(err.to_string().contains("checksum does not match"), "{err}");
     std::fs::write(&path, b"hello").unwrap();
-    assert!(
-        Checkpoint::load(&path)
-            .unwrap_err()
-            .to_string()
-            .contains("not a shears checkpoint")
-    );
+    let err = Checkpoint::load(&path).unwrap_err();
+    assert!(err.to_string().contains("not a checkpoint"), "{err}");
     std::fs::remove_file(path).ok();
 }
 

@@ -1,12 +1,13 @@
 //! `shears demo`: the main job on real data. Trains a small model on Fashion-MNIST, prunes it
 //! to about half its MACs, fine-tunes it, and writes both models, the training history and the
-//! pruning report under `--out-dir` (the demo's own directory, whose files it replaces on every
-//! run).
+//! pruning report under `--out-dir` (files of an earlier demo are replaced only with
+//! `--force`).
 
 use super::millions;
 use crate::args::{BuildArgs, DemoArgs, ModelArgs};
 use crate::data::shape_of;
 use crate::model;
+use crate::output::Outputs;
 use crate::progress::{PruneProgress, TrainProgress};
 use crate::report;
 use anyhow::{Context, Result};
@@ -15,9 +16,18 @@ use shears_prune::importance::{Criterion, CriterionOptions, Reduction};
 use shears_prune::pruner::{PruneConfig, Pruner};
 use shears_prune::schedule::Target;
 use shears_runtime::train::{self, TrainConfig, TrainData};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub fn run(args: &DemoArgs) -> Result<()> {
+    let paths = DemoPaths::new(args);
+    let mut outputs = Outputs::new(args.force);
+    outputs
+        .file(&paths.model, "--out-dir")
+        .file(&paths.history, "--out-dir")
+        .file(&paths.pruned, "--out-dir")
+        .in_dir(&paths.report, report::FILES, "--out-dir")
+        .claim()?;
     let device = args.device.kind()?;
     let source = DataSource::parse("fashion-mnist", args.data_dir.clone())?;
     let train_set = Arc::new(source.load(Split::Train)?);
@@ -60,13 +70,8 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         None,
         &mut TrainProgress::default(),
     )?;
-    std::fs::create_dir_all(&args.out_dir)
-        .with_context(|| format!("cannot create '{}'", args.out_dir.display()))?;
-    let model_path = args.out_dir.join(format!("{}.onnx", args.model));
-    model::save(&graph, &model_path)?;
-    let history_path = args.out_dir.join("history.json");
-    std::fs::write(&history_path, serde_json::to_string_pretty(&history)?)
-        .with_context(|| format!("cannot write '{}'", history_path.display()))?;
+    model::save(&outputs, &graph, &paths.model)?;
+    outputs.write_json(&paths.history, &history)?;
     let last = history.last().context("no epoch ran")?;
     let test = last.test.as_ref().context("no evaluation ran")?;
     let seconds: f64 = history.iter().map(|h| h.seconds).sum();
@@ -79,16 +84,38 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     );
     println!(
         "model: {}\nhistory: {}",
-        model_path.display(),
-        history_path.display()
+        paths.model.display(),
+        paths.history.display()
     );
-    prune(args, &mut graph, &data, &config, device)
+    prune(args, &outputs, &paths, &mut graph, &data, &config, device)
+}
+
+/// Where the demo writes, under `--out-dir`.
+struct DemoPaths {
+    model: PathBuf,
+    history: PathBuf,
+    pruned: PathBuf,
+    report: PathBuf,
+}
+
+impl DemoPaths {
+    fn new(args: &DemoArgs) -> Self {
+        let dir = &args.out_dir;
+        DemoPaths {
+            model: dir.join(format!("{}.onnx", args.model)),
+            history: dir.join("history.json"),
+            pruned: dir.join(format!("{}-pruned.onnx", args.model)),
+            report: dir.join("report"),
+        }
+    }
 }
 
 /// Prunes the trained model by L1 filter norm to `--target-macs`, fine-tuning after the cut,
 /// and writes the smaller model and the report.
 fn prune(
     args: &DemoArgs,
+    outputs: &Outputs,
+    paths: &DemoPaths,
     graph: &mut shears_ir::Graph,
     data: &TrainData,
     recipe: &TrainConfig,
@@ -119,10 +146,8 @@ fn prune(
         model: args.model.clone(),
     };
     let record = pruner.run(graph, None, &mut PruneProgress::default())?;
-    let pruned_path = args.out_dir.join(format!("{}-pruned.onnx", args.model));
-    model::save(graph, &pruned_path)?;
-    let report_dir = args.out_dir.join("report");
-    report::write_report(&report_dir, &record)?;
+    model::save(outputs, graph, &paths.pruned)?;
+    report::write_report(outputs, &paths.report, &record)?;
     let (base, kept) = (record.baseline(), record.kept());
     let pct = |a: f64| format!("{:.2}%", 100.0 * a);
     println!(
@@ -138,8 +163,8 @@ fn prune(
     );
     println!(
         "pruned model: {}\nreport: {}",
-        pruned_path.display(),
-        report_dir.join("report.md").display()
+        paths.pruned.display(),
+        paths.report.join("report.md").display()
     );
     Ok(())
 }

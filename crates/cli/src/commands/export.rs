@@ -3,19 +3,17 @@
 
 use crate::args::ExportArgs;
 use crate::model;
-use anyhow::{Result, bail};
+use crate::output::Outputs;
+use anyhow::Result;
 
 pub fn run(args: &ExportArgs) -> Result<()> {
-    let source = std::path::Path::new(&args.model.model);
-    if source.exists() && same_file(source, &args.output) {
-        bail!(
-            "'{}' is the model being read: write the export to another path",
-            args.output.display()
-        );
-    }
-    model::check_output(&args.output, args.force)?;
+    let mut outputs = Outputs::new(args.force);
+    outputs
+        .model_input(&args.model.model)
+        .file(&args.output, "-o")
+        .claim()?;
     let graph = model::load(&args.model, None)?;
-    model::save(&graph, &args.output)?;
+    model::save(&outputs, &graph, &args.output)?;
     println!(
         "wrote {} ({} nodes, {} parameters)",
         args.output.display(),
@@ -23,11 +21,4 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         graph.param_count()
     );
     Ok(())
-}
-
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }

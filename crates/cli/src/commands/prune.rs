@@ -5,8 +5,9 @@ use super::millions;
 use crate::args::{NormalizationArg, PruneArgs, RampArg, ScopeArg};
 use crate::commands::train::default_crop;
 use crate::criteria::{self, ScoreSource};
-use crate::data::{Data, shape_of};
+use crate::data::{Data, check_fit, shape_of};
 use crate::model;
+use crate::output::Outputs;
 use crate::progress::PruneProgress;
 use crate::report;
 use anyhow::{Context, Result, bail};
@@ -21,7 +22,35 @@ use std::path::Path;
 
 pub fn run(args: &PruneArgs) -> Result<()> {
     let criterion: Criterion = args.criterion.parse().map_err(anyhow::Error::msg)?;
-    model::check_output(&args.output, args.force || args.resume)?;
+    check_needs_data(args)?;
+    let checkpoint = args
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| args.output.with_extension("ckpt"));
+    if args.resume && !checkpoint.exists() {
+        bail!(
+            "--resume: no checkpoint at '{}' (pass --checkpoint PATH)",
+            checkpoint.display()
+        );
+    }
+    let resume = match args.resume {
+        true => Some(PruneCheckpoint::load(&checkpoint)?),
+        false => None,
+    };
+    let mut outputs = Outputs::new(args.force);
+    outputs.model_input(&args.model.model);
+    match &resume {
+        Some(ckpt) => outputs.resumed_model(&args.output, "-o", &shears_onnx::save(&ckpt.graph)?),
+        None => outputs.file(&args.output, "-o"),
+    };
+    outputs.checkpoint(&checkpoint, args.resume);
+    if let Some(path) = &args.ratios_from {
+        outputs.input(path, "--ratios-from file");
+    }
+    if let Some(dir) = &args.report {
+        outputs.in_dir(dir, report::FILES, "--report");
+    }
+    outputs.claim()?;
     let data = Data::from_args(&args.data)?;
     let train_data = match &data {
         Some(d) => Some(TrainData {
@@ -34,6 +63,9 @@ pub fn run(args: &PruneArgs) -> Result<()> {
     };
     let shape = train_data.as_ref().map(|d| shape_of(&d.train));
     let mut graph = model::load(&args.model, shape)?;
+    if let Some(d) = &train_data {
+        check_fit(&graph, &d.train, &args.model.model)?;
+    }
     let config = prune_config(args, &graph, train_data.is_some())?;
     let device = args.device.kind()?;
     let source = train_data.as_ref().map(|d| ScoreSource {
@@ -44,21 +76,6 @@ pub fn run(args: &PruneArgs) -> Result<()> {
     let mut options = criteria::options(args.reduction, args.seed, &args.score, source);
     options.clustering_factor = args.clustering_factor;
     let (_, mut importance) = criteria::build(&args.criterion, &options)?;
-    let checkpoint = args
-        .checkpoint
-        .clone()
-        .unwrap_or_else(|| args.output.with_extension("ckpt"));
-    let resume = if args.resume {
-        if !checkpoint.exists() {
-            bail!(
-                "--resume: no checkpoint at '{}' (pass --checkpoint PATH)",
-                checkpoint.display()
-            );
-        }
-        Some(PruneCheckpoint::load(&checkpoint)?)
-    } else {
-        None
-    };
     println!(
         "pruning {} ({} params, {} MACs) with {} ({}), target {}, {} step(s), {} fine-tuning epoch(s) per step",
         args.model.model,
@@ -79,12 +96,11 @@ pub fn run(args: &PruneArgs) -> Result<()> {
         model: args.model.model.clone(),
     };
     let record = pruner.run(&mut graph, resume, &mut PruneProgress::default())?;
-    model::save(&graph, &args.output)?;
+    model::save(&outputs, &graph, &args.output)?;
     print_summary(&record, &graph);
     println!("model written to {}", args.output.display());
     if let Some(dir) = &args.report {
-        let files = report::write_report(dir, &record)
-            .with_context(|| format!("cannot write the report into '{}'", dir.display()))?;
+        let files = report::write_report(&outputs, dir, &record)?;
         println!(
             "report: {}",
             files
@@ -92,6 +108,18 @@ pub fn run(args: &PruneArgs) -> Result<()> {
                 .map(|f| f.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Fine-tuning and accuracy limits need data: refused before anything is loaded.
+fn check_needs_data(args: &PruneArgs) -> Result<()> {
+    let finetunes = args.finetune_iters.is_some() || args.finetune_epochs.is_some_and(|e| e > 0);
+    let limits = args.min_accuracy.is_some() || args.max_accuracy_drop.is_some();
+    if args.data.data.is_none() && (finetunes || limits) {
+        bail!(
+            "fine-tuning and accuracy limits need a data set: pass --data, or use --finetune-epochs 0 without accuracy limits"
         );
     }
     Ok(())
@@ -110,6 +138,7 @@ fn prune_config(args: &PruneArgs, graph: &Graph, has_data: bool) -> Result<Prune
         Some(_) => 1,
         None => args.finetune_epochs.unwrap_or(if has_data { 1 } else { 0 }),
     };
+
     let finetune = if epochs > 0 {
         let shape = graph
             .input_shape()
@@ -135,12 +164,6 @@ fn prune_config(args: &PruneArgs, graph: &Graph, has_data: bool) -> Result<Prune
         Some(config)
     } else {
         None
-    };
-    let percent = |name: &str, v: f64| -> Result<f64> {
-        if !(0.0..=100.0).contains(&v) {
-            bail!("{name} {v} must be a percentage between 0 and 100");
-        }
-        Ok(v / 100.0)
     };
     Ok(PruneConfig {
         target,
@@ -170,14 +193,8 @@ fn prune_config(args: &PruneArgs, graph: &Graph, has_data: bool) -> Result<Prune
             },
         },
         finetune,
-        min_accuracy: args
-            .min_accuracy
-            .map(|a| percent("--min-accuracy", a))
-            .transpose()?,
-        max_accuracy_drop: args
-            .max_accuracy_drop
-            .map(|a| percent("--max-accuracy-drop", a))
-            .transpose()?,
+        min_accuracy: args.min_accuracy.map(|a| a / 100.0),
+        max_accuracy_drop: args.max_accuracy_drop.map(|a| a / 100.0),
         max_steps: args.max_steps,
         eval_limit: args.eval_limit,
         eval_batch: 256,
@@ -197,7 +214,8 @@ fn ratios_from(path: &Path, drop_points: f64, graph: &Graph) -> Result<Vec<(Stri
     if !(drop_points.is_finite() && drop_points >= 0.0) {
         bail!("--sensitivity-drop {drop_points} must be zero or more points");
     }
-    Ok(layer_ratios(&report, drop_points / 100.0, graph)?)
+    layer_ratios(&report, drop_points / 100.0, graph)
+        .with_context(|| format!("--ratios-from '{}'", path.display()))
 }
 
 fn print_summary(record: &PruneRecord, graph: &Graph) {

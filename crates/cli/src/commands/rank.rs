@@ -6,7 +6,8 @@ use crate::args::RankArgs;
 use crate::criteria::{self, ScoreSource};
 use crate::data::{Data, shape_of};
 use crate::model;
-use crate::report::{Line, line_chart, write_json};
+use crate::output::Outputs;
+use crate::report::{Line, line_chart};
 use anyhow::{Result, bail};
 use shears_data::Split;
 use shears_prune::DependencyGraph;
@@ -14,6 +15,12 @@ use shears_prune::compare::{RankReport, rank_criteria};
 use shears_prune::importance::{Criterion, Importance};
 
 pub fn run(args: &RankArgs) -> Result<()> {
+    let mut outputs = Outputs::new(args.force);
+    outputs.model_input(&args.model.model);
+    if let Some(dir) = &args.report {
+        outputs.in_dir(dir, &["rank.json", "spearman.png"], "--report");
+    }
+    outputs.claim()?;
     let Some(data) = Data::from_args(&args.data)? else {
         bail!("shears rank scores channels on data: pass --data");
     };
@@ -64,10 +71,12 @@ pub fn run(args: &RankArgs) -> Result<()> {
         |name, seconds| eprintln!("  {name}: {seconds:.1} s"),
     )?;
     if let Some(dir) = &args.report {
-        let path = write_json(dir, "rank.json", &report)?;
+        let path = dir.join("rank.json");
+        outputs.write_json(&path, &report)?;
         eprintln!("wrote {}", path.display());
         if report.oracle.is_some() {
-            let plot = spearman_plot(&dir.join("spearman.png"), &report)?;
+            let plot = dir.join("spearman.png");
+            outputs.write(&plot, &spearman_plot(&report)?)?;
             eprintln!("wrote {}", plot.display());
         }
     }
@@ -139,7 +148,7 @@ fn print_tables(report: &RankReport) {
 }
 
 /// Spearman's rho per layer, one line per criterion.
-fn spearman_plot(path: &std::path::Path, report: &RankReport) -> Result<std::path::PathBuf> {
+fn spearman_plot(report: &RankReport) -> Result<Vec<u8>> {
     let lines: Vec<Line> = report
         .criteria
         .iter()
@@ -159,7 +168,6 @@ fn spearman_plot(path: &std::path::Path, report: &RankReport) -> Result<std::pat
         .collect();
     let names: Vec<String> = report.groups.iter().map(|g| g.name.clone()).collect();
     line_chart(
-        path,
         "Spearman correlation with the oracle, per layer",
         "Layer (group)",
         "Spearman rho",

@@ -3,14 +3,20 @@
 
 use crate::args::RunArgs;
 use crate::model;
+use crate::output::Outputs;
 use anyhow::{Context, Result, bail};
 use shears_ir::Array;
 use shears_runtime::{DeviceKind, Mode, Network, host_values};
 
 pub fn run(args: &RunArgs) -> Result<()> {
+    let mut outputs = Outputs::new(args.force);
+    outputs
+        .model_input(&args.model.model)
+        .input(&args.input, "input tensor");
     if let Some(out) = &args.output {
-        model::check_output(out, args.force)?;
+        outputs.file(out, "-o");
     }
+    outputs.claim()?;
     let graph = model::load(&args.model, None)?;
     let input = shears_onnx::load_tensor_file(&args.input)
         .with_context(|| format!("cannot read the input tensor '{}'", args.input.display()))?;
@@ -38,7 +44,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     println!("output {:?}: min {min:.6}, max {max:.6}", out.shape);
     if let Some(path) = &args.output {
         let name = graph.nodes[graph.outputs[0].node].outputs[0].clone();
-        shears_onnx::save_tensor_file(&out, &name, path)?;
+        outputs.write(path, &shears_onnx::tensor_bytes(&out, &name))?;
         println!("wrote {}", path.display());
     }
     Ok(())

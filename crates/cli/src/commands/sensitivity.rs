@@ -6,7 +6,8 @@ use crate::args::SensitivityArgs;
 use crate::criteria::{self, ScoreSource};
 use crate::data::{Data, shape_of};
 use crate::model;
-use crate::report::{Line, line_chart, write_json};
+use crate::output::Outputs;
+use crate::report::{Line, line_chart};
 use anyhow::{Result, bail};
 use shears_data::Split;
 use shears_prune::DependencyGraph;
@@ -14,6 +15,12 @@ use shears_prune::compare::{SensitivityReport, scan_sensitivity};
 use shears_runtime::train::evaluate;
 
 pub fn run(args: &SensitivityArgs) -> Result<()> {
+    let mut outputs = Outputs::new(args.force);
+    outputs.model_input(&args.model.model);
+    if let Some(dir) = &args.report {
+        outputs.in_dir(dir, &["sensitivity.json", "sensitivity.png"], "--report");
+    }
+    outputs.claim()?;
     let Some(data) = Data::from_args(&args.data)? else {
         bail!("shears sensitivity evaluates every pruned layer: pass --data");
     };
@@ -62,9 +69,10 @@ pub fn run(args: &SensitivityArgs) -> Result<()> {
         |layer, ratio, accuracy| eprintln!("  {layer} at {ratio:.2}: {:.2}%", 100.0 * accuracy),
     )?;
     if let Some(dir) = &args.report {
-        let path = write_json(dir, "sensitivity.json", &report)?;
-        let plot = plot(&dir.join("sensitivity.png"), &report)?;
-        eprintln!("wrote {} and {}", path.display(), plot.display());
+        let (path, png) = (dir.join("sensitivity.json"), dir.join("sensitivity.png"));
+        outputs.write_json(&path, &report)?;
+        outputs.write(&png, &plot(&report)?)?;
+        eprintln!("wrote {} and {}", path.display(), png.display());
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -104,7 +112,7 @@ fn print_table(report: &SensitivityReport) {
 }
 
 /// Accuracy against ratio, one line per layer.
-fn plot(path: &std::path::Path, report: &SensitivityReport) -> Result<std::path::PathBuf> {
+fn plot(report: &SensitivityReport) -> Result<Vec<u8>> {
     let lines: Vec<Line> = report
         .layers
         .iter()
@@ -122,7 +130,6 @@ fn plot(path: &std::path::Path, report: &SensitivityReport) -> Result<std::path:
         .flat_map(|l| l.points.iter().map(|p| p.1))
         .fold(100.0, f64::min);
     line_chart(
-        path,
         "Sensitivity: top-1 after pruning one layer alone, no fine-tuning",
         "Fraction of the layer's channels removed",
         "Top-1 accuracy (%)",

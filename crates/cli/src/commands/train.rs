@@ -1,8 +1,9 @@
 //! `shears train --model M --data D -o OUT.onnx`: train, checkpoint every epoch, save.
 
 use crate::args::{ModelArgs, OptimizerArg, RecipeArgs, ScheduleArg, TrainArgs};
-use crate::data::{Data, shape_of};
+use crate::data::{Data, check_fit, shape_of};
 use crate::model;
+use crate::output::Outputs;
 use crate::progress::TrainProgress;
 use anyhow::{Context, Result, bail};
 use shears_data::Split;
@@ -10,7 +11,31 @@ use shears_runtime::train::{self, Checkpoint, LrSchedule, OptimizerKind, TrainCo
 use std::path::PathBuf;
 
 pub fn run(args: &TrainArgs) -> Result<()> {
-    model::check_output(&args.output, args.force || args.resume)?;
+    let checkpoint = args
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| args.output.with_extension("ckpt"));
+    if args.resume && !checkpoint.exists() {
+        bail!(
+            "--resume: no checkpoint at '{}' (pass --checkpoint PATH)",
+            checkpoint.display()
+        );
+    }
+    let resume = match args.resume {
+        true => Some(Checkpoint::load(&checkpoint)?),
+        false => None,
+    };
+    let mut outputs = Outputs::new(args.force);
+    outputs.model_input(&args.model);
+    match &resume {
+        Some(ckpt) => outputs.resumed_model(&args.output, "-o", &shears_onnx::save(&ckpt.graph)?),
+        None => outputs.file(&args.output, "-o"),
+    };
+    outputs.checkpoint(&checkpoint, args.resume);
+    if let Some(path) = &args.history {
+        outputs.file(path, "--history");
+    }
+    outputs.claim()?;
     let data =
         Data::from_args(&args.data)?.context("train needs --data (e.g. --data fashion-mnist)")?;
     let device = args.recipe.device.kind()?;
@@ -21,23 +46,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let train_set = data.load(Split::Train)?;
     let test_set = data.load(Split::Test)?;
     let mut graph = model::load(&model_args, Some(shape_of(&train_set)))?;
-    let checkpoint = args
-        .checkpoint
-        .clone()
-        .unwrap_or_else(|| args.output.with_extension("ckpt"));
+    check_fit(&graph, &train_set, &args.model)?;
     let mut config = recipe_config(&args.recipe, train_set.shape)?;
     config.checkpoint = Some(checkpoint.clone());
-    let resume = if args.resume {
-        if !checkpoint.exists() {
-            bail!(
-                "--resume: no checkpoint at '{}' (pass --checkpoint PATH)",
-                checkpoint.display()
-            );
-        }
-        Some(Checkpoint::load(&checkpoint)?)
-    } else {
-        None
-    };
     println!(
         "training {} on {} ({} train / {} test samples) for {} epochs, batch {}, lr {}",
         args.model,
@@ -62,10 +73,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         resume,
         &mut TrainProgress::default(),
     )?;
-    model::save(&graph, &args.output)?;
+    model::save(&outputs, &graph, &args.output)?;
     if let Some(path) = &args.history {
-        std::fs::write(path, serde_json::to_string_pretty(&history)?)
-            .with_context(|| format!("cannot write history '{}'", path.display()))?;
+        outputs.write_json(path, &history)?;
     }
     let total: f64 = history.iter().map(|h| h.seconds).sum();
     if let Some(test) = history.last().and_then(|h| h.test.as_ref()) {

@@ -7,48 +7,49 @@ mod plot;
 
 pub use plot::{Line, line_chart};
 
-use anyhow::{Context, Result, ensure};
+use crate::output::Outputs;
+use anyhow::{Context, Result, anyhow};
 use shears_prune::pruner::{LayerWidth, PruneRecord};
 use std::path::{Path, PathBuf};
 
 /// Shown for a value the record does not have (e.g. an accuracy when pruning ran without data).
 const MISSING: &str = "–";
 
-/// Writes `report.json`, `report.md`, `params_accuracy.png` and `channels.png` into `dir`
-/// (created if needed) and returns their paths in that order.
-pub fn write_report(dir: &Path, record: &PruneRecord) -> Result<Vec<PathBuf>> {
+/// The files [`write_report`] writes, in order.
+pub const FILES: &[&str] = &[
+    "report.json",
+    "report.md",
+    "params_accuracy.png",
+    "channels.png",
+];
+
+/// Writes [`FILES`] into `dir` through `outputs` (which must have planned them) and returns
+/// their paths in that order. Everything is rendered in memory first, so a failure leaves no
+/// half-written report file.
+pub fn write_report(outputs: &Outputs, dir: &Path, record: &PruneRecord) -> Result<Vec<PathBuf>> {
     check(record)?;
-    let written = vec![
-        write_json(dir, "report.json", record)?,
-        write_text(dir, "report.md", &markdown::render(record))?,
-        plot::params_accuracy(&dir.join("params_accuracy.png"), record)?,
-        plot::channels(&dir.join("channels.png"), record)?,
+    let contents = [
+        (serde_json::to_string_pretty(record)? + "\n").into_bytes(),
+        markdown::render(record).into_bytes(),
+        plot::params_accuracy(record)?,
+        plot::channels(record)?,
     ];
+    let mut written = Vec::new();
+    for (name, bytes) in FILES.iter().zip(contents) {
+        let path = dir.join(name);
+        outputs
+            .write(&path, &bytes)
+            .with_context(|| format!("cannot write the report into '{}'", dir.display()))?;
+        written.push(path);
+    }
     Ok(written)
 }
 
 /// The renderers index `steps` with 0 and `kept_step`: refuse a record where that would panic.
 fn check(record: &PruneRecord) -> Result<()> {
-    ensure!(!record.steps.is_empty(), "the pruning record has no steps");
-    ensure!(
-        record.kept_step < record.steps.len(),
-        "the pruning record keeps step {} but has only {} steps",
-        record.kept_step,
-        record.steps.len()
-    );
-    Ok(())
-}
-
-/// Writes `value` as pretty JSON to `dir/name`, creating `dir` if needed.
-pub fn write_json(dir: &Path, name: &str, value: &impl serde::Serialize) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    write_text(dir, name, &(serde_json::to_string_pretty(value)? + "\n"))
-}
-
-fn write_text(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
-    let path = dir.join(name);
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-    Ok(path)
+    record
+        .check()
+        .map_err(|e| anyhow!("the pruning record {e}"))
 }
 
 /// One layer of step 0 matched by name with the kept step; `None` where one side lacks it.

@@ -6,13 +6,13 @@
 
 use super::{LayerChange, layer_changes, percent_of};
 use anyhow::{Context, Result, ensure};
+use image::ImageEncoder;
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use shears_prune::pruner::{PruneRecord, StepRecord};
 use std::ops::Range;
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// Size of `params_accuracy.png`, with or without the accuracy panel.
@@ -48,10 +48,10 @@ struct Series {
 }
 
 /// Parameters and MACs remaining per step and, when the record has any, top-1 accuracy below.
-pub(super) fn params_accuracy(path: &Path, record: &PruneRecord) -> Result<PathBuf> {
+pub(super) fn params_accuracy(record: &PruneRecord) -> Result<Vec<u8>> {
     let remaining = remaining_series(record);
     let accuracy = accuracy_series(record);
-    render_png(path, PARAMS_ACCURACY_SIZE, |root| {
+    render_png(PARAMS_ACCURACY_SIZE, |root| {
         let title = "Parameters and MACs left (% of step 0)";
         if accuracy.is_empty() {
             return line_panel(root, record, title, 0.0..105.0, &remaining);
@@ -64,10 +64,10 @@ pub(super) fn params_accuracy(path: &Path, record: &PruneRecord) -> Result<PathB
 }
 
 /// Channels per layer: step 0 and the kept step as side-by-side bars, names under the axis.
-pub(super) fn channels(path: &Path, record: &PruneRecord) -> Result<PathBuf> {
+pub(super) fn channels(record: &PruneRecord) -> Result<Vec<u8>> {
     let layers = layer_changes(record);
     let names: Vec<String> = layers.iter().map(|l| abbreviate(l.name)).collect();
-    render_png(path, channels_size(&names), |root| {
+    render_png(channels_size(&names), |root| {
         let slots = layers.len().max(1) as f64;
         let top = layers
             .iter()
@@ -303,17 +303,16 @@ const PALETTE: [RGBColor; 16] = [
     RGBColor(196, 156, 148),
 ];
 
-/// Lines over a shared x axis, saved as PNG at `path`. With `x_names`, x is the index into
-/// them and the names are written under the axis; otherwise x is numeric.
+/// Lines over a shared x axis, as PNG bytes. With `x_names`, x is the index into them and
+/// the names are written under the axis; otherwise x is numeric.
 pub fn line_chart(
-    path: &Path,
     title: &str,
     x_desc: &str,
     y_desc: &str,
     y: Range<f64>,
     lines: &[Line],
     x_names: Option<&[String]>,
-) -> Result<PathBuf> {
+) -> Result<Vec<u8>> {
     let xs = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
     let (lo, hi) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
     let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 1.0) };
@@ -330,7 +329,7 @@ pub fn line_chart(
         } else {
             name_area(&names)
         };
-    render_png(path, (width, height), |root| {
+    render_png((width, height), |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, (FONT, TITLE_SIZE))
             .margin(15)
@@ -407,12 +406,8 @@ where
     Ok(())
 }
 
-/// Draws on a white canvas of `size` pixels and saves it as PNG at `path`.
-fn render_png(
-    path: &Path,
-    size: (u32, u32),
-    draw: impl FnOnce(&Area) -> Result<()>,
-) -> Result<PathBuf> {
+/// Draws on a white canvas of `size` pixels and encodes it as PNG.
+fn render_png(size: (u32, u32), draw: impl FnOnce(&Area) -> Result<()>) -> Result<Vec<u8>> {
     register_font()?;
     let mut buffer = vec![0u8; size.0 as usize * size.1 as usize * 3];
     {
@@ -421,11 +416,11 @@ fn render_png(
         draw(&root)?;
         root.present()?;
     }
-    let image = image::RgbImage::from_raw(size.0, size.1, buffer).context("plot buffer size")?;
-    image
-        .save(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(path.to_path_buf())
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(&buffer, size.0, size.1, image::ExtendedColorType::Rgb8)
+        .context("cannot encode the plot as PNG")?;
+    Ok(png)
 }
 
 /// Registers the embedded font with plotters, once per process.

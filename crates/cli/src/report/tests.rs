@@ -134,10 +134,17 @@ fn assert_not_blank(image: &image::RgbImage) {
     );
 }
 
+/// Writes the report into `dir` as `shears prune --report DIR --force` would.
+fn report_in(dir: &Path, record: &PruneRecord) -> anyhow::Result<Vec<PathBuf>> {
+    let mut outputs = Outputs::new(true);
+    outputs.in_dir(dir, FILES, "--report").claim()?;
+    write_report(&outputs, dir, record)
+}
+
 #[test]
 fn writes_all_four_files() {
     let dir = TempDir::new("full");
-    let written = write_report(&dir.0, &record()).unwrap();
+    let written = report_in(&dir.0, &record()).unwrap();
     let names: Vec<_> = written
         .iter()
         .map(|p| p.file_name().unwrap().to_str().unwrap())
@@ -157,7 +164,7 @@ fn writes_all_four_files() {
 #[test]
 fn json_round_trips() {
     let dir = TempDir::new("json");
-    write_report(&dir.0, &record()).unwrap();
+    report_in(&dir.0, &record()).unwrap();
     let json = std::fs::read_to_string(dir.0.join("report.json")).unwrap();
     assert!(
         json.contains("\n  \"model\": \"resnet20\""),
@@ -172,7 +179,7 @@ fn json_round_trips() {
 #[test]
 fn markdown_holds_settings_steps_summary_and_layers() {
     let dir = TempDir::new("md");
-    write_report(&dir.0, &record()).unwrap();
+    report_in(&dir.0, &record()).unwrap();
     let md = std::fs::read_to_string(dir.0.join("report.md")).unwrap();
     for expected in [
         "# Pruning report: resnet20",
@@ -197,7 +204,7 @@ fn markdown_holds_settings_steps_summary_and_layers() {
 #[test]
 fn plots_decode_with_the_expected_size() {
     let dir = TempDir::new("png");
-    write_report(&dir.0, &record()).unwrap();
+    report_in(&dir.0, &record()).unwrap();
     let curves = read_png(&dir.0.join("params_accuracy.png"));
     assert_eq!(curves.dimensions(), (1000, 800));
     assert_not_blank(&curves);
@@ -211,7 +218,7 @@ fn plots_decode_with_the_expected_size() {
 #[test]
 fn a_record_without_accuracy_renders_without_the_accuracy_series() {
     let dir = TempDir::new("no-accuracy");
-    write_report(&dir.0, &record_without_accuracy()).unwrap();
+    report_in(&dir.0, &record_without_accuracy()).unwrap();
     let md = std::fs::read_to_string(dir.0.join("report.md")).unwrap();
     assert!(
         md.contains(
@@ -238,7 +245,7 @@ fn many_long_layer_names_widen_the_channel_plot() {
             .collect();
     }
     let dir = TempDir::new("wide");
-    write_report(&dir.0, &record).unwrap();
+    report_in(&dir.0, &record).unwrap();
     let channels = read_png(&dir.0.join("channels.png"));
     // Names are cut to 40 characters.
     assert_eq!(channels.dimensions(), (160 + 26 * 60, 560 + 30 + 224));
@@ -250,15 +257,15 @@ fn refuses_a_record_whose_kept_step_is_missing() {
     let mut record = record();
     record.kept_step = 3;
     let dir = TempDir::new("bad");
-    let error = write_report(&dir.0, &record).unwrap_err();
+    let error = report_in(&dir.0, &record).unwrap_err();
     assert!(
         error
             .to_string()
-            .contains("keeps step 3 but has only 3 steps"),
+            .contains("the pruning record keeps step 3 of 3 steps"),
         "{error}"
     );
     record.steps.clear();
-    assert!(write_report(&dir.0, &record).is_err());
+    assert!(report_in(&dir.0, &record).is_err());
 }
 
 #[test]

@@ -77,7 +77,7 @@ fn missing_cifar_says_where_and_how() {
     assert!(msg.contains(&dir.path().display().to_string()), "{msg}");
     assert!(msg.contains(&sub.display().to_string()), "{msg}");
     assert!(
-        msg.contains("cifar-10-binary.tar.gz") && msg.contains("--data-dir"),
+        msg.contains("cifar-10-binary.tar.gz") && msg.contains("`data_dir`"),
         "{msg}"
     );
     assert!(msg.contains("data_batch_5.bin"), "{msg}");

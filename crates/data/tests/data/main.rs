@@ -3,6 +3,7 @@
 mod cifar;
 mod common;
 mod folder;
+mod fuzz;
 mod idx;
 mod loader;
 mod real;

@@ -104,7 +104,7 @@ fn missing_set_lists_every_directory_and_how_to_get_it() {
         "{msg}"
     );
     assert!(
-        msg.contains("apt-get install dataset-fashion-mnist") && msg.contains("--data-dir"),
+        msg.contains("apt-get install dataset-fashion-mnist") && msg.contains("`data_dir`"),
         "{msg}"
     );
     assert!(msg.contains("train-labels-idx1-ubyte.gz"), "{msg}");

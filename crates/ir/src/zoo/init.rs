@@ -1,17 +1,38 @@
 //! Seeded weight initialisation for built-in architectures, following PyTorch's schemes.
 
-use crate::{Array, Conv2d, Linear};
+use crate::limits::tensor_elements;
+use crate::{Array, Conv2d, Graph, IrError, Linear};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
-/// A seeded source of initial weights.
+/// A seeded source of initial weights. A weight over [`MAX_TENSOR_ELEMENTS`] elements (an
+/// input shape too large for the architecture) is not allocated: it is left empty and the
+/// first such error is kept, for [`Init::finish`].
 pub struct Init {
     rng: StdRng,
+    oversized: Option<IrError>,
 }
 
 impl Init {
     pub fn new(seed: u64) -> Self {
         Self {
             rng: StdRng::seed_from_u64(seed),
+            oversized: None,
+        }
+    }
+
+    /// The graph built with these weights, or the error of the first oversized weight.
+    pub fn finish(self, graph: Graph) -> Result<Graph, IrError> {
+        self.oversized.map_or(Ok(graph), Err)
+    }
+
+    /// `n` values from `value`, or none when `shape` is over the limit (recorded).
+    fn values(&mut self, shape: &[usize], mut value: impl FnMut(&mut StdRng) -> f32) -> Vec<f32> {
+        match tensor_elements("a weight of the built-in architecture", shape) {
+            Ok(n) => (0..n).map(|_| value(&mut self.rng)).collect(),
+            Err(e) => {
+                self.oversized.get_or_insert(e);
+                Vec::new()
+            }
         }
     }
 
@@ -29,11 +50,9 @@ impl Init {
         let fan_out = (out_ch * k * k) as f32;
         let std = (2.0 / fan_out).sqrt();
         let shape = vec![out_ch, in_ch / groups, k, k];
-        let data = (0..shape.iter().product())
-            .map(|_| std * self.normal())
-            .collect();
+        let data = self.values(&shape, |rng| std * normal(rng));
         Conv2d {
-            weight: Array::new(shape, data),
+            weight: Array { shape, data },
             bias: None,
             stride: [stride, stride],
             padding: [k / 2; 4],
@@ -73,16 +92,14 @@ impl Init {
     }
 
     fn uniform(&mut self, shape: Vec<usize>, bound: f32) -> Array {
-        let data = (0..shape.iter().product())
-            .map(|_| self.rng.random_range(-bound..bound))
-            .collect();
-        Array::new(shape, data)
+        let data = self.values(&shape, |rng| rng.random_range(-bound..bound));
+        Array { shape, data }
     }
+}
 
-    /// A standard normal sample (Box–Muller).
-    fn normal(&mut self) -> f32 {
-        let u1: f32 = self.rng.random_range(f32::EPSILON..1.0);
-        let u2: f32 = self.rng.random();
-        (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
-    }
+/// A standard normal sample (Box–Muller).
+fn normal(rng: &mut StdRng) -> f32 {
+    let u1: f32 = rng.random_range(f32::EPSILON..1.0);
+    let u2: f32 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
 }

@@ -9,7 +9,8 @@ mod mobilenet;
 mod resnet;
 mod vgg;
 
-use crate::Graph;
+use crate::limits::tensor_elements;
+use crate::{Graph, IrError};
 pub use init::Init;
 
 /// The names `build` knows, in the order `shears` lists them.
@@ -45,7 +46,18 @@ impl Default for ArchSpec {
 }
 
 /// Builds the architecture called `name`, or returns `None` if no built-in has that name.
+/// Panics if a weight would exceed the tensor limit: for a shape a user gives, use
+/// [`try_build`].
 pub fn build(name: &str, spec: &ArchSpec) -> Option<Graph> {
+    try_build(name, spec).map(|g| g.expect("built-in weights within the tensor limit"))
+}
+
+/// [`build`], with [`IrError::TooLarge`] when the input shape makes a weight (or one sample's
+/// input) larger than [`crate::limits::MAX_TENSOR_ELEMENTS`]; nothing that large is allocated.
+pub fn try_build(name: &str, spec: &ArchSpec) -> Option<Result<Graph, IrError>> {
+    if let Err(e) = tensor_elements("the input shape", &spec.input_shape) {
+        return NAMES.contains(&name).then_some(Err(e));
+    }
     let mut init = Init::new(spec.seed);
     let graph = match name {
         "lenet5" => lenet::lenet5(spec, &mut init),
@@ -58,7 +70,7 @@ pub fn build(name: &str, spec: &ArchSpec) -> Option<Graph> {
         "mobilenetv2" => mobilenet::mobilenetv2(spec, &mut init),
         _ => return None,
     };
-    Some(graph)
+    Some(init.finish(graph))
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ pub fn scan_sensitivity(
 ) -> Result<SensitivityReport, PruneError> {
     if let Some(r) = ratios.iter().find(|r| !(**r > 0.0 && **r < 1.0)) {
         return Err(PruneError::Config(format!(
-            "--ratios: {r} is not a fraction strictly between 0 and 1"
+            "the scan ratio {r} is not a fraction strictly between 0 and 1"
         )));
     }
     let baseline = evaluate(graph)?;
@@ -133,13 +133,13 @@ pub fn layer_ratios(
         .collect();
     if tolerated.is_empty() {
         return Err(PruneError::Config(
-            "--ratios-from: the sensitivity scan names no layer of this model; scan this model with `shears sensitivity`".into(),
+            "the sensitivity scan names no layer of this model; scan this model with `shears sensitivity`".into(),
         ));
     }
     let most = tolerated.iter().map(|(_, r)| *r).fold(0.0, f64::max);
     if most <= 0.0 {
         return Err(PruneError::Config(format!(
-            "--ratios-from: no layer keeps its accuracy within {:.2} points at any scanned ratio; raise --sensitivity-drop or scan smaller --ratios",
+            "no layer of the sensitivity scan keeps its accuracy within {:.2} points at any scanned ratio; raise `max_drop` or scan smaller ratios",
             100.0 * max_drop
         )));
     }

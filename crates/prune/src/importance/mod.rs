@@ -267,13 +267,13 @@ impl Criterion {
         let seed = options.seed;
         if options.clustering_factor.is_some() && self != Criterion::Kmeans {
             return Err(PruneError::Config(
-                "--clustering-factor applies to --criterion kmeans only".into(),
+                "`CriterionOptions::clustering_factor` applies to the kmeans criterion only".into(),
             ));
         }
         let data = || {
             options.data.clone().ok_or_else(|| {
                 PruneError::Config(format!(
-                    "criterion '{self}' scores channels on data: pass --data (it uses the training split)"
+                    "criterion '{self}' scores channels on data: give it `CriterionOptions::data` (it uses the training split)"
                 ))
             })
         };
@@ -286,7 +286,7 @@ impl Criterion {
             Criterion::Kmeans => match options.clustering_factor {
                 Some(f) if !(f > 0.0 && f <= 1.0) => {
                     return Err(PruneError::Config(format!(
-                        "--clustering-factor {f} must be in (0, 1]"
+                        "`CriterionOptions::clustering_factor` {f} must be in (0, 1]"
                     )));
                 }
                 Some(f) => Box::new(KMeans::new(seed).with_clustering_factor(f)),

@@ -47,7 +47,7 @@ impl ScoreData {
     pub fn load(&self) -> Result<Vec<Batch>, PruneError> {
         if self.batches == 0 || self.batch_size == 0 {
             return Err(PruneError::Config(
-                "scoring needs at least one batch of at least one sample: raise --score-batches or --batch".into(),
+                "scoring needs at least one batch of at least one sample: raise `ScoreData::batches` or `ScoreData::batch_size`".into(),
             ));
         }
         let config = LoaderConfig {

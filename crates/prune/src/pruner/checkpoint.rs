@@ -1,15 +1,19 @@
 //! Checkpoints of a pruning run: the model kept so far, the record and what every later step
-//! is measured against, written atomically after each step.
+//! is measured against, written atomically with a checksum after each step and verified
+//! before a run continues from one.
 
 use super::{PruneConfig, PruneRecord};
 use crate::PruneError;
 use crate::schedule::OriginalChannels;
 use serde::{Deserialize, Serialize};
 use shears_ir::Graph;
-use shears_runtime::train::{read_checked, write_atomic};
+use shears_runtime::RuntimeError;
+use shears_runtime::train::{
+    RunIdentity, check_graph, read_checkpoint, setting_differences, write_checkpoint,
+};
 use std::path::Path;
 
-const MAGIC: &[u8; 8] = b"SHEARSPR";
+const MAGIC: &[u8; 8] = b"SHEARSP2";
 
 /// The state of a run after its last finished step.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -24,50 +28,55 @@ pub struct PruneCheckpoint {
     /// The settings of the run; a resumed run must use the same (steps may be capped
     /// differently with `max_steps`).
     pub config: PruneConfig,
+    /// The starting model and data, by content.
+    pub identity: RunIdentity,
 }
 
 impl PruneCheckpoint {
     pub fn save(&self, path: &Path) -> Result<(), PruneError> {
-        Ok(write_atomic(path, MAGIC, self)?)
+        Ok(write_checkpoint(path, MAGIC, self)?)
     }
 
+    /// Reads a checkpoint and verifies its checksum, its model and its record.
     pub fn load(path: &Path) -> Result<Self, PruneError> {
-        Ok(read_checked(path, MAGIC, "`shears prune --checkpoint`")?)
+        let ckpt: Self = read_checkpoint(path, MAGIC, "a pruning run")?;
+        let fail = |detail: String| RuntimeError::Checkpoint {
+            path: path.display().to_string(),
+            detail,
+        };
+        check_graph(&ckpt.graph).map_err(fail)?;
+        ckpt.record
+            .check()
+            .map_err(|e| fail(format!("its record is inconsistent: {e}")))?;
+        Ok(ckpt)
     }
 
-    /// Refuses to continue with another model, criterion or settings than the run was
-    /// started with (only `max_steps` may change), naming what differs.
+    /// Refuses to continue from another model or data (by content), criterion or settings
+    /// than the run was started with (only `max_steps` may change), naming what differs.
     pub fn check_resumable(
         &self,
         config: &PruneConfig,
         criterion: &str,
-        model: &str,
+        identity: &RunIdentity,
     ) -> Result<(), PruneError> {
-        let fields = |c: &PruneConfig| match serde_json::to_value(PruneConfig {
+        let comparable = |c: &PruneConfig| PruneConfig {
             max_steps: None,
             ..c.clone()
-        }) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => Default::default(),
         };
-        let (then, now) = (fields(&self.config), fields(config));
-        let mut differ: Vec<String> = then
-            .iter()
-            .filter(|(k, v)| now.get(*k) != Some(*v))
-            .map(|(k, v)| format!("{k} was {v}"))
-            .collect();
+        let mut differ = self.identity.differences(identity);
+        differ.extend(setting_differences(
+            &comparable(&self.config),
+            &comparable(config),
+        ));
         if self.record.criterion != criterion {
-            differ.push(format!("criterion was {}", self.record.criterion));
-        }
-        if self.record.model != model {
-            differ.push(format!("model was {}", self.record.model));
+            differ.push(format!(
+                "criterion was {}, now {criterion}",
+                self.record.criterion
+            ));
         }
         if differ.is_empty() {
             return Ok(());
         }
-        Err(PruneError::Config(format!(
-            "the checkpoint belongs to a run with other settings ({}); resume with the same options, or start afresh without --resume",
-            differ.join("; ")
-        )))
+        Err(RuntimeError::Resume(differ.join("; ")).into())
     }
 }

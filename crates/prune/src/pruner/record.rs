@@ -75,6 +75,25 @@ pub struct PruneRecord {
 }
 
 impl PruneRecord {
+    /// Checks what [`PruneRecord::baseline`] and [`PruneRecord::kept`] rely on: a step 0, a kept
+    /// step that exists, and steps numbered in order.
+    pub fn check(&self) -> Result<(), String> {
+        if self.steps.is_empty() {
+            return Err("has no steps".into());
+        }
+        if self.kept_step >= self.steps.len() {
+            return Err(format!(
+                "keeps step {} of {} steps",
+                self.kept_step,
+                self.steps.len()
+            ));
+        }
+        if let Some((i, s)) = self.steps.iter().enumerate().find(|(i, s)| s.step != *i) {
+            return Err(format!("numbers its step #{i} as {}", s.step));
+        }
+        Ok(())
+    }
+
     /// The starting model (step 0).
     pub fn baseline(&self) -> &StepRecord {
         &self.steps[0]

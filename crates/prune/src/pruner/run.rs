@@ -9,7 +9,7 @@ use crate::schedule::{
 };
 use crate::{ChannelGroup, DependencyGraph, PruneError};
 use shears_ir::{Graph, Op};
-use shears_runtime::train::{EvalReport, Quiet, TrainConfig, evaluate, train};
+use shears_runtime::train::{EvalReport, Quiet, RunIdentity, TrainConfig, evaluate, train};
 use std::time::Instant;
 
 impl Pruner<'_> {
@@ -22,9 +22,10 @@ impl Pruner<'_> {
         observer: &mut dyn PruneObserver,
     ) -> Result<PruneRecord, PruneError> {
         self.validate(graph)?;
+        let identity = self.identity(graph);
         let mut state = match resume {
             Some(mut ckpt) => {
-                ckpt.check_resumable(&self.config, &self.criterion.name(), &self.model)?;
+                ckpt.check_resumable(&self.config, &self.criterion.name(), &identity)?;
                 // A run capped by --max-steps goes on when resumed.
                 if ckpt.record.stopped == Some(StopReason::MaxSteps) {
                     ckpt.record.stopped = None;
@@ -32,7 +33,7 @@ impl Pruner<'_> {
                 *graph = ckpt.graph.clone();
                 ckpt
             }
-            None => self.start(graph)?,
+            None => self.start(graph, identity)?,
         };
         let floor = self.floor(state.record.baseline().accuracy);
         let steps = self.config.steps;
@@ -61,18 +62,34 @@ impl Pruner<'_> {
         config.target.check()?;
         config.plan.validate(graph)?;
         if config.steps == 0 {
-            return Err(PruneError::Config("--steps must be at least 1".into()));
+            return Err(PruneError::Config(
+                "`PruneConfig::steps` must be at least 1".into(),
+            ));
         }
         if config.needs_data() && self.data.and_then(|d| d.test.as_ref()).is_none() {
             return Err(PruneError::Config(
-                "fine-tuning and accuracy limits need a data set with a test split: pass --data, or use --finetune-epochs 0 without accuracy limits".into(),
+                "fine-tuning and accuracy limits need a data set with a test split (`Pruner::data`); without one, prune with no fine-tuning and no accuracy limits".into(),
             ));
         }
         Ok(())
     }
 
+    /// The starting model and data by content, for checkpoints.
+    fn identity(&self, graph: &Graph) -> RunIdentity {
+        RunIdentity::of(
+            graph,
+            self.data.map(|d| &*d.train),
+            self.data.and_then(|d| d.test.as_deref()),
+            self.data.map(|d| &d.normalize),
+        )
+    }
+
     /// Step 0: measures the model as given.
-    fn start(&mut self, graph: &Graph) -> Result<PruneCheckpoint, PruneError> {
+    fn start(
+        &mut self,
+        graph: &Graph,
+        identity: RunIdentity,
+    ) -> Result<PruneCheckpoint, PruneError> {
         let start = Instant::now();
         let deps = DependencyGraph::build(graph)?;
         let original: OriginalChannels = deps
@@ -85,7 +102,7 @@ impl Pruner<'_> {
             && e.top1 < floor
         {
             return Err(PruneError::Config(format!(
-                "the model starts at {:.2}% top-1, already under --min-accuracy {:.2}%; lower the floor",
+                "the model starts at {:.2}% top-1, already under `PruneConfig::min_accuracy` {:.2}%; lower the floor",
                 100.0 * e.top1,
                 100.0 * floor
             )));
@@ -117,6 +134,7 @@ impl Pruner<'_> {
             original,
             baseline: self.config.target.measure(graph)?,
             config: self.config.clone(),
+            identity,
         })
     }
 
@@ -284,7 +302,7 @@ impl Pruner<'_> {
         }
         if scores.iter().all(Option::is_none) {
             return Err(PruneError::Config(format!(
-                "criterion '{}' rates none of the prunable groups of this model (bn-scale needs batch norms); choose another --criterion",
+                "criterion '{}' rates none of the prunable groups of this model (bn-scale needs batch norms); choose another criterion",
                 self.criterion.name()
             )));
         }
@@ -363,7 +381,7 @@ fn check_reached(
         _ => "less".into(),
     };
     Err(PruneError::Target(format!(
-        "removing {goal} is out of reach: with these limits at most {at_most} can go; lower the target or loosen --max-layer-ratio, --min-channels, --round-to, --ignore or --skip-first"
+        "removing {goal} is out of reach: with these limits at most {at_most} can go; lower the target or loosen `PlanConfig::max_layer_ratio`, `PlanConfig::min_channels`, `PlanConfig::round_to`, `PlanConfig::ignore` or `PlanConfig::skip_first`"
     )))
 }
 

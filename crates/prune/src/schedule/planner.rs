@@ -86,17 +86,19 @@ impl PlanConfig {
     pub fn validate(&self, graph: &Graph) -> Result<(), PruneError> {
         if !(0.0..=1.0).contains(&self.max_layer_ratio) {
             return Err(PruneError::Config(format!(
-                "--max-layer-ratio {} must be between 0 and 1",
+                "`PlanConfig::max_layer_ratio` {} must be between 0 and 1",
                 self.max_layer_ratio
             )));
         }
         if !self.layer_ratios.is_empty() && self.scope == Scope::Global {
             return Err(PruneError::Config(
-                "per-layer ratios apply to --scope local; a global ranking decides each layer's share itself".into(),
+                "per-layer ratios apply to the local scope; a global ranking decides each layer's share itself".into(),
             ));
         }
         if self.round_to == 0 {
-            return Err(PruneError::Config("--round-to must be at least 1".into()));
+            return Err(PruneError::Config(
+                "`PlanConfig::round_to` must be at least 1".into(),
+            ));
         }
         if let Some((p, f)) = self
             .layer_ratios

@@ -3,12 +3,14 @@
 
 mod checkpoint;
 mod eval;
+mod identity;
 mod loss;
 mod optim;
 mod schedule;
 
-pub use checkpoint::{Checkpoint, read_checked, write_atomic};
+pub use checkpoint::{Checkpoint, check_graph, read_checkpoint, write_checkpoint};
 pub use eval::{EvalReport, evaluate, evaluate_network};
+pub use identity::{RunIdentity, setting_differences};
 pub use loss::{cross_entropy, soft_cross_entropy, top1_top5};
 pub use optim::{Optimizer, OptimizerKind, OptimizerState};
 pub use schedule::LrSchedule;
@@ -143,8 +145,16 @@ pub fn train(
     let mut history = Vec::new();
     let mut first_epoch = 0;
     let mut resumed_state = None;
+    let identity = (config.checkpoint.is_some() || resume.is_some()).then(|| {
+        RunIdentity::of(
+            graph,
+            Some(&data.train),
+            data.test.as_deref(),
+            Some(&data.normalize),
+        )
+    });
     if let Some(ckpt) = resume {
-        check_resumable(&ckpt.config, config)?;
+        check_resumable(&ckpt, config, identity.as_ref())?;
         *graph = ckpt.graph;
         first_epoch = ckpt.epochs_done;
         history = ckpt.history;
@@ -266,6 +276,7 @@ pub fn train(
                 optimizer: optimizer.state(),
                 history: history.clone(),
                 config: config.clone(),
+                identity: identity.clone().expect("computed when checkpointing"),
             };
             ckpt.save(path)?;
         }
@@ -310,20 +321,23 @@ pub fn train_step(
 fn validate(config: &TrainConfig) -> Result<(), RuntimeError> {
     let bad = |m: String| Err(RuntimeError::Config(m));
     if config.epochs == 0 {
-        return bad("--epochs must be at least 1".into());
+        return bad("`TrainConfig::epochs` must be at least 1".into());
     }
     if config.batch_size == 0 {
-        return bad("--batch must be at least 1".into());
+        return bad("`TrainConfig::batch_size` must be at least 1".into());
     }
     if config.max_batches == Some(0) {
         return bad("the number of iterations must be at least 1".into());
     }
     if !(config.lr.is_finite() && config.lr > 0.0) {
-        return bad(format!("--lr {} must be a positive number", config.lr));
+        return bad(format!(
+            "`TrainConfig::lr` {} must be a positive number",
+            config.lr
+        ));
     }
     if !(config.weight_decay.is_finite() && config.weight_decay >= 0.0) {
         return bad(format!(
-            "--weight-decay {} must be zero or positive",
+            "`TrainConfig::weight_decay` {} must be zero or positive",
             config.weight_decay
         ));
     }
@@ -331,38 +345,45 @@ fn validate(config: &TrainConfig) -> Result<(), RuntimeError> {
         && !((0.0..=1.0).contains(&d.alpha) && d.temperature.is_finite() && d.temperature > 0.0)
     {
         return bad(format!(
-            "--distill {} must be in [0, 1] and --distill-temperature {} positive",
+            "`TrainConfig::distill` {} must be in [0, 1] and `Distill::temperature` {} positive",
             d.alpha, d.temperature
         ));
     }
     if !(config.bn_sparsity.is_finite() && config.bn_sparsity >= 0.0) {
         return bad(format!(
-            "--bn-sparsity {} must be zero or positive (1e-4 to 1e-5 is typical)",
+            "`TrainConfig::bn_sparsity` {} must be zero or positive (1e-4 to 1e-5 is typical)",
             config.bn_sparsity
         ));
     }
     Ok(())
 }
 
-/// A resumed run must use the recipe it was checkpointed with; only the epoch count (to
-/// extend a run), the checkpoint path and the evaluation subset may change.
-fn check_resumable(saved: &TrainConfig, now: &TrainConfig) -> Result<(), RuntimeError> {
+/// A resumed run must start from the same model and data by content and use the recipe it
+/// was checkpointed with; only the epoch count (to extend a run), the checkpoint path and the
+/// evaluation subset may change. The error names every field that differs.
+fn check_resumable(
+    ckpt: &Checkpoint,
+    now: &TrainConfig,
+    identity: Option<&RunIdentity>,
+) -> Result<(), RuntimeError> {
     let comparable = |c: &TrainConfig| TrainConfig {
         epochs: 0,
         checkpoint: None,
         test_limit: None,
         ..c.clone()
     };
-    if comparable(saved) != comparable(now) {
-        return Err(RuntimeError::Config(format!(
-            "--resume with a different recipe: the checkpoint was trained with {:?}; resume with the same settings (only --epochs may change)",
-            comparable(saved)
-        )));
+    let mut differ = identity.map_or(Vec::new(), |id| ckpt.identity.differences(id));
+    differ.extend(setting_differences(
+        &comparable(&ckpt.config),
+        &comparable(now),
+    ));
+    if !differ.is_empty() {
+        return Err(RuntimeError::Resume(differ.join("; ")));
     }
-    if now.epochs < saved.epochs && now.schedule != LrSchedule::Constant {
-        return Err(RuntimeError::Config(format!(
-            "--resume with --epochs {} < {}: the learning-rate schedule was laid out for {} epochs",
-            now.epochs, saved.epochs, saved.epochs
+    if now.epochs < ckpt.config.epochs && now.schedule != LrSchedule::Constant {
+        return Err(RuntimeError::Resume(format!(
+            "epochs was {}, now {}: the learning-rate schedule was laid out for {} epochs",
+            ckpt.config.epochs, now.epochs, ckpt.config.epochs
         )));
     }
     Ok(())

@@ -1,0 +1,435 @@
+//! The user's files are sacred: what shears may write, what it refuses, and bad values refused
+//! before any work. Each test is a scenario of the hostile-user report of issue 15.
+
+mod common;
+
+use common::*;
+use shears_files::OutputLock;
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
+use std::process::Command;
+
+/// `shears export lenet5 -o PATH`, plus `extra` options.
+fn export(path: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["export", "lenet5", "-o", path.to_str().unwrap()];
+    args.extend(extra);
+    shears(&args)
+}
+
+#[test]
+fn force_never_replaces_a_special_file() {
+    let dir = temp_dir("special");
+    assert_user_error(
+        &["export", "lenet5", "-o", "/dev/null", "--force"],
+        "is a device",
+    );
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    let fifo = dir.join("fifo");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_user_error(
+        &["export", "lenet5", "-o", fifo.to_str().unwrap(), "--force"],
+        "is a FIFO",
+    );
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    assert_user_error(
+        &["export", "lenet5", "-o", dir.to_str().unwrap(), "--force"],
+        "is a directory",
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn no_output_may_be_an_input_even_with_force() {
+    let dir = temp_dir("inputs");
+    let model = dir.join("m.onnx");
+    assert!(export(&model, &["--force"]).status.success());
+    let before = std::fs::read(&model).unwrap();
+    let m = model.to_str().unwrap();
+    let out = dir.join("out.onnx");
+    let o = out.to_str().unwrap();
+    let prune = [
+        "prune",
+        m,
+        "--criterion",
+        "l1",
+        "--ratio",
+        "0.5",
+        "-o",
+        o,
+        "--force",
+    ];
+    assert_user_error(
+        &[&prune[..], &["--checkpoint", m]].concat(),
+        "is the model this run reads",
+    );
+    let dotted = dir.join(".").join("m.onnx");
+    assert_user_error(
+        &["export", m, "-o", dotted.to_str().unwrap(), "--force"],
+        "is the model this run reads",
+    );
+    assert_user_error(
+        &[
+            &prune[..],
+            &["--report", dir.to_str().unwrap(), "--checkpoint", o],
+        ]
+        .concat(),
+        "both as -o and as --checkpoint",
+    );
+    assert_eq!(
+        std::fs::read(&model).unwrap(),
+        before,
+        "the input is untouched"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn existing_files_are_replaced_only_with_force() {
+    let dir = temp_dir("existing");
+    let out = dir.join("p.onnx");
+    let o = out.to_str().unwrap();
+    let prune = [
+        "prune",
+        "lenet5",
+        "--criterion",
+        "l1",
+        "--ratio",
+        "0.5",
+        "-o",
+        o,
+    ];
+    let run = shears(&prune);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(out.with_extension("ckpt").exists());
+    assert_user_error(
+        &prune,
+        "already exists: choose another -o path or pass --force",
+    );
+    // The checkpoint of the earlier run is not silently replaced by a new run either.
+    std::fs::remove_file(&out).unwrap();
+    assert_user_error(
+        &prune,
+        "holds the checkpoint of an earlier run: continue it with --resume",
+    );
+    let forced = shears(&[&prune[..], &["--force"]].concat());
+    assert!(forced.status.success(), "{}", stderr(&forced));
+
+    // A history file, a report file: the same rule.
+    let history = dir.join("history.json");
+    std::fs::write(&history, "mine").unwrap();
+    write_idx(&dir, "train", 32);
+    write_idx(&dir, "t10k", 16);
+    let trained = dir.join("t.onnx");
+    assert_user_error(
+        &[
+            "train",
+            "--model",
+            "lenet5",
+            "--data",
+            "mnist",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "-o",
+            trained.to_str().unwrap(),
+            "--history",
+            history.to_str().unwrap(),
+        ],
+        "history.json' already exists",
+    );
+    assert_eq!(std::fs::read_to_string(&history).unwrap(), "mine");
+    assert!(
+        !trained.exists(),
+        "nothing is trained before the outputs are checked"
+    );
+    let report = dir.join("report");
+    std::fs::create_dir_all(&report).unwrap();
+    std::fs::write(report.join("report.md"), "mine").unwrap();
+    let other = dir.join("q.onnx");
+    assert_user_error(
+        &[
+            "prune",
+            "lenet5",
+            "--criterion",
+            "l1",
+            "--ratio",
+            "0.5",
+            "-o",
+            other.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        "report.md' already exists",
+    );
+    assert_eq!(
+        std::fs::read_to_string(report.join("report.md")).unwrap(),
+        "mine"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn resume_replaces_its_own_output_but_not_an_unrelated_file() {
+    let dir = temp_dir("resume-own");
+    let out = dir.join("p.onnx");
+    let o = out.to_str().unwrap();
+    let prune = [
+        "prune",
+        "lenet5",
+        "--criterion",
+        "l1",
+        "--ratio",
+        "0.5",
+        "-o",
+        o,
+        "--steps",
+        "2",
+    ];
+    let run = shears(&[&prune[..], &["--max-steps", "1"]].concat());
+    assert!(run.status.success(), "{}", stderr(&run));
+    // The output of step 1 is this run's own: --resume goes on and replaces it.
+    let resumed = shears(&[&prune[..], &["--resume"]].concat());
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    // An unrelated file at -o is not the run's own.
+    std::fs::write(&out, "a file of the user's").unwrap();
+    assert_user_error(&[&prune[..], &["--resume"]].concat(), "already exists");
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "a file of the user's"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_second_run_on_the_same_output_is_refused() {
+    let dir = temp_dir("lock");
+    let out = dir.join("busy.onnx");
+    let lock = OutputLock::acquire(&out).unwrap();
+    let expected = format!(
+        "another shears run (process {}) is writing",
+        std::process::id()
+    );
+    assert_user_error(
+        &["export", "lenet5", "-o", out.to_str().unwrap()],
+        &expected,
+    );
+    drop(lock);
+    assert!(export(&out, &[]).status.success());
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        ["busy.onnx"],
+        "no lock or temporary file is left behind"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn resume_checks_the_model_by_content_not_by_path() {
+    let dir = temp_dir("resume-content");
+    let model = dir.join("m.onnx");
+    assert!(export(&model, &[]).status.success());
+    let out = dir.join("p.onnx");
+    let prune = |model: &str, extra: &[&str]| {
+        let mut args = vec![
+            "prune",
+            model,
+            "--criterion",
+            "l1",
+            "--ratio",
+            "0.5",
+            "--steps",
+            "2",
+            "-o",
+        ];
+        args.push(out.to_str().unwrap());
+        args.extend(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| shears(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let first = run(prune(model.to_str().unwrap(), &["--max-steps", "1"]));
+    assert!(first.status.success(), "{}", stderr(&first));
+    std::fs::remove_file(&out).unwrap();
+    // The same file spelled another way is the same model.
+    let dotted = dir.join(".").join("m.onnx");
+    let spelled = run(prune(dotted.to_str().unwrap(), &["--resume"]));
+    assert!(spelled.status.success(), "{}", stderr(&spelled));
+    // Another model under the same name is not.
+    std::fs::remove_file(&out).unwrap();
+    assert!(
+        Command::new(env!("CARGO_BIN_EXE_shears"))
+            .args(["export", "vgg11", "-o", model.to_str().unwrap(), "--force"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let args = prune(model.to_str().unwrap(), &["--resume"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_user_error(&args, "the checkpoint belongs to another run: the model");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn bad_values_are_refused_before_any_work() {
+    let prune = [
+        "prune",
+        "lenet5",
+        "--criterion",
+        "l1",
+        "-o",
+        "/tmp/shears-never-written.onnx",
+    ];
+    assert_user_error(
+        &[&prune[..], &["--ratio", "-0.1"]].concat(),
+        "'-0.1' is not a fraction",
+    );
+    assert_user_error(
+        &[&prune[..], &["--ratio", "0.5", "--steps", "1000000"]].concat(),
+        "between 1 and 1000",
+    );
+    assert_user_error(
+        &["eval", "lenet5", "--data", "mnist", "--limit", "0"],
+        "at least 1",
+    );
+    assert_user_error(
+        &["eval", "lenet5", "--data", "mnist", "--mean", "inf"],
+        "not a finite number",
+    );
+    assert_user_error(
+        &["eval", "lenet5", "--data", "mnist", "--std", "0"],
+        "not a positive number",
+    );
+    let train = [
+        "train",
+        "--model",
+        "lenet5",
+        "--data",
+        "mnist",
+        "-o",
+        "/tmp/shears-never.onnx",
+    ];
+    assert_user_error(
+        &[&train[..], &["--momentum", "2"]].concat(),
+        "not a momentum",
+    );
+    assert_user_error(&[&train[..], &["--step-every", "0"]].concat(), "at least 1");
+    assert_user_error(&["demo", "--target-macs", "1.5"], "'1.5' is not a fraction");
+    assert_user_error(
+        &["info", "lenet5", "--input-shape", "3,100000,100000"],
+        "limit",
+    );
+    assert_user_error(
+        &["info", "lenet5", "--input-shape", "3,16000,16000"],
+        "limit",
+    );
+    assert_user_error(
+        &["bench", "lenet5", "--batch", "100000000", "--runs", "1"],
+        "use a smaller batch",
+    );
+    assert!(!Path::new("/tmp/shears-never-written.onnx").exists());
+}
+
+#[test]
+fn empty_splits_and_mismatched_data_are_refused_up_front() {
+    let dir = temp_dir("empty-split");
+    write_idx(&dir, "train", 16);
+    write_idx(&dir, "t10k", 0);
+    let d = dir.to_str().unwrap();
+    assert_user_error(
+        &["eval", "lenet5", "--data", "mnist", "--data-dir", d],
+        "has no samples",
+    );
+    let out = dir.join("never.onnx");
+    assert_user_error(
+        &[
+            "train",
+            "--model",
+            "lenet5",
+            "--data",
+            "mnist",
+            "--data-dir",
+            d,
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        "has no samples",
+    );
+    assert!(!out.exists());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_corrupt_checkpoint_is_refused() {
+    let dir = temp_dir("corrupt-ckpt");
+    write_idx(&dir, "train", 32);
+    write_idx(&dir, "t10k", 16);
+    let out = dir.join("t.onnx");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--model",
+            "lenet5",
+            "--data",
+            "mnist",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--batch",
+            "16",
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        shears(&args)
+    };
+    let first = train(&["--epochs", "1"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let ckpt = out.with_extension("ckpt");
+    let mut bytes = std::fs::read(&ckpt).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0x40;
+    bytes[n / 2 + 1] ^= 0x01;
+    std::fs::write(&ckpt, &bytes).unwrap();
+    let err = train(&["--epochs", "2", "--resume"]);
+    assert_eq!(err.status.code(), Some(2));
+    assert!(
+        stderr(&err).contains("checksum does not match"),
+        "{}",
+        stderr(&err)
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn non_finite_weights_are_refused() {
+    let dir = temp_dir("nan");
+    let mut graph = shears_ir::zoo::build("lenet5", &Default::default()).unwrap();
+    let conv = graph
+        .nodes
+        .iter_mut()
+        .find(|n| n.op.param_count() > 0)
+        .unwrap();
+    match &mut conv.op {
+        shears_ir::Op::Conv2d(c) => c.weight.data[3] = f32::NAN,
+        other => panic!("expected a conv first, got {}", other.type_name()),
+    }
+    let path = dir.join("nan.onnx");
+    std::fs::write(&path, shears_onnx::save(&graph).unwrap()).unwrap();
+    assert_user_error(&["info", path.to_str().unwrap()], "NaN");
+    std::fs::remove_dir_all(dir).ok();
+}
