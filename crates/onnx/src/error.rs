@@ -74,6 +74,97 @@ pub enum OnnxError {
     /// The graph to export does not pass `Graph::verify`, or cannot be written as ONNX.
     #[error("cannot export graph '{graph}': {detail}")]
     Export { graph: String, detail: String },
+    /// A size read from the file is beyond [`shears_ir::limits`]; refused before anything of
+    /// that size is allocated. `kind` is what `name` names: a tensor, a node or a graph input.
+    #[error("{kind} '{name}': {source}")]
+    TooLarge {
+        kind: &'static str,
+        name: String,
+        source: IrError,
+    },
+    /// Two definitions of one value name (nodes, initializers, graph inputs): ONNX defines each
+    /// value once, and ONNX Runtime refuses such a model.
+    #[error(
+        "value '{name}' is defined twice, by {first} and by {second}: each value must have one \
+         definition; rename one of them or re-export the model"
+    )]
+    DuplicateValue {
+        name: String,
+        first: String,
+        second: String,
+    },
+    /// An attribute that the op does not define in the model's opset.
+    #[error(
+        "node '{node}' ({op}) has attribute '{attribute}', which {op} does not define in opset \
+         {opset} ({}); ONNX Runtime refuses it too: remove the attribute or re-export the model",
+        defined_attributes(.known)
+    )]
+    UnknownAttribute {
+        node: String,
+        op: String,
+        attribute: String,
+        opset: i64,
+        known: Vec<&'static str>,
+    },
+    /// More or fewer inputs or outputs than the op takes in the model's opset (`what`: "input"
+    /// or "output").
+    #[error(
+        "node '{node}' ({op}) has {count} {what}{}, but {op} takes {} in opset {opset}: the \
+         file is malformed; re-export the model",
+        if *.count == 1 { "" } else { "s" },
+        count_range(*.min, *.max)
+    )]
+    Arity {
+        node: String,
+        op: String,
+        what: &'static str,
+        count: usize,
+        min: usize,
+        max: usize,
+        opset: i64,
+    },
+    /// A weight holds NaN or an infinity.
+    #[error(
+        "tensor '{tensor}' (read by node '{node}') holds {value} at index {index} ({count} \
+         non-finite values in all): the model is corrupt or diverged in training; use a finite \
+         checkpoint"
+    )]
+    NonFinite {
+        tensor: String,
+        node: String,
+        index: usize,
+        value: f32,
+        count: usize,
+    },
+    /// The imported graph cannot be written back as ONNX (a weight shears names `node.weight`
+    /// would take the name of a value of the file): refused at import, not after pruning.
+    #[error(
+        "the model imports, but shears could not write it back as ONNX: {detail}; rename that \
+         value in the model"
+    )]
+    Unwritable { detail: String },
+}
+
+/// "it defines a, b and c" for [`OnnxError::UnknownAttribute`].
+fn defined_attributes(known: &[&str]) -> String {
+    match known {
+        [] => "it has no attributes".into(),
+        [one] => format!("it defines '{one}' only"),
+        [rest @ .., last] => {
+            let rest: Vec<String> = rest.iter().map(|a| format!("'{a}'")).collect();
+            format!("it defines {} and '{last}'", rest.join(", "))
+        }
+    }
+}
+
+/// "2", "2 or 3", "2 to 5", "at least 1" for [`OnnxError::Arity`].
+fn count_range(min: usize, max: usize) -> String {
+    match max - min {
+        _ if max == usize::MAX => format!("at least {min}"),
+        0 => min.to_string(),
+        1 => format!("{min} or {max}"),
+        _ => format!("{min} to {max}"),
+    }
 }
 
 impl OnnxError {

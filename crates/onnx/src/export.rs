@@ -39,6 +39,17 @@ pub const PRODUCER_NAME: &str = "shears";
 /// Builds the ONNX model of `graph`. Fails if the graph does not verify or has clashing value
 /// names.
 pub fn to_model(graph: &Graph) -> Result<ModelProto, OnnxError> {
+    write(graph, true)
+}
+
+/// Fails where [`to_model`] would fail, without copying the weights: import calls it so that a
+/// model shears accepts can always be written back.
+pub(crate) fn check_writable(graph: &Graph) -> Result<(), OnnxError> {
+    write(graph, false).map(drop)
+}
+
+/// The ONNX model of `graph`, with the weights' data if `with_data`.
+fn write(graph: &Graph, with_data: bool) -> Result<ModelProto, OnnxError> {
     let fail = |detail: String| OnnxError::Export {
         graph: graph.name.clone(),
         detail,
@@ -51,6 +62,7 @@ pub fn to_model(graph: &Graph) -> Result<ModelProto, OnnxError> {
         opset,
         proto: GraphProto::default(),
         names: HashSet::new(),
+        with_data,
     };
     w.proto.name = graph.name.clone();
 
@@ -62,7 +74,7 @@ pub fn to_model(graph: &Graph) -> Result<ModelProto, OnnxError> {
     );
     for &i in &input_nodes {
         let name = w.value_name(OutletId::new(i))?;
-        w.claim(&name)?;
+        w.claim(&name).map_err(fail)?;
         w.proto.input.push(value_info(&name, &shapes[i][0]));
     }
     for node in &graph.nodes {
@@ -185,6 +197,8 @@ struct Writer<'g> {
     opset: i64,
     proto: GraphProto,
     names: HashSet<String>,
+    /// Whether initializers get their data (else only names and shapes are written).
+    with_data: bool,
 }
 
 impl Writer<'_> {
@@ -203,32 +217,32 @@ impl Writer<'_> {
             })
     }
 
-    fn claim(&mut self, name: &str) -> Result<(), OnnxError> {
+    fn claim(&mut self, name: &str) -> Result<(), String> {
         if name.is_empty() || !self.names.insert(name.to_string()) {
-            return Err(OnnxError::Export {
-                graph: self.graph.name.clone(),
-                detail: format!(
-                    "two values (outputs or weights) are named '{name}': ONNX value names must be unique and non-empty"
-                ),
-            });
+            return Err(format!(
+                "two values (outputs or weights) are named '{name}': ONNX value names must be unique and non-empty"
+            ));
         }
         Ok(())
     }
 
+    /// A float32 initializer named `name` holding `array` (without the data if not
+    /// `with_data`).
+    fn floats(&self, name: &str, array: &Array) -> TensorProto {
+        let data: &[f32] = if self.with_data { &array.data } else { &[] };
+        tensor::float_tensor(name, &array.shape, data)
+    }
+
     /// Adds an initializer and returns its name.
     fn init(&mut self, tensor: TensorProto) -> Result<String, String> {
-        self.claim(&tensor.name).map_err(|e| e.to_string())?;
+        self.claim(&tensor.name)?;
         let name = tensor.name.clone();
         self.proto.initializer.push(tensor);
         Ok(name)
     }
 
     fn weight(&mut self, node: &Node, suffix: &str, array: &Array) -> Result<String, String> {
-        self.init(tensor::float_tensor(
-            &format!("{}.{suffix}", node.name),
-            &array.shape,
-            &array.data,
-        ))
+        self.init(self.floats(&format!("{}.{suffix}", node.name), array))
     }
 
     fn indices(&mut self, node: &Node, suffix: &str, values: &[i64]) -> Result<String, String> {
@@ -252,7 +266,7 @@ impl Writer<'_> {
         attribute: Vec<AttributeProto>,
     ) -> Result<(), String> {
         for out in &output {
-            self.claim(out).map_err(|e| e.to_string())?;
+            self.claim(out)?;
         }
         self.proto.node.push(NodeProto {
             name: name.into(),
@@ -293,7 +307,7 @@ impl Writer<'_> {
         let attrs = match &node.op {
             Op::Input { .. } => return Ok(()),
             Op::Constant { value } => {
-                let tensor = tensor::float_tensor(&output[0], &value.shape, &value.data);
+                let tensor = self.floats(&output[0], value);
                 return self.init(tensor).map(drop);
             }
             Op::PermuteChannels { order } => {

@@ -1,9 +1,12 @@
 //! Import: an ONNX `ModelProto` to an IR [`Graph`].
 //!
-//! Steps: check that every op is supported (one error lists all that are not); turn the graph
-//! inputs that are not initializers into [`Op::Input`] nodes (batch axis dropped); fold
-//! `Constant` nodes into constants; convert every other node through the op table in [`ops`];
-//! map the graph outputs; and run [`Graph::verify`]. Node names are kept (empty ones become
+//! Steps: check that every op is supported (one error lists all that are not) and that the graph
+//! is well formed as ONNX Runtime requires it ([`wellformed`]: one definition per value, nodes
+//! within their op's schema, stored tensors within the limits); turn the graph inputs that are
+//! not initializers into [`Op::Input`] nodes (batch axis dropped); fold `Constant` nodes into
+//! constants; convert every other node through the op table in [`ops`], checking that each
+//! value it makes is within the limits per sample; map the graph outputs; and run
+//! [`Graph::verify`] and [`Graph::check_finite`]. Node names are kept (empty ones become
 //! `{op_type}_{index}`, duplicates get a `_1`, `_2`, ... suffix), as are value names, so a file
 //! shears wrote loads back to the graph it came from. An [`Op::Input`] node is named after its
 //! value.
@@ -13,14 +16,16 @@ mod fold;
 mod layout;
 mod nhwc;
 mod ops;
+mod schema;
 mod shuffle;
+mod wellformed;
 
 use crate::OnnxError;
 use crate::proto::attribute_proto::AttributeType;
 use crate::proto::tensor_proto::DataType;
 use crate::proto::tensor_shape_proto::dimension;
 use crate::proto::{GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto, type_proto};
-use crate::tensor::type_name;
+use crate::tensor::{self, Fault, type_name};
 use context::{Ctx, Input, MAX_EXTENT};
 use fold::{FoldInput, fold};
 use ops::{Operand, takes_constant_operands};
@@ -57,6 +62,7 @@ pub fn from_model(model: &ModelProto) -> Result<Graph, OnnxError> {
         .collect();
     let names = node_names(g, &inputs);
     check_supported(g, &names)?;
+    wellformed::check(g, &names, opset)?;
     if inputs.is_empty() {
         return Err(OnnxError::NoInput);
     }
@@ -84,6 +90,7 @@ pub fn from_model(model: &ModelProto) -> Result<Graph, OnnxError> {
     let mut channels_last: HashMap<&str, nhwc::Pending<'_>> = HashMap::new();
     // One `Op::Constant` node per constant tensor used as a data operand.
     let mut constant_nodes: HashMap<&str, OutletId> = HashMap::new();
+    let mut budget = Budget::default();
     for (node, name) in g.node.iter().zip(&names) {
         if node.op_type == "Constant" {
             let (out, tensor) = constant(node, name)?;
@@ -134,7 +141,9 @@ pub fn from_model(model: &ModelProto) -> Result<Graph, OnnxError> {
                 });
             });
         }
-        if let Some(outputs) = fold_node(&graph, node, opset, &resolved).map_err(&fail)? {
+        budget.spend(name, node, resolved.iter().map(Input::elements))?;
+        if let Some(outputs) = fold_node(&graph, node, name, opset, &resolved)? {
+            budget.spend(name, node, outputs.iter().map(tensor::elements_of))?;
             for (out, t) in node.output.iter().zip(outputs) {
                 consts.insert(out.as_str(), Cow::Owned(t));
             }
@@ -154,6 +163,7 @@ pub fn from_model(model: &ModelProto) -> Result<Graph, OnnxError> {
         };
         let imported = import(&ctx)?;
         let inputs = resolved;
+        let first_part = graph.nodes.len();
         let mut part_outlets: Vec<OutletId> = Vec::with_capacity(imported.parts.len());
         for (k, part) in imported.parts.into_iter().enumerate() {
             let rank = data_rank(&graph, &inputs, &part.data);
@@ -169,9 +179,11 @@ pub fn from_model(model: &ModelProto) -> Result<Graph, OnnxError> {
                             match constant_nodes.get(tensor_name) {
                                 Some(&outlet) => outlet,
                                 None => {
-                                    let op = constant_operand(t, rank).map_err(|d| {
+                                    let value = constant_operand(t, rank).map_err(|d| {
                                         fail(format!("constant input '{tensor_name}': {d}"))
                                     })?;
+                                    tensor::check_finite(tensor_name, name, &value.data)?;
+                                    let op = Op::Constant { value };
                                     let outlet =
                                         push(&mut graph, tensor_name, op, vec![], tensor_name);
                                     constant_nodes.insert(tensor_name, outlet);
@@ -208,6 +220,7 @@ pub fn from_model(model: &ModelProto) -> Result<Graph, OnnxError> {
                 values.insert(node.output[o].as_str(), outlet);
             }
         }
+        check_sizes(&graph, first_part)?;
     }
 
     for out in &g.output {
@@ -225,7 +238,66 @@ pub fn from_model(model: &ModelProto) -> Result<Graph, OnnxError> {
         graph.outputs.push(*outlet);
     }
     graph.verify().map_err(OnnxError::Invalid)?;
+    graph.check_finite().map_err(OnnxError::Invalid)?;
+    crate::export::check_writable(&graph).map_err(|e| match e {
+        OnnxError::Export { detail, .. } => OnnxError::Unwritable { detail },
+        e => e,
+    })?;
     Ok(graph)
+}
+
+/// Most elements of constants that import may copy in all (weights read into ops, inputs and
+/// outputs of folds): twice the limit for one tensor, so that a file whose nodes read
+/// one large tensor over and over is refused instead of exhausting memory.
+const MAX_COPIED_ELEMENTS: usize = 2 * shears_ir::limits::MAX_TENSOR_ELEMENTS;
+
+/// The elements of constants copied so far.
+#[derive(Default)]
+struct Budget {
+    spent: usize,
+}
+
+impl Budget {
+    /// Counts `elements` more for `node` (IR name `name`); fails past [`MAX_COPIED_ELEMENTS`].
+    fn spend(
+        &mut self,
+        name: &str,
+        node: &NodeProto,
+        elements: impl Iterator<Item = usize>,
+    ) -> Result<(), OnnxError> {
+        self.spent = elements.fold(self.spent, usize::saturating_add);
+        if self.spent <= MAX_COPIED_ELEMENTS {
+            return Ok(());
+        }
+        Err(OnnxError::Node {
+            node: name.to_string(),
+            op: node.op_type.clone(),
+            detail: format!(
+                "the constants read up to this node hold {} elements in all, more than the \
+                 limit of {MAX_COPIED_ELEMENTS}: the file reads large tensors from many nodes",
+                self.spent
+            ),
+        })
+    }
+}
+
+/// Fails when a value computed by the nodes from `first` on holds more than the limit per
+/// sample, naming the node: checked as each node is imported, so that no later step computes
+/// with an absurd size.
+fn check_sizes(graph: &Graph, first: usize) -> Result<(), OnnxError> {
+    let shapes = graph.infer_shapes().map_err(OnnxError::Invalid)?;
+    for (node, shapes) in graph.nodes.iter().zip(&shapes).skip(first) {
+        for shape in shapes {
+            tensor::elements("its output for one sample", shape).map_err(|source| {
+                OnnxError::TooLarge {
+                    kind: "node",
+                    name: node.name.clone(),
+                    source,
+                }
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Unique IR names: graph input names first, then node names (generated where empty).
@@ -322,6 +394,13 @@ fn input_shape(v: &ValueInfoProto) -> Result<Vec<usize>, OnnxError> {
             shape.dim.len()
         )));
     }
+    if let Some(dimension::Value::DimValue(n)) = &shape.dim[0].value
+        && *n < 1
+    {
+        return Err(fail(format!(
+            "the batch dimension is {n}; it must be positive, or symbolic"
+        )));
+    }
     let shape: Vec<usize> = shape.dim[1..]
         .iter()
         .enumerate()
@@ -335,12 +414,11 @@ fn input_shape(v: &ValueInfoProto) -> Result<Vec<usize>, OnnxError> {
             None => Err(fail(format!("dimension {} is unknown; shears needs fixed sizes after the batch axis", i + 1))),
         })
         .collect::<Result<_, _>>()?;
-    let numel = shape
-        .iter()
-        .try_fold(1usize, |n, &d| n.checked_mul(d).filter(|n| *n <= 1 << 40));
-    if numel.is_none() {
-        return Err(fail(format!("shape {shape:?} is too large")));
-    }
+    tensor::elements("one sample", &shape).map_err(|source| OnnxError::TooLarge {
+        kind: "graph input",
+        name: v.name.clone(),
+        source,
+    })?;
     Ok(shape)
 }
 
@@ -359,10 +437,13 @@ fn constant<'a>(
         .first()
         .filter(|o| !o.is_empty())
         .ok_or_else(|| fail("the node has no output"))?;
-    let attr = node
-        .attribute
-        .first()
-        .ok_or_else(|| fail("the node has no value attribute"))?;
+    let [attr] = node.attribute.as_slice() else {
+        return Err(fail(&format!(
+            "a Constant has exactly one value attribute (value, value_float, value_ints, ...); \
+             this one has {}",
+            node.attribute.len()
+        )));
+    };
     let kind = AttributeType::try_from(attr.r#type).ok();
     let tensor = |data_type: DataType, dims: Vec<i64>| TensorProto {
         data_type: data_type as i32,
@@ -416,19 +497,21 @@ fn push(graph: &mut Graph, name: &str, op: Op, inputs: Vec<OutletId>, output: &s
     OutletId::new(graph.nodes.len() - 1)
 }
 
-/// The node's outputs when it only computes constants (see [`fold`]).
+/// The node's outputs when it only computes constants (see [`fold`]); errors name the node
+/// (IR name `name`).
 fn fold_node(
     graph: &Graph,
     node: &NodeProto,
+    name: &str,
     opset: i64,
     inputs: &[Input],
-) -> Result<Option<Vec<TensorProto>>, String> {
+) -> Result<Option<Vec<TensorProto>>, OnnxError> {
     let computes_on_data = inputs.iter().any(|i| matches!(i, Input::Value(_)));
     if !fold::foldable(&node.op_type) || computes_on_data && node.op_type != "Shape" {
         return Ok(None);
     }
     let shapes = if computes_on_data {
-        graph.infer_shapes().map_err(|e| e.to_string())?
+        graph.infer_shapes().map_err(OnnxError::Invalid)?
     } else {
         Vec::new()
     };
@@ -440,7 +523,18 @@ fn fold_node(
             Input::Value(o) => FoldInput::Value(shapes[o.node][o.slot].clone()),
         })
         .collect();
-    fold(node, opset, &inputs)
+    fold(node, opset, &inputs).map_err(|fault| match fault {
+        Fault::Detail(detail) => OnnxError::Node {
+            node: name.to_string(),
+            op: node.op_type.clone(),
+            detail,
+        },
+        Fault::TooLarge(source) => OnnxError::TooLarge {
+            kind: "node",
+            name: name.to_string(),
+            source,
+        },
+    })
 }
 
 /// The rank (with the batch axis) of the data a part computes on: that of its widest value
@@ -467,10 +561,10 @@ fn data_rank(graph: &Graph, inputs: &[Input], data: &[Operand]) -> usize {
         .unwrap_or(0)
 }
 
-/// A constant data operand as an [`Op::Constant`] of per-sample shape: one of the data's full
-/// rank must be 1 along the batch axis, which is dropped; a lower rank is aligned to the right
-/// by broadcasting, as ONNX aligns it.
-fn constant_operand(t: &TensorProto, rank: usize) -> Result<Op, String> {
+/// A constant data operand as the value of an [`Op::Constant`], of per-sample shape: one of the
+/// data's full rank must be 1 along the batch axis, which is dropped; a lower rank is aligned to
+/// the right by broadcasting, as ONNX aligns it.
+fn constant_operand(t: &TensorProto, rank: usize) -> Result<shears_ir::Array, String> {
     let mut value = crate::tensor::to_array(t)?;
     if rank > 0 && value.shape.len() == rank {
         if value.shape[0] != 1 {
@@ -486,7 +580,7 @@ fn constant_operand(t: &TensorProto, rank: usize) -> Result<Op, String> {
             value.shape
         ));
     }
-    Ok(Op::Constant { value })
+    Ok(value)
 }
 
 /// Feeds a `Reshape` or `Transpose` to the channel-shuffle matcher. `Ok(None)`: not part of a

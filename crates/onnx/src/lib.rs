@@ -15,11 +15,11 @@ pub mod proto;
 mod tensor;
 
 pub use error::OnnxError;
-pub use shears_files::Existing;
 pub use export::{
     IR_VERSION, OPSET_VERSION, PRODUCER_NAME, WRITABLE_OPSETS, export_opset, to_model,
 };
 pub use import::from_model;
+pub use shears_files::Existing;
 
 use prost::Message;
 use shears_ir::Graph;

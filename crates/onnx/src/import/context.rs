@@ -21,6 +21,16 @@ pub(crate) enum Input<'a> {
     Const(&'a TensorProto),
 }
 
+impl Input<'_> {
+    /// The number of elements of a constant input (0 for others).
+    pub fn elements(&self) -> usize {
+        match self {
+            Input::Const(t) => tensor::elements_of(t),
+            _ => 0,
+        }
+    }
+}
+
 /// A node being imported, with its inputs resolved.
 pub(crate) struct Ctx<'a> {
     /// The node's (unique) IR name.
@@ -166,11 +176,21 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// A float constant input as an array.
-    pub fn weight(&self, index: usize, what: &str) -> Result<Option<Array>, OnnxError> {
+    /// A float constant input as an array, `None` if omitted.
+    fn float_input(&self, index: usize, what: &str) -> Result<Option<Array>, OnnxError> {
         self.const_input(index, what)?
             .map(|t| self.array(index, t))
             .transpose()
+    }
+
+    /// A float constant input that is a weight: NaN or an infinity in it is an error naming
+    /// the tensor.
+    pub fn weight(&self, index: usize, what: &str) -> Result<Option<Array>, OnnxError> {
+        let Some(a) = self.float_input(index, what)? else {
+            return Ok(None);
+        };
+        tensor::check_finite(self.input_name(index), self.name, &a.data)?;
+        Ok(Some(a))
     }
 
     /// A required float constant input.
@@ -186,10 +206,13 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    /// A one-element float constant input.
+    /// A one-element float constant input; it may be infinite (a bound), not NaN.
     pub fn scalar(&self, index: usize, what: &str) -> Result<Option<f32>, OnnxError> {
-        match self.weight(index, what)? {
+        match self.float_input(index, what)? {
             None => Ok(None),
+            Some(a) if a.len() == 1 && a.data[0].is_nan() => {
+                Err(self.fail(format!("the {what} is NaN")))
+            }
             Some(a) if a.len() == 1 => Ok(Some(a.data[0])),
             Some(a) => Err(self.fail(format!(
                 "the {what} must be a single value, got shape {:?}",

@@ -4,7 +4,7 @@
 //! global average pool). Axes are counted with the batch axis, as ONNX
 //! counts them; none of these may change the batch axis.
 
-use super::context::{Ctx, Input};
+use super::context::{Ctx, Input, MAX_EXTENT};
 use super::ops::{Imported, Operand, Part};
 use crate::OnnxError;
 use shears_ir::{Op, PadMode};
@@ -152,7 +152,8 @@ pub(crate) fn split(ctx: &Ctx) -> Result<Imported, OnnxError> {
                 .collect()
         }
     };
-    if sizes.len() != outputs || sizes.iter().sum::<usize>() != extent || sizes.contains(&0) {
+    let total = sizes.iter().try_fold(0usize, |sum, &v| sum.checked_add(v));
+    if sizes.len() != outputs || total != Some(extent) || sizes.contains(&0) {
         return Err(ctx.fail(format!(
             "split sizes {sizes:?} do not cut axis {axis} of {extent} into {outputs} non-empty parts"
         )));
@@ -194,9 +195,10 @@ pub(crate) fn pad(ctx: &Ctx) -> Result<Imported, OnnxError> {
             .collect::<Result<_, _>>()?,
         None => (0..rank).collect(),
     };
-    if pads.len() != 2 * axes.len() || pads.iter().any(|&p| p < 0) {
+    let in_range = |p: &i64| (0..=MAX_EXTENT as i64).contains(p);
+    if pads.len() != 2 * axes.len() || !pads.iter().all(in_range) {
         return Err(ctx.fail(format!(
-            "pads {pads:?} must be 2 non-negative values per axis"
+            "pads {pads:?} must be 2 values from 0 to {MAX_EXTENT} per axis"
         )));
     }
     let mut full = vec![0usize; 2 * rank];
@@ -204,7 +206,7 @@ pub(crate) fn pad(ctx: &Ctx) -> Result<Imported, OnnxError> {
         full[a] = pads[i] as usize;
         full[rank + a] = pads[axes.len() + i] as usize;
     }
-    if rank != 4 || full[0] + full[1] + full[4] + full[5] != 0 {
+    if rank != 4 || [0, 1, 4, 5].iter().any(|&i| full[i] != 0) {
         return Err(ctx.fail(format!(
             "pads {pads:?}: shears pads the two spatial axes of an [N, C, H, W] map only"
         )));
@@ -281,8 +283,10 @@ pub(crate) fn squeeze(ctx: &Ctx) -> Result<Imported, OnnxError> {
 
 pub(crate) fn lrn(ctx: &Ctx) -> Result<Imported, OnnxError> {
     let size = ctx.int("size", 0)?;
-    if size < 1 {
-        return Err(ctx.fail("attribute 'size' must be a positive int"));
+    if !(1..=MAX_EXTENT as i64).contains(&size) {
+        return Err(ctx.fail(format!(
+            "attribute 'size' must be an int from 1 to {MAX_EXTENT}"
+        )));
     }
     Imported::unary(Op::Lrn {
         size: size as usize,

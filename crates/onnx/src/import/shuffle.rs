@@ -24,7 +24,10 @@ pub(crate) fn grouping(target: &[i64], [c, h, w]: [usize; 3]) -> Option<usize> {
         return None;
     };
     let known = [g, per, th, tw];
-    let fixed: i64 = known.iter().filter(|&&d| d > 0).product();
+    let fixed = known
+        .iter()
+        .filter(|&&d| d > 0)
+        .try_fold(1i64, |p, &d| p.checked_mul(d))?;
     let total = (c * h * w) as i64;
     let resolve = |d: i64, i: usize| match d {
         0 => [c, h, w].get(i).map(|&v| v as i64),
@@ -37,7 +40,12 @@ pub(crate) fn grouping(target: &[i64], [c, h, w]: [usize; 3]) -> Option<usize> {
         .map(|(i, &d)| resolve(d, i))
         .collect();
     match dims?.as_slice() {
-        [g, per, th, tw] if g * per == c as i64 && *th == h as i64 && *tw == w as i64 && *g > 0 => {
+        [g, per, th, tw]
+            if g.checked_mul(*per) == Some(c as i64)
+                && *th == h as i64
+                && *tw == w as i64
+                && *g > 0 =>
+        {
             Some(*g as usize)
         }
         _ => None,
