@@ -5,7 +5,21 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use shears_files::{Existing, FileError, OutputLock, check_target, same_file, write_atomic};
+use shears_ir::Graph;
 use std::path::{Path, PathBuf};
+
+/// A resumable run's checkpoint: `given` (`--checkpoint`), else `output` with `.ckpt`; it
+/// must exist to `--resume`.
+pub fn checkpoint_path(given: Option<&Path>, output: &Path, resume: bool) -> Result<PathBuf> {
+    let path = given.map_or_else(|| output.with_extension("ckpt"), Path::to_path_buf);
+    if resume && !path.exists() {
+        bail!(
+            "--resume: no checkpoint at '{}' (pass --checkpoint PATH)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
 
 /// The files a run reads and writes.
 #[derive(Debug, Default)]
@@ -52,12 +66,25 @@ impl Outputs {
         self.plan(path.as_ref(), flag, false)
     }
 
-    /// Plans the model output of a resumed run: a file already there is the run's own (and
-    /// may be replaced without `--force`) only if it holds exactly `own` (the checkpoint's
-    /// model as the exporter writes it).
-    pub fn resumed_model(&mut self, path: &Path, flag: &'static str, own: &[u8]) -> &mut Self {
-        let is_own = std::fs::read(path).is_ok_and(|bytes| bytes == own);
-        self.plan(path, flag, is_own)
+    /// Plans the model output (`-o`) and checkpoint of a resumable run. `resumed` is the
+    /// checkpoint's model when resuming: a file already at `output` is then the run's own (and
+    /// may be replaced without `--force`) only if it holds exactly that model as the exporter
+    /// writes it.
+    pub fn resumable(
+        &mut self,
+        output: &Path,
+        checkpoint: &Path,
+        resumed: Option<&Graph>,
+    ) -> Result<&mut Self> {
+        let own = match resumed {
+            Some(graph) => {
+                let bytes = shears_onnx::save(graph)?;
+                std::fs::read(output).is_ok_and(|b| b == bytes)
+            }
+            None => false,
+        };
+        self.plan(output, "-o", own);
+        Ok(self.checkpoint(checkpoint, resumed.is_some()))
     }
 
     /// Plans a checkpoint: with `resume` it is the run's own file (read, then replaced);

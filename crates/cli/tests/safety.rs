@@ -433,3 +433,186 @@ fn non_finite_weights_are_refused() {
     assert_user_error(&["info", path.to_str().unwrap()], "NaN");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `kill -9` at seeded random moments, then `--resume`: the run always continues, the output is
+/// never a partial file, no temporary file survives a finished run, and the result equals an
+/// uninterrupted run's.
+#[test]
+fn killed_runs_resume_to_the_uninterrupted_result() {
+    let dir = temp_dir("kill");
+    write_idx(&dir, "train", 512);
+    write_idx(&dir, "t10k", 64);
+    let train = |out: &Path, resume: bool| {
+        let mut args = vec![
+            "train",
+            "--model",
+            "lenet5",
+            "--data",
+            "mnist",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--epochs",
+            "6",
+            "--batch",
+            "32",
+            "--lr",
+            "0.05",
+            "--no-flip",
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        if resume {
+            args.push("--resume");
+        }
+        Command::new(env!("CARGO_BIN_EXE_shears"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let straight = dir.join("straight.onnx");
+    assert!(train(&straight, false).wait().unwrap().success());
+
+    let killed = dir.join("killed.onnx");
+    let ckpt = killed.with_extension("ckpt");
+    let mut delays = [700u64, 250, 1300, 400, 900, 150, 1100].iter().cycle();
+    let (mut kills, mut finished) = (0, false);
+    for _ in 0..40 {
+        let mut child = train(&killed, ckpt.exists());
+        std::thread::sleep(std::time::Duration::from_millis(*delays.next().unwrap()));
+        if child.try_wait().unwrap().is_some() {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            finished = true;
+            break;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+        if killed.exists() {
+            let info = shears(&["info", killed.to_str().unwrap()]);
+            assert!(
+                info.status.success(),
+                "a partial model at -o: {}",
+                stderr(&info)
+            );
+        }
+    }
+    assert!(finished && kills > 0, "kills {kills}, finished {finished}");
+    let a = shears_onnx::load_file(&straight).unwrap();
+    let b = shears_onnx::load_file(&killed).unwrap();
+    for (x, y) in a.nodes.iter().zip(&b.nodes) {
+        for (u, v) in x.op.arrays().iter().zip(y.op.arrays()) {
+            let worst = u
+                .data
+                .iter()
+                .zip(&v.data)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0.0, f32::max);
+            assert!(
+                worst < 1e-4,
+                "{}: differs by {worst} after {kills} kills",
+                x.name
+            );
+        }
+    }
+    let leftovers: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Two `shears` processes aimed at one output: the second stops at once, naming the first.
+#[test]
+fn a_concurrent_run_is_refused_and_names_the_first() {
+    let dir = temp_dir("concurrent");
+    write_idx(&dir, "train", 512);
+    write_idx(&dir, "t10k", 64);
+    let out = dir.join("m.onnx");
+    let args = [
+        "train",
+        "--model",
+        "lenet5",
+        "--data",
+        "mnist",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--epochs",
+        "50",
+        "--batch",
+        "32",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    let mut first = Command::new(env!("CARGO_BIN_EXE_shears"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = dir.join(".m.onnx.lock");
+    for _ in 0..200 {
+        if std::fs::read_to_string(&lock).is_ok_and(|pid| !pid.is_empty()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let expected = format!("another shears run (process {}) is writing", first.id());
+    assert_user_error(&[&args[..], &["--force"]].concat(), &expected);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// A resume on other data (same file names, other content) names the data that differs.
+#[test]
+fn resume_on_other_data_is_refused() {
+    let dir = temp_dir("other-data");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    for (d, n) in [(&a, 32), (&b, 48)] {
+        std::fs::create_dir_all(d).unwrap();
+        write_idx(d, "train", n);
+        write_idx(d, "t10k", 16);
+    }
+    let out = dir.join("m.onnx");
+    let train = |data: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--model",
+            "lenet5",
+            "--data",
+            "mnist",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--batch",
+            "16",
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let first = shears(
+        &train(&a, &["--epochs", "1"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(first.status.success(), "{}", stderr(&first));
+    std::fs::remove_file(&out).unwrap();
+    let resumed = train(&b, &["--epochs", "2", "--resume"]);
+    let resumed: Vec<&str> = resumed.iter().map(String::as_str).collect();
+    assert_user_error(
+        &resumed,
+        "the checkpoint belongs to another run: the training data",
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -43,6 +43,7 @@ pub fn check_target(path: &Path, existing: Existing) -> Result<(), FileError> {
 /// anything. The temporary file is removed on any failure.
 pub fn write_atomic(path: &Path, bytes: &[u8], existing: Existing) -> Result<(), FileError> {
     check_target(path, existing)?;
+    remove_stale_temporaries(path);
     let tmp = temporary_beside(path)?;
     let result = write_synced(&tmp, bytes)
         .map_err(|e| FileError::io("write", &tmp, e))
@@ -116,6 +117,37 @@ fn temporary_beside(path: &Path) -> Result<PathBuf, FileError> {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     Ok(path.with_file_name(tmp))
+}
+
+/// Removes the temporary files of earlier writes to `path` whose process is gone (killed
+/// mid-write, so it could not clean up). Best effort.
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let pid = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && pid != std::process::id()
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Best-effort fsync of the directory holding `path`, so the rename itself is durable.

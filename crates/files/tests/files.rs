@@ -123,3 +123,15 @@ fn a_second_lock_on_one_output_is_refused_until_the_first_is_dropped() {
     assert!(listing(&dir).is_empty(), "the lock file goes with the lock");
     let _again = OutputLock::acquire(&out).unwrap();
 }
+
+#[test]
+fn temporaries_of_dead_writers_are_cleaned_up() {
+    let dir = scratch("stale");
+    let path = dir.join("model.onnx");
+    // A pid that cannot be alive (above the kernel's maximum), and our own (alive).
+    std::fs::write(dir.join(".model.onnx.4194305.0.tmp"), b"half").unwrap();
+    let ours = format!(".model.onnx.{}.99.tmp", std::process::id());
+    std::fs::write(dir.join(&ours), b"in flight").unwrap();
+    write_atomic(&path, b"whole", Existing::Refuse).unwrap();
+    assert_eq!(listing(&dir), [ours, "model.onnx".to_string()]);
+}

@@ -1,5 +1,6 @@
 //! Shape inference: one rule per op, on per-sample shapes (the batch axis is left out).
 
+use crate::limits::tensor_elements;
 use crate::{Conv2d, Graph, IrError, Node, Op, PadMode, Pool2d};
 
 /// The shape of one sample of a value, e.g. `[C, H, W]` or `[features]`.
@@ -28,7 +29,10 @@ impl Graph {
                         .ok_or_else(|| bad("has no such output"))?,
                 );
             }
-            shapes.push(vec![infer(node, &inputs)?]);
+            let shape = infer(node, &inputs)?;
+            // Every later rule may then multiply dimensions without overflow.
+            tensor_elements(&format!("the output of node '{}'", node.name), &shape)?;
+            shapes.push(vec![shape]);
         }
         Ok(shapes)
     }
@@ -161,7 +165,13 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
                     "reflect padding {pads:?} must be smaller than the map {h}x{w}"
                 )))
             }
-            [c, h, w] => Ok(vec![*c, h + pads[0] + pads[2], w + pads[1] + pads[3]]),
+            [c, h, w] => {
+                let side = |n: usize, a: usize, b: usize| n.checked_add(a)?.checked_add(b);
+                match (side(*h, pads[0], pads[2]), side(*w, pads[1], pads[3])) {
+                    (Some(h), Some(w)) => Ok(vec![*c, h, w]),
+                    _ => Err(fail(format!("padding {pads:?} overflows the input {x:?}"))),
+                }
+            }
             other => Err(fail(format!("input must be [C, H, W], got {other:?}"))),
         },
         Op::Lrn { size, .. } => {
@@ -261,7 +271,7 @@ fn conv_shape(conv: &Conv2d, x: &Shape) -> Result<Shape, String> {
         ));
     }
     let out = |axis: usize, len: usize| {
-        let pads = conv.padding[axis] + conv.padding[axis + 2];
+        let pads = conv.padding[axis].checked_add(conv.padding[axis + 2])?;
         window_out(
             len,
             w[2 + axis],
@@ -293,7 +303,7 @@ fn pool_shape(p: &Pool2d, x: &Shape) -> Result<Shape, String> {
         ));
     }
     let out = |axis: usize, len: usize| {
-        let pads = p.padding[axis] + p.padding[axis + 2];
+        let pads = p.padding[axis].checked_add(p.padding[axis + 2])?;
         let mut n = window_out(
             len,
             p.kernel[axis],
@@ -303,7 +313,9 @@ fn pool_shape(p: &Pool2d, x: &Shape) -> Result<Shape, String> {
             p.ceil_mode,
         )?;
         // PyTorch and ONNX drop a last window that would start inside the end padding.
-        if p.ceil_mode && (n - 1) * p.stride[axis] >= len + p.padding[axis] {
+        if p.ceil_mode
+            && (n - 1).saturating_mul(p.stride[axis]) >= len.saturating_add(p.padding[axis])
+        {
             n -= 1;
         }
         Some(n)
@@ -326,8 +338,8 @@ fn window_out(
     dilation: usize,
     ceil: bool,
 ) -> Option<usize> {
-    let span = dilation * (kernel - 1) + 1;
-    let room = (len + pads).checked_sub(span)?;
+    let span = dilation.checked_mul(kernel - 1)?.checked_add(1)?;
+    let room = len.checked_add(pads)?.checked_sub(span)?;
     let steps = if ceil {
         room.div_ceil(stride)
     } else {

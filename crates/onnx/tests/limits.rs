@@ -145,14 +145,12 @@ fn a_value_too_large_per_sample_is_refused_at_its_node() {
         vec![value("x", &[None, Some(4), Some(1), Some(1)])],
         vec![value("y", &[])],
     );
-    let e = err(&m);
+    // Shape inference refuses it at the node, before anything of that size exists.
+    let e = err(&m).to_string();
     assert!(
-        matches!(&e, OnnxError::TooLarge { kind: "node", name, .. } if name == "pad"),
-        "{e:?}"
-    );
-    assert!(
-        e.to_string()
-            .starts_with("node 'pad': its output for one sample has shape [4, 33554433, 33554433]"),
+        e.contains("node 'pad'")
+            && e.contains("[4, 33554433, 33554433]")
+            && e.contains("more than the limit of 1073741824 elements"),
         "{e}"
     );
     // Pads past the largest extent are refused as such; they used to overflow a sum.

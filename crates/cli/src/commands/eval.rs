@@ -1,21 +1,19 @@
 //! `shears eval MODEL --data D`: accuracy and loss on the test split.
 
 use crate::args::EvalArgs;
-use crate::data::{Data, shape_of};
+use crate::data::{Data, check_fit, shape_of};
 use crate::model;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use shears_data::Split;
 use shears_runtime::train::evaluate;
 
 pub fn run(args: &EvalArgs) -> Result<()> {
     let data =
         Data::from_args(&args.data)?.context("eval needs --data (e.g. --data fashion-mnist)")?;
-    if args.batch == 0 {
-        bail!("--batch must be at least 1");
-    }
     let device = args.device.kind()?;
     let test = data.load(Split::Test)?;
     let graph = model::load(&args.model, Some(shape_of(&test)))?;
+    check_fit(&graph, &test, &args.model.model)?;
     let report = evaluate(
         &graph,
         &test,

@@ -7,7 +7,7 @@ use crate::commands::train::default_crop;
 use crate::criteria::{self, ScoreSource};
 use crate::data::{Data, check_fit, shape_of};
 use crate::model;
-use crate::output::Outputs;
+use crate::output::{self, Outputs};
 use crate::progress::PruneProgress;
 use crate::report;
 use anyhow::{Context, Result, bail};
@@ -23,27 +23,19 @@ use std::path::Path;
 pub fn run(args: &PruneArgs) -> Result<()> {
     let criterion: Criterion = args.criterion.parse().map_err(anyhow::Error::msg)?;
     check_needs_data(args)?;
-    let checkpoint = args
-        .checkpoint
-        .clone()
-        .unwrap_or_else(|| args.output.with_extension("ckpt"));
-    if args.resume && !checkpoint.exists() {
-        bail!(
-            "--resume: no checkpoint at '{}' (pass --checkpoint PATH)",
-            checkpoint.display()
-        );
-    }
+    let data = Data::from_args(&args.data)?;
+    let checkpoint =
+        output::checkpoint_path(args.checkpoint.as_deref(), &args.output, args.resume)?;
     let resume = match args.resume {
         true => Some(PruneCheckpoint::load(&checkpoint)?),
         false => None,
     };
     let mut outputs = Outputs::new(args.force);
-    outputs.model_input(&args.model.model);
-    match &resume {
-        Some(ckpt) => outputs.resumed_model(&args.output, "-o", &shears_onnx::save(&ckpt.graph)?),
-        None => outputs.file(&args.output, "-o"),
-    };
-    outputs.checkpoint(&checkpoint, args.resume);
+    outputs.model_input(&args.model.model).resumable(
+        &args.output,
+        &checkpoint,
+        resume.as_ref().map(|c| &c.graph),
+    )?;
     if let Some(path) = &args.ratios_from {
         outputs.input(path, "--ratios-from file");
     }
@@ -51,7 +43,6 @@ pub fn run(args: &PruneArgs) -> Result<()> {
         outputs.in_dir(dir, report::FILES, "--report");
     }
     outputs.claim()?;
-    let data = Data::from_args(&args.data)?;
     let train_data = match &data {
         Some(d) => Some(TrainData {
             train: d.load(Split::Train)?,

@@ -4,7 +4,7 @@
 
 use crate::args::RankArgs;
 use crate::criteria::{self, ScoreSource};
-use crate::data::{Data, shape_of};
+use crate::data::{Data, check_fit, shape_of};
 use crate::model;
 use crate::output::Outputs;
 use crate::report::{Line, line_chart};
@@ -15,17 +15,18 @@ use shears_prune::compare::{RankReport, rank_criteria};
 use shears_prune::importance::{Criterion, Importance};
 
 pub fn run(args: &RankArgs) -> Result<()> {
+    let Some(data) = Data::from_args(&args.data)? else {
+        bail!("shears rank scores channels on data: pass --data");
+    };
     let mut outputs = Outputs::new(args.force);
     outputs.model_input(&args.model.model);
     if let Some(dir) = &args.report {
         outputs.in_dir(dir, &["rank.json", "spearman.png"], "--report");
     }
     outputs.claim()?;
-    let Some(data) = Data::from_args(&args.data)? else {
-        bail!("shears rank scores channels on data: pass --data");
-    };
     let train = data.load(Split::Train)?;
     let graph = model::load(&args.model, Some(shape_of(&train)))?;
+    check_fit(&graph, &train, &args.model.model)?;
     let deps = DependencyGraph::build(&graph)?;
     let groups: Vec<_> = deps.prunable().collect();
     if groups.is_empty() {

@@ -4,7 +4,7 @@
 
 use crate::args::SensitivityArgs;
 use crate::criteria::{self, ScoreSource};
-use crate::data::{Data, shape_of};
+use crate::data::{Data, check_fit, shape_of};
 use crate::model;
 use crate::output::Outputs;
 use crate::report::{Line, line_chart};
@@ -15,18 +15,19 @@ use shears_prune::compare::{SensitivityReport, scan_sensitivity};
 use shears_runtime::train::evaluate;
 
 pub fn run(args: &SensitivityArgs) -> Result<()> {
+    let Some(data) = Data::from_args(&args.data)? else {
+        bail!("shears sensitivity evaluates every pruned layer: pass --data");
+    };
     let mut outputs = Outputs::new(args.force);
     outputs.model_input(&args.model.model);
     if let Some(dir) = &args.report {
         outputs.in_dir(dir, &["sensitivity.json", "sensitivity.png"], "--report");
     }
     outputs.claim()?;
-    let Some(data) = Data::from_args(&args.data)? else {
-        bail!("shears sensitivity evaluates every pruned layer: pass --data");
-    };
     let train = data.load(Split::Train)?;
     let test = data.load(Split::Test)?;
     let graph = model::load(&args.model, Some(shape_of(&test)))?;
+    check_fit(&graph, &test, &args.model.model)?;
     let deps = DependencyGraph::build(&graph)?;
     let groups: Vec<_> = deps.prunable().collect();
     if groups.is_empty() {

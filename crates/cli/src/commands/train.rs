@@ -3,7 +3,7 @@
 use crate::args::{ModelArgs, OptimizerArg, RecipeArgs, ScheduleArg, TrainArgs};
 use crate::data::{Data, check_fit, shape_of};
 use crate::model;
-use crate::output::Outputs;
+use crate::output::{self, Outputs};
 use crate::progress::TrainProgress;
 use anyhow::{Context, Result, bail};
 use shears_data::Split;
@@ -11,33 +11,24 @@ use shears_runtime::train::{self, Checkpoint, LrSchedule, OptimizerKind, TrainCo
 use std::path::PathBuf;
 
 pub fn run(args: &TrainArgs) -> Result<()> {
-    let checkpoint = args
-        .checkpoint
-        .clone()
-        .unwrap_or_else(|| args.output.with_extension("ckpt"));
-    if args.resume && !checkpoint.exists() {
-        bail!(
-            "--resume: no checkpoint at '{}' (pass --checkpoint PATH)",
-            checkpoint.display()
-        );
-    }
+    let data =
+        Data::from_args(&args.data)?.context("train needs --data (e.g. --data fashion-mnist)")?;
+    let checkpoint =
+        output::checkpoint_path(args.checkpoint.as_deref(), &args.output, args.resume)?;
     let resume = match args.resume {
         true => Some(Checkpoint::load(&checkpoint)?),
         false => None,
     };
     let mut outputs = Outputs::new(args.force);
-    outputs.model_input(&args.model);
-    match &resume {
-        Some(ckpt) => outputs.resumed_model(&args.output, "-o", &shears_onnx::save(&ckpt.graph)?),
-        None => outputs.file(&args.output, "-o"),
-    };
-    outputs.checkpoint(&checkpoint, args.resume);
+    outputs.model_input(&args.model).resumable(
+        &args.output,
+        &checkpoint,
+        resume.as_ref().map(|c| &c.graph),
+    )?;
     if let Some(path) = &args.history {
         outputs.file(path, "--history");
     }
     outputs.claim()?;
-    let data =
-        Data::from_args(&args.data)?.context("train needs --data (e.g. --data fashion-mnist)")?;
     let device = args.recipe.device.kind()?;
     let model_args = ModelArgs {
         model: args.model.clone(),

@@ -1,81 +1,24 @@
 //! Fuzzing the data readers: seeded mutants of IDX (raw and gzip), CIFAR-10 and image-folder
 //! files give a data set or an error, never a panic, an abort or a hang. Mutants per reader:
-//! `SHEARS_FUZZ_MUTANTS` (default 300); the counts are printed (`--nocapture`).
+//! `SHEARS_FUZZ_MUTANTS` (default 300); the counts are printed (`--nocapture`). The harness
+//! and the mutations are `shears-mutate`'s.
 
 use crate::common::{TempDir, cifar_records, gzip, idx_images, idx_labels};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use shears_data::{DataError, FolderOptions, Split, cifar, folder, idx};
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::{Duration, Instant};
+use shears_mutate::{mutant_count, mutate, rng, survive};
 
-/// A single mutant taking longer than this counts as a hang.
-const HANG: Duration = Duration::from_secs(10);
-
-fn mutants() -> usize {
-    std::env::var("SHEARS_FUZZ_MUTANTS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(300)
-}
-
-/// One random change: bit flips, random bytes, extreme header words, truncation, a duplicated
-/// or inserted range.
-fn mutate(rng: &mut StdRng, bytes: &[u8]) -> Vec<u8> {
-    let mut out = bytes.to_vec();
-    let at = |rng: &mut StdRng, len: usize| rng.random_range(0..len.max(1));
-    match rng.random_range(0..6) {
-        0 => {
-            for _ in 0..rng.random_range(1..8) {
-                let i = at(rng, out.len());
-                if let Some(b) = out.get_mut(i) {
-                    *b ^= 1 << rng.random_range(0..8);
-                }
-            }
-        }
-        1 => {
-            for _ in 0..rng.random_range(1..16) {
-                let i = at(rng, out.len());
-                if let Some(b) = out.get_mut(i) {
-                    *b = rng.random();
-                }
-            }
-        }
-        2 => {
-            let word = [0u32, 1, 0xFFFF_FFFF, 100_000, 0x7FFF_FFFF][rng.random_range(0..5)];
-            let i = 4 * rng.random_range(0..6usize);
-            if out.len() >= i + 4 {
-                out[i..i + 4].copy_from_slice(&word.to_be_bytes());
-            }
-        }
-        3 => out.truncate(at(rng, out.len())),
-        4 => {
-            let (a, b) = (at(rng, out.len()), at(rng, out.len()));
-            let range = out[a.min(b)..a.max(b)].to_vec();
-            let i = at(rng, out.len());
-            out.splice(i..i, range);
-        }
-        _ => {
-            let i = at(rng, out.len());
-            let junk: Vec<u8> = (0..rng.random_range(1..64)).map(|_| rng.random()).collect();
-            out.splice(i..i, junk);
-        }
-    }
-    out
-}
-
-/// Runs `read` on `count` mutants of `base`, written to `file` (gzipped half the time when
-/// `gz`); counts successes and errors and fails on a panic or a hang.
-fn survive(
+/// Runs `read` on mutants of `base` written by `write` (gzipped half the time when `gz`, and
+/// then sometimes mutated again).
+fn fuzz(
     name: &str,
     base: &[u8],
     gz: bool,
     mut write: impl FnMut(&[u8]),
     read: impl Fn() -> Result<(), DataError>,
 ) {
-    let mut rng = StdRng::seed_from_u64(0x5eed ^ name.len() as u64);
-    let (mut ok, mut refused) = (0, 0);
-    for i in 0..mutants() {
+    let mut rng = rng(name);
+    let next = |_| {
         let mut bytes = mutate(&mut rng, base);
         if gz && rng.random_bool(0.5) {
             bytes = gzip(&bytes);
@@ -84,19 +27,8 @@ fn survive(
             }
         }
         write(&bytes);
-        let start = Instant::now();
-        let result = catch_unwind(AssertUnwindSafe(&read));
-        assert!(start.elapsed() < HANG, "{name}: mutant {i} hangs");
-        match result {
-            Ok(Ok(())) => ok += 1,
-            Ok(Err(_)) => refused += 1,
-            Err(_) => panic!("{name}: mutant {i} panics the reader"),
-        }
-    }
-    println!(
-        "fuzz {name}: {} mutants, {ok} read, {refused} refused",
-        ok + refused
-    );
+    };
+    survive(name, mutant_count(300), next, read);
 }
 
 #[test]
@@ -108,7 +40,7 @@ fn idx_readers_survive_mutants() {
     let names = || vec!["a".to_string(), "b".into(), "c".into()];
     let (img, lab) = (dir.path().join("img"), dir.path().join("lab"));
     std::fs::write(&lab, &labels).unwrap();
-    survive(
+    fuzz(
         "idx images",
         &images,
         true,
@@ -116,7 +48,7 @@ fn idx_readers_survive_mutants() {
         || idx::read_dataset(&img, &lab, names()).map(|_| ()),
     );
     std::fs::write(&img, &images).unwrap();
-    survive(
+    fuzz(
         "idx labels",
         &labels,
         true,
@@ -131,7 +63,7 @@ fn cifar_reader_survives_mutants() {
     let records = cifar_records(&[3, 1, 9], |i, p| (i * 31 + p) as u8);
     let path = dir.path().join("data_batch_1.bin");
     let names: Vec<String> = (0..10).map(|c| c.to_string()).collect();
-    survive(
+    fuzz(
         "cifar",
         &records,
         true,
@@ -156,7 +88,7 @@ fn folder_reader_survives_mutant_images() {
     dir.write("train/b/u.png", &base);
     let path = dir.path().join("train/a/x.png");
     dir.write("train/a/x.png", &base);
-    survive(
+    fuzz(
         "folder",
         &base,
         false,

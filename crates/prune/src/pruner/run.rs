@@ -253,10 +253,9 @@ impl Pruner<'_> {
             check_reached(plan, goal, graph, groups, state.baseline)
         };
         if step == 1 && goal != self.config.target {
-            check(
-                &plan_for(&input(&scores), config, self.config.target)?,
-                self.config.target,
-            )?;
+            let whole = plan_for(&input(&scores), config, self.config.target)?;
+            check(&whole, self.config.target)?;
+            check_step_count(&whole, self.config.steps)?;
         }
         let plan = plan_for(&input(&scores), config, goal)?;
         check(&plan, goal)?;
@@ -361,6 +360,18 @@ impl Pruner<'_> {
         )?;
         Ok(Some(report))
     }
+}
+
+/// Every step must be able to remove something: more steps than the whole target removes
+/// channels would score and plan in vain, step after step.
+fn check_step_count(whole: &StepPlan, steps: usize) -> Result<(), PruneError> {
+    let channels: usize = whole.cuts.iter().map(|c| c.indices.len()).sum();
+    if channels < steps {
+        return Err(PruneError::Config(format!(
+            "`PruneConfig::steps` {steps} is more steps than the {channels} channels the target removes: each step must remove at least one; use at most {channels} steps"
+        )));
+    }
+    Ok(())
 }
 
 /// An impossible-target error unless `plan` reaches its goal, saying how far the limits allow
