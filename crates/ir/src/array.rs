@@ -20,7 +20,12 @@ impl Array {
 
     /// An array from its shape and data, or `None` when `data.len()` is not the shape's product.
     pub fn try_new(shape: Vec<usize>, data: Vec<f32>) -> Option<Self> {
-        (shape.iter().product::<usize>() == data.len()).then_some(Self { shape, data })
+        (Self::elements(&shape) == Some(data.len())).then_some(Self { shape, data })
+    }
+
+    /// The number of elements of `shape`, or `None` if the product overflows.
+    pub fn elements(shape: &[usize]) -> Option<usize> {
+        shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
     }
 
     /// An array of zeros.

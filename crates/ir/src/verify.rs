@@ -1,6 +1,6 @@
 //! `Graph::verify`: the structural check every pass and test runs.
 
-use crate::{Graph, IrError, Op, Shape};
+use crate::{Array, Graph, IrError, Op, Shape};
 use std::collections::HashSet;
 
 impl Graph {
@@ -45,7 +45,7 @@ impl Graph {
                     len: array.data.len(),
                     why,
                 };
-                if array.shape.iter().product::<usize>() != array.data.len() {
+                if Array::elements(&array.shape) != Some(array.data.len()) {
                     return Err(bad("the values do not fill the shape"));
                 }
                 if array.is_empty() {
