@@ -53,9 +53,13 @@ impl Outputs {
         self
     }
 
-    /// Registers MODEL as an input when it names a file rather than a built-in.
+    /// Registers MODEL as an input when it names a file rather than a built-in, with the
+    /// external data files it names.
     pub fn model_input(&mut self, model: &str) -> &mut Self {
         if let Some(path) = crate::model::file_of(model) {
+            for data in shears_onnx::external_data_files(path) {
+                self.input(data, "model's data file");
+            }
             self.input(path, "model");
         }
         self

@@ -616,3 +616,37 @@ fn resume_on_other_data_is_refused() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A model's external data file (PyTorch's `m.onnx.data`) is an input too: never an output.
+#[test]
+fn the_external_data_file_of_a_model_is_an_input() {
+    use prost::Message;
+    let dir = temp_dir("external");
+    let graph = shears_ir::zoo::build("lenet5", &Default::default()).unwrap();
+    let mut model = shears_onnx::to_model(&graph).unwrap();
+    let t = &mut model.graph.as_mut().unwrap().initializer[0];
+    let data = std::mem::take(&mut t.raw_data);
+    t.data_location = 1;
+    t.external_data = vec![shears_onnx::proto::StringStringEntryProto {
+        key: "location".into(),
+        value: "m.onnx.data".into(),
+    }];
+    let path = dir.join("m.onnx");
+    std::fs::write(&path, model.encode_to_vec()).unwrap();
+    let data_file = dir.join("m.onnx.data");
+    std::fs::write(&data_file, &data).unwrap();
+    let info = shears(&["info", path.to_str().unwrap()]);
+    assert!(info.status.success(), "{}", stderr(&info));
+    assert_user_error(
+        &[
+            "export",
+            path.to_str().unwrap(),
+            "-o",
+            data_file.to_str().unwrap(),
+            "--force",
+        ],
+        "is the model's data file this run reads",
+    );
+    assert_eq!(std::fs::read(&data_file).unwrap(), data);
+    std::fs::remove_dir_all(dir).ok();
+}

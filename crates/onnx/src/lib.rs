@@ -9,6 +9,7 @@
 
 mod error;
 mod export;
+mod external;
 mod import;
 mod momentum;
 pub mod proto;
@@ -43,13 +44,16 @@ pub fn save_file(
     Ok(shears_files::write_atomic(path, &bytes, existing)?)
 }
 
-/// Reads an ONNX model from bytes.
+/// Reads an ONNX model from bytes. Weights in external data files need [`load_file`].
 pub fn load(bytes: &[u8]) -> Result<Graph, OnnxError> {
-    let model = proto::ModelProto::decode(bytes).map_err(|e| OnnxError::NotOnnx {
+    from_model(&decode(bytes)?)
+}
+
+fn decode(bytes: &[u8]) -> Result<proto::ModelProto, OnnxError> {
+    proto::ModelProto::decode(bytes).map_err(|e| OnnxError::NotOnnx {
         what: "the data".into(),
         detail: e.to_string(),
-    })?;
-    from_model(&model)
+    })
 }
 
 /// The bytes of `path`; the error names the file.
@@ -61,11 +65,29 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, OnnxError> {
     })
 }
 
-/// Reads an ONNX model file; errors name the file.
+/// Reads an ONNX model file, with the external data files it names beside it (as PyTorch's
+/// default exporter writes `m.onnx.data`); errors name the file.
 pub fn load_file(path: impl AsRef<Path>) -> Result<Graph, OnnxError> {
     let path = path.as_ref();
     let bytes = read_bytes(path)?;
-    load(&bytes).map_err(|e| e.in_file(path))
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let read = || -> Result<Graph, OnnxError> {
+        let mut model = decode(&bytes)?;
+        external::resolve(&mut model, dir)?;
+        from_model(&model)
+    };
+    read().map_err(|e| e.in_file(path))
+}
+
+/// The external data files the model at `path` names (empty if it cannot be read: loading it
+/// reports why), so that a caller can treat them as inputs too.
+pub fn external_data_files(path: impl AsRef<Path>) -> Vec<std::path::PathBuf> {
+    let path = path.as_ref();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    match read_bytes(path).and_then(|b| decode(&b)) {
+        Ok(mut model) => external::files(&mut model, dir),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Reads a float tensor from a serialised `TensorProto` file (the `input_0.pb` / `output_0.pb`

@@ -142,8 +142,8 @@ fn shape_of(t: &TensorProto) -> Result<(Vec<usize>, usize), Fault> {
         let location =
             location.map_or("an external file".to_string(), |e| format!("'{}'", e.value));
         return Err(format!(
-            "its data is stored in {location}, which shears does not read: re-export the model \
-             with the weights inside the .onnx file"
+            "its data is stored in {location} beside the model file: read the model from its \
+             file (`load_file`), which reads external data"
         )
         .into());
     }

@@ -250,7 +250,7 @@ fn nonsense_attributes_are_errors_not_panics() {
         value: "w.bin".into(),
     }];
     assert!(
-        err(&m).contains("'w.bin', which shears does not read"),
+        err(&m).contains("'w.bin' beside the model file"),
         "{}",
         err(&m)
     );
