@@ -65,7 +65,8 @@ pub struct ModelArgs {
 /// How a built-in architecture is built.
 #[derive(Args, Debug, Clone, Default)]
 pub struct BuildArgs {
-    /// Input shape `C,H,W` of a built-in (default: from --data, else 3,32,32).
+    /// Input shape `C,H,W` of a built-in (default: from --data, else 3,32,32), or of an ONNX
+    /// model whose file leaves H and W (or C) symbolic.
     #[arg(long, value_parser = parse_shape)]
     pub input_shape: Option<[usize; 3]>,
     /// Output classes of a built-in (default: from --data, else 10).

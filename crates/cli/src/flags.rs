@@ -12,6 +12,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("`Distill::temperature`", "--distill-temperature"),
     ("`TrainConfig::bn_sparsity`", "--bn-sparsity"),
     ("`ArchSpec::input_shape`", "--input-shape"),
+    ("`ImportOptions::input_shape`", "--input-shape C,H,W"),
     ("`ArchSpec::classes`", "--classes"),
     ("`runs`", "--runs"),
     ("`data_dir`", "--data-dir"),

@@ -15,7 +15,8 @@ pub struct DataShape {
 }
 
 /// Loads MODEL. A built-in takes its input shape and classes from the flags, else from the data
-/// set, else 3x32x32 and 10 classes; an ONNX file keeps its own.
+/// set, else 3x32x32 and 10 classes; an ONNX file keeps its own, and takes `--input-shape` for
+/// the sizes it leaves symbolic.
 pub fn load(args: &ModelArgs, data: Option<DataShape>) -> Result<Graph> {
     if let Some(name) = zoo::NAMES
         .iter()
@@ -52,13 +53,16 @@ pub fn load(args: &ModelArgs, data: Option<DataShape>) -> Result<Graph> {
             zoo::NAMES.join(", ")
         );
     }
-    if args.build.input_shape.is_some() || args.build.classes.is_some() {
+    if args.build.classes.is_some() {
         bail!(
-            "--input-shape and --classes apply to built-in architectures, not to '{}'",
+            "--classes applies to built-in architectures, not to '{}'",
             args.model
         );
     }
-    let graph = shears_onnx::load_file(path)?;
+    let options = shears_onnx::ImportOptions {
+        input_shape: args.build.input_shape.map(Vec::from),
+    };
+    let graph = shears_onnx::load_file_with(path, &options)?;
     graph
         .check_finite()
         .with_context(|| format!("'{}' cannot be used", path.display()))?;

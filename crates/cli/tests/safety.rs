@@ -650,3 +650,35 @@ fn the_external_data_file_of_a_model_is_an_input() {
     assert_eq!(std::fs::read(&data_file).unwrap(), data);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// An ONNX model with symbolic H and W takes `--input-shape`; without it the error says so.
+#[test]
+fn symbolic_sizes_take_input_shape() {
+    use prost::Message;
+    use shears_onnx::proto::{tensor_shape_proto::dimension, type_proto};
+    let dir = temp_dir("symbolic");
+    let graph = shears_ir::zoo::build("resnet20", &Default::default()).unwrap();
+    let mut model = shears_onnx::to_model(&graph).unwrap();
+    let input = &mut model.graph.as_mut().unwrap().input[0];
+    if let Some(type_proto::Value::TensorType(t)) = input.r#type.as_mut().unwrap().value.as_mut() {
+        for d in &mut t.shape.as_mut().unwrap().dim[2..] {
+            d.value = Some(dimension::Value::DimParam("size".into()));
+        }
+    }
+    let path = dir.join("free.onnx");
+    std::fs::write(&path, model.encode_to_vec()).unwrap();
+    let p = path.to_str().unwrap();
+    assert_user_error(
+        &["info", p],
+        "dimension 2 is symbolic ('size'): give the input size to import it for (--input-shape C,H,W)",
+    );
+    let info = shears(&["info", p, "--input-shape", "3,32,32", "--json"]);
+    assert!(info.status.success(), "{}", stderr(&info));
+    let json: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(json["macs"], 40_813_184);
+    assert_user_error(
+        &["info", p, "--classes", "3"],
+        "--classes applies to built-in architectures",
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

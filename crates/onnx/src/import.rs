@@ -34,8 +34,21 @@ use shuffle::Pending;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
+/// How a model is imported.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// The per-sample size (`[C, H, W]`, no batch axis) of the first graph input, for models
+    /// exported with symbolic sizes; a fixed size in the file must agree with it.
+    pub input_shape: Option<Vec<usize>>,
+}
+
 /// Converts an ONNX model to an IR graph.
 pub fn from_model(model: &ModelProto) -> Result<Graph, OnnxError> {
+    from_model_with(model, &ImportOptions::default())
+}
+
+/// Converts an ONNX model to an IR graph with `options`.
+pub fn from_model_with(model: &ModelProto, options: &ImportOptions) -> Result<Graph, OnnxError> {
     let g = model
         .graph
         .as_ref()
@@ -73,8 +86,9 @@ pub fn from_model(model: &ModelProto) -> Result<Graph, OnnxError> {
         ..Graph::default()
     };
     let mut values: HashMap<&str, OutletId> = HashMap::new();
-    for v in inputs {
-        let shape = input_shape(v)?;
+    for (i, v) in inputs.into_iter().enumerate() {
+        let given = options.input_shape.as_deref().filter(|_| i == 0);
+        let shape = input_shape(v, given)?;
         let id = graph.nodes.len();
         graph.nodes.push(Node {
             name: v.name.clone(),
@@ -366,8 +380,9 @@ fn check_supported(g: &GraphProto, names: &[String]) -> Result<(), OnnxError> {
     Err(OnnxError::Unsupported(list.join(", ")))
 }
 
-/// The per-sample shape of a graph input: float32, rank >= 2, fixed non-batch dims.
-fn input_shape(v: &ValueInfoProto) -> Result<Vec<usize>, OnnxError> {
+/// The per-sample shape of a graph input: float32, rank >= 2, non-batch dims fixed in the file
+/// or `given` (for symbolic ones; fixed ones must agree).
+fn input_shape(v: &ValueInfoProto, given: Option<&[usize]>) -> Result<Vec<usize>, OnnxError> {
     let fail = |detail: String| OnnxError::GraphValue {
         kind: "input",
         name: v.name.clone(),
@@ -401,18 +416,20 @@ fn input_shape(v: &ValueInfoProto) -> Result<Vec<usize>, OnnxError> {
             "the batch dimension is {n}; it must be positive, or symbolic"
         )));
     }
-    let shape: Vec<usize> = shape.dim[1..]
+    let dims = &shape.dim[1..];
+    if let Some(given) = given
+        && given.len() != dims.len()
+    {
+        return Err(fail(format!(
+            "has {} dimensions after the batch axis, but the given input shape {given:?} has {}",
+            dims.len(),
+            given.len()
+        )));
+    }
+    let shape: Vec<usize> = dims
         .iter()
         .enumerate()
-        .map(|(i, d)| match &d.value {
-            Some(dimension::Value::DimValue(n)) if (1..=MAX_EXTENT as i64).contains(n) => Ok(*n as usize),
-            Some(dimension::Value::DimValue(n)) => Err(fail(format!("dimension {} is {n}; sizes must be from 1 to {MAX_EXTENT}", i + 1))),
-            Some(dimension::Value::DimParam(p)) => Err(fail(format!(
-                "dimension {} is symbolic ('{p}'); shears needs fixed sizes after the batch axis: re-export with a fixed input size",
-                i + 1
-            ))),
-            None => Err(fail(format!("dimension {} is unknown; shears needs fixed sizes after the batch axis", i + 1))),
-        })
+        .map(|(i, d)| sample_dim(i, d.value.as_ref(), given.map(|g| g[i])).map_err(&fail))
         .collect::<Result<_, _>>()?;
     tensor::elements("one sample", &shape).map_err(|source| OnnxError::TooLarge {
         kind: "graph input",
@@ -420,6 +437,39 @@ fn input_shape(v: &ValueInfoProto) -> Result<Vec<usize>, OnnxError> {
         source,
     })?;
     Ok(shape)
+}
+
+/// Dimension `i` (after the batch axis) of a graph input: fixed in the file (agreeing with
+/// `given`, if any) or symbolic and `given`.
+fn sample_dim(
+    i: usize,
+    value: Option<&dimension::Value>,
+    given: Option<usize>,
+) -> Result<usize, String> {
+    let axis = i + 1;
+    match (value, given) {
+        (Some(dimension::Value::DimValue(n)), given) if (1..=MAX_EXTENT as i64).contains(n) => {
+            match given {
+                Some(g) if g as i64 != *n => Err(format!(
+                    "dimension {axis} is fixed at {n} in the file, not {g} as given: give the model's own input shape"
+                )),
+                _ => Ok(*n as usize),
+            }
+        }
+        (Some(dimension::Value::DimValue(n)), _) => Err(format!(
+            "dimension {axis} is {n}; sizes must be from 1 to {MAX_EXTENT}"
+        )),
+        (_, Some(g)) if (1..=MAX_EXTENT).contains(&g) => Ok(g),
+        (_, Some(g)) => Err(format!(
+            "the given size {g} of dimension {axis} must be from 1 to {MAX_EXTENT}"
+        )),
+        (Some(dimension::Value::DimParam(p)), None) => Err(format!(
+            "dimension {axis} is symbolic ('{p}'): give the input size to import it for (`ImportOptions::input_shape`)"
+        )),
+        (None, None) => Err(format!(
+            "dimension {axis} is unknown: give the input size to import it for (`ImportOptions::input_shape`)"
+        )),
+    }
 }
 
 /// The value a `Constant` node defines, as a tensor.

@@ -19,7 +19,7 @@ pub use error::OnnxError;
 pub use export::{
     IR_VERSION, OPSET_VERSION, PRODUCER_NAME, WRITABLE_OPSETS, export_opset, to_model,
 };
-pub use import::from_model;
+pub use import::{ImportOptions, from_model, from_model_with};
 pub use shears_files::Existing;
 
 use prost::Message;
@@ -68,13 +68,18 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, OnnxError> {
 /// Reads an ONNX model file, with the external data files it names beside it (as PyTorch's
 /// default exporter writes `m.onnx.data`); errors name the file.
 pub fn load_file(path: impl AsRef<Path>) -> Result<Graph, OnnxError> {
+    load_file_with(path, &ImportOptions::default())
+}
+
+/// [`load_file`] with import `options` (e.g. the input size of a model with symbolic sizes).
+pub fn load_file_with(path: impl AsRef<Path>, options: &ImportOptions) -> Result<Graph, OnnxError> {
     let path = path.as_ref();
     let bytes = read_bytes(path)?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let read = || -> Result<Graph, OnnxError> {
         let mut model = decode(&bytes)?;
         external::resolve(&mut model, dir)?;
-        from_model(&model)
+        from_model_with(&model, options)
     };
     read().map_err(|e| e.in_file(path))
 }
