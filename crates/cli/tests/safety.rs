@@ -272,13 +272,8 @@ fn resume_checks_the_model_by_content_not_by_path() {
     assert!(spelled.status.success(), "{}", stderr(&spelled));
     // Another model under the same name is not.
     std::fs::remove_file(&out).unwrap();
-    assert!(
-        Command::new(env!("CARGO_BIN_EXE_shears"))
-            .args(["export", "vgg11", "-o", model.to_str().unwrap(), "--force"])
-            .status()
-            .unwrap()
-            .success()
-    );
+    let vgg = shears(&["export", "vgg11", "-o", model.to_str().unwrap(), "--force"]);
+    assert!(vgg.status.success(), "{}", stderr(&vgg));
     let args = prune(model.to_str().unwrap(), &["--resume"]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_user_error(&args, "the checkpoint belongs to another run: the model");
@@ -329,6 +324,21 @@ fn bad_values_are_refused_before_any_work() {
         "not a momentum",
     );
     assert_user_error(&[&train[..], &["--step-every", "0"]].concat(), "at least 1");
+    let fashion = [
+        "train",
+        "--model",
+        "lenet5",
+        "--data",
+        "fashion-mnist",
+        "--train-limit",
+        "8",
+        "-o",
+        "/tmp/shears-never.onnx",
+    ];
+    assert_user_error(
+        &[&fashion[..], &["--crop-padding", "1000000000"]].concat(),
+        "--crop-padding 1000000000 is more than the images' side (28x28)",
+    );
     assert_user_error(&["demo", "--target-macs", "1.5"], "'1.5' is not a fraction");
     assert_user_error(
         &["info", "lenet5", "--input-shape", "3,100000,100000"],

@@ -3,7 +3,7 @@
 
 use super::millions;
 use crate::args::{NormalizationArg, PruneArgs, RampArg, ScopeArg};
-use crate::commands::train::default_crop;
+use crate::commands::train::crop_padding;
 use crate::criteria::{self, ScoreSource};
 use crate::data::{Data, check_fit, shape_of};
 use crate::model;
@@ -142,7 +142,7 @@ fn prune_config(args: &PruneArgs, graph: &Graph, has_data: bool) -> Result<Prune
             lr: args.lr,
             weight_decay: args.weight_decay,
             seed: args.seed,
-            crop_padding: args.crop_padding.unwrap_or(default_crop(shape)),
+            crop_padding: crop_padding(args.crop_padding, shape)?,
             horizontal_flip: !args.no_flip,
             train_limit: args.train_limit,
             max_batches: args.finetune_iters,

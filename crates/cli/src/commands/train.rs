@@ -80,12 +80,20 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Random-crop padding that suits inputs of `shape`: 4 for 32x32, 2 for 28x28, none below.
-pub fn default_crop(shape: [usize; 3]) -> usize {
-    match shape[1].min(shape[2]) {
-        side if side >= 32 => 4,
-        side if side >= 28 => 2,
-        _ => 0,
+/// The random-crop padding for inputs of `shape`: `given` (at most the image's smaller side),
+/// else 4 for 32x32, 2 for 28x28, none below.
+pub fn crop_padding(given: Option<usize>, shape: [usize; 3]) -> Result<usize> {
+    let side = shape[1].min(shape[2]);
+    match given {
+        Some(p) if p > side => bail!(
+            "--crop-padding {p} is more than the images' side ({}x{}): use at most {side}",
+            shape[1],
+            shape[2]
+        ),
+        Some(p) => Ok(p),
+        None if side >= 32 => Ok(4),
+        None if side >= 28 => Ok(2),
+        None => Ok(0),
     }
 }
 
@@ -131,7 +139,7 @@ pub fn recipe_config(r: &RecipeArgs, shape: [usize; 3]) -> Result<TrainConfig> {
         weight_decay: r.weight_decay,
         schedule,
         seed: r.seed,
-        crop_padding: r.crop_padding.unwrap_or(default_crop(shape)),
+        crop_padding: crop_padding(r.crop_padding, shape)?,
         horizontal_flip: !r.no_flip,
         train_limit: r.train_limit,
         test_limit: r.test_limit,
