@@ -59,17 +59,7 @@ impl Drop for OutputLock {
 }
 
 fn lock_path(output: &Path) -> Result<PathBuf, FileError> {
-    let name = output.file_name().ok_or_else(|| {
-        FileError::io(
-            "lock",
-            output,
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file"),
-        )
-    })?;
-    let mut lock = std::ffi::OsString::from(".");
-    lock.push(name);
-    lock.push(".lock");
-    Ok(output.with_file_name(lock))
+    crate::write::hidden_sibling(output, "lock", ".lock")
 }
 
 /// Whether the locked file is still the one at `path` (not removed by the previous holder).

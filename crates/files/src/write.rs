@@ -102,21 +102,28 @@ fn move_into_place(tmp: &Path, path: &Path, existing: Existing) -> Result<(), Fi
 /// A fresh name `.<file>.<pid>.<n>.tmp` in the directory of `path`.
 fn temporary_beside(path: &Path) -> Result<PathBuf, FileError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    hidden_sibling(path, "write", &format!(".{}.{n}.tmp", std::process::id()))
+}
+
+/// `.<file><suffix>` in the directory of `path`; `action` names what failed when `path` names
+/// no file.
+pub(crate) fn hidden_sibling(
+    path: &Path,
+    action: &'static str,
+    suffix: &str,
+) -> Result<PathBuf, FileError> {
     let name = path.file_name().ok_or_else(|| {
         FileError::io(
-            "write",
+            action,
             path,
             std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file"),
         )
     })?;
-    let mut tmp = OsString::from(".");
-    tmp.push(name);
-    tmp.push(format!(
-        ".{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    Ok(path.with_file_name(tmp))
+    let mut sibling = OsString::from(".");
+    sibling.push(name);
+    sibling.push(suffix);
+    Ok(path.with_file_name(sibling))
 }
 
 /// Removes the temporary files of earlier writes to `path` whose process is gone (killed
