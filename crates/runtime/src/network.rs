@@ -97,6 +97,8 @@ pub struct Network {
     /// Which parameters are BN scales (gamma).
     gammas: Vec<usize>,
     device: Device,
+    /// The largest batch already checked against available memory ([`Network::check_batch`]).
+    checked_batch: std::cell::Cell<usize>,
 }
 
 impl Network {
@@ -130,6 +132,7 @@ impl Network {
             stats: Vec::new(),
             gammas: Vec::new(),
             device: device.clone(),
+            checked_batch: std::cell::Cell::new(0),
         };
         for node in &graph.nodes {
             let step = match &node.op {
@@ -281,13 +284,19 @@ impl Network {
     }
 
     /// Refuses a batch of `n` samples whose activations would not fit in available memory.
+    /// Checked once per new largest batch, so the training loop does not pay for it.
     pub fn check_batch(&self, n: usize) -> Result<(), RuntimeError> {
+        if n != 0 && n <= self.checked_batch.get() {
+            return Ok(());
+        }
         let per_sample = self
             .shapes
             .iter()
             .map(|s| s.iter().product::<usize>())
             .sum();
-        crate::memory::check_batch(n, per_sample)
+        crate::memory::check_batch(n, per_sample)?;
+        self.checked_batch.set(n);
+        Ok(())
     }
 
     /// Runs the network and returns the first output as `[N, outputs]`.

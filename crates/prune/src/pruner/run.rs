@@ -22,7 +22,11 @@ impl Pruner<'_> {
         observer: &mut dyn PruneObserver,
     ) -> Result<PruneRecord, PruneError> {
         self.validate(graph)?;
-        let identity = self.identity(graph);
+        // Hashing the data costs a pass over it: only a checkpoint needs the identity.
+        let identity = match self.checkpoint.is_some() || resume.is_some() {
+            true => self.identity(graph),
+            false => RunIdentity::default(),
+        };
         let mut state = match resume {
             Some(mut ckpt) => {
                 ckpt.check_resumable(&self.config, &self.criterion.name(), &identity)?;

@@ -7,7 +7,7 @@ use shears_files::sha256_hex;
 use shears_ir::Graph;
 
 /// Content fingerprints of a run's starting model and data.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunIdentity {
     /// SHA-256 of the starting model (its graph and weights).
     pub model: String,
