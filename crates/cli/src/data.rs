@@ -5,6 +5,7 @@ use crate::model::DataShape;
 use anyhow::{Context, Result, bail};
 use shears_data::{DataSource, Dataset, Normalize, Split};
 use shears_ir::Graph;
+use shears_runtime::RuntimeError;
 use std::sync::Arc;
 
 /// A data set's source and normalisation, ready to load splits.
@@ -31,16 +32,9 @@ impl Data {
         Ok(Some(Data { source, normalize }))
     }
 
-    /// Loads one split, checking that it has samples and that the normalisation fits its
-    /// channels.
+    /// Loads one split, checking that the normalisation fits its channels.
     pub fn load(&self, split: Split) -> Result<Arc<Dataset>> {
         let set = self.source.load(split)?;
-        if set.is_empty() {
-            bail!(
-                "the {split} split of {} has no samples: check --data and --data-dir",
-                self.source
-            );
-        }
         self.normalize.check(set.shape[0])?;
         Ok(Arc::new(set))
     }
@@ -56,15 +50,12 @@ pub fn check_fit(graph: &Graph, set: &Dataset, model: &str) -> Result<()> {
             set.shape
         );
     }
-    let shapes = graph.verified_shapes()?;
+    let shapes = graph.infer_shapes()?;
     let out = graph.outputs.first().context("the model has no output")?;
-    let features: usize = shapes[out.node][out.slot].iter().product();
-    if features != set.classes {
-        bail!(
-            "'{model}' outputs {features} values per sample but the data set has {} classes: build the model with --classes {} or use matching data",
-            set.classes,
-            set.classes
-        );
+    let outputs: usize = shapes[out.node][out.slot].iter().product();
+    if outputs != set.classes {
+        let classes = set.classes;
+        return Err(RuntimeError::Classes { outputs, classes }).context(format!("'{model}'"));
     }
     Ok(())
 }

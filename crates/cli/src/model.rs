@@ -62,11 +62,8 @@ pub fn load(args: &ModelArgs, data: Option<DataShape>) -> Result<Graph> {
     let options = shears_onnx::ImportOptions {
         input_shape: args.build.input_shape.map(Vec::from),
     };
-    let graph = shears_onnx::load_file_with(path, &options)?;
-    graph
-        .check_finite()
-        .with_context(|| format!("'{}' cannot be used", path.display()))?;
-    Ok(graph)
+    // The import refuses non-finite weights itself.
+    Ok(shears_onnx::load_file_with(path, &options)?)
 }
 
 /// Writes `graph` as ONNX to the planned output `path`.

@@ -50,12 +50,19 @@ impl DataSource {
         }
     }
 
-    /// Loads one split.
+    /// Loads one split; a split without samples is an error (nothing can train or evaluate
+    /// on it).
     pub fn load(&self, split: Split) -> Result<Dataset, DataError> {
-        match self {
-            DataSource::Named { set, data_dir } => load_named(*set, data_dir.as_deref(), split),
-            DataSource::Folder { root, options } => folder::read_dataset(root, split, options),
+        let set = match self {
+            DataSource::Named { set, data_dir } => load_named(*set, data_dir.as_deref(), split)?,
+            DataSource::Folder { root, options } => folder::read_dataset(root, split, options)?,
+        };
+        if set.is_empty() {
+            return Err(DataError::Config(format!(
+                "the {split} split of {self} has no samples: point `data_dir` at a directory that holds it"
+            )));
         }
+        Ok(set)
     }
 
     /// The set's standard normalisation (ImageNet's for folders; its channel

@@ -1,7 +1,7 @@
 //! Size limits, checked before a buffer is allocated from a size that a file or an argument
 //! gives, so that a hostile or mistaken size is an error naming the input, never an abort.
 
-use crate::IrError;
+use crate::{Array, IrError};
 
 /// Most elements one tensor (weight, constant or activation of one sample) may hold: 2^30
 /// `f32` values, 4 GiB.
@@ -10,9 +10,7 @@ pub const MAX_TENSOR_ELEMENTS: usize = 1 << 30;
 /// The element count of `shape`, or [`IrError::TooLarge`] naming `what` when the product
 /// overflows or exceeds [`MAX_TENSOR_ELEMENTS`].
 pub fn tensor_elements(what: &str, shape: &[usize]) -> Result<usize, IrError> {
-    shape
-        .iter()
-        .try_fold(1usize, |n, &d| n.checked_mul(d))
+    Array::elements(shape)
         .filter(|&n| n <= MAX_TENSOR_ELEMENTS)
         .ok_or_else(|| IrError::TooLarge {
             what: what.to_string(),
