@@ -692,3 +692,39 @@ fn symbolic_sizes_take_input_shape() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A full disk (emulated: a 16 KiB file-size limit with SIGXFSZ ignored, so writes fail with
+/// EFBIG as they fail with ENOSPC): a clear error, and no truncated file or temporary left in
+/// the report folder.
+#[test]
+fn a_full_disk_leaves_no_truncated_report_file() {
+    let dir = temp_dir("full-disk");
+    let (out, report) = (dir.join("p.onnx"), dir.join("report"));
+    let command = format!(
+        "trap '' XFSZ; ulimit -f 16; exec '{}' prune lenet5 --criterion l1 --ratio 0.9 -o '{}' --report '{}'",
+        env!("CARGO_BIN_EXE_shears"),
+        out.display(),
+        report.display()
+    );
+    let run = Command::new("bash")
+        .args(["-c", &command])
+        .output()
+        .unwrap();
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot write the report") && err.contains("File too large"),
+        "{err}"
+    );
+    let mut left: Vec<String> = std::fs::read_dir(&report)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["report.json", "report.md"],
+        "only whole files remain"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
