@@ -66,4 +66,114 @@ impl Array {
         let n = self.row_len();
         &self.data[i * n..(i + 1) * n]
     }
+
+    /// `(elements before, length, elements after)` of `axis`: index `i` of the axis is the
+    /// `outer` blocks of `inner` elements at `(o * length + i) * inner`.
+    fn around(&self, axis: usize) -> (usize, usize, usize) {
+        let outer = self.shape[..axis].iter().product();
+        let inner = self.shape[axis + 1..].iter().product();
+        (outer, self.shape[axis], inner)
+    }
+
+    /// A copy without the indices `removed` (sorted, distinct, in range) of `axis`.
+    pub fn without(&self, axis: usize, removed: &[usize]) -> Array {
+        let (outer, len, inner) = self.around(axis);
+        let keep = complement(len, removed);
+        let mut data = Vec::with_capacity(outer * keep.len() * inner);
+        for o in 0..outer {
+            for &i in &keep {
+                let at = (o * len + i) * inner;
+                data.extend_from_slice(&self.data[at..at + inner]);
+            }
+        }
+        let mut shape = self.shape.clone();
+        shape[axis] = keep.len();
+        Array::new(shape, data)
+    }
+
+    /// Zeroes the indices `indices` (in range) of `axis`.
+    pub fn zero_along(&mut self, axis: usize, indices: &[usize]) {
+        let (outer, len, inner) = self.around(axis);
+        for o in 0..outer {
+            for &i in indices {
+                let at = (o * len + i) * inner;
+                self.data[at..at + inner].fill(0.0);
+            }
+        }
+    }
+
+    /// The elements whose index along `axis` is in `range`, in memory order (a filter, the
+    /// slice of every filter that reads one input channel), or `None` if `range` does not fit.
+    pub fn slice_along(&self, axis: usize, range: std::ops::Range<usize>) -> Option<Vec<f32>> {
+        if axis >= self.shape.len() || range.end > self.shape[axis] {
+            return None;
+        }
+        let (outer, len, inner) = self.around(axis);
+        let mut out = Vec::with_capacity(outer * range.len() * inner);
+        for o in 0..outer {
+            let at = (o * len + range.start) * inner;
+            out.extend_from_slice(&self.data[at..at + range.len() * inner]);
+        }
+        Some(out)
+    }
+}
+
+/// `0..n` without the sorted, distinct `removed`.
+fn complement(n: usize, removed: &[usize]) -> Vec<usize> {
+    let mut next = removed.iter().peekable();
+    (0..n)
+        .filter(|&i| {
+            if next.peek() == Some(&&i) {
+                next.next();
+                false
+            } else {
+                true
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iota(shape: Vec<usize>) -> Array {
+        let n = shape.iter().product::<usize>();
+        Array::new(shape, (0..n).map(|v| v as f32).collect())
+    }
+
+    #[test]
+    fn without_removes_indices_of_any_axis() {
+        // [3, 2, 2]: rows of 4, columns of 2.
+        let a = iota(vec![3, 2, 2]);
+        let b = a.without(0, &[1]).without(1, &[0]);
+        assert_eq!(b.shape, vec![2, 1, 2]);
+        assert_eq!(b.data, vec![2.0, 3.0, 10.0, 11.0]);
+        assert_eq!(a.without(2, &[0]).data, vec![1.0, 3.0, 5.0, 7.0, 9.0, 11.0]);
+        let v = iota(vec![5]).without(0, &[0, 3]);
+        assert_eq!(v.data, vec![1.0, 2.0, 4.0]);
+    }
+
+    #[test]
+    fn zero_along_clears_slices() {
+        let mut a = iota(vec![2, 3]);
+        a.zero_along(0, &[0]);
+        a.zero_along(1, &[2]);
+        assert_eq!(a.data, vec![0.0, 0.0, 0.0, 3.0, 4.0, 0.0]);
+    }
+
+    #[test]
+    fn slice_along_gathers_in_memory_order() {
+        let a = iota(vec![2, 3, 2]);
+        assert_eq!(a.slice_along(1, 1..2).unwrap(), vec![2.0, 3.0, 8.0, 9.0]);
+        assert_eq!(a.slice_along(0, 1..2).unwrap(), a.row(1));
+        assert_eq!(a.slice_along(1, 2..4), None);
+        assert_eq!(a.slice_along(3, 0..1), None);
+    }
+
+    #[test]
+    fn complement_skips_removed() {
+        assert_eq!(complement(5, &[0, 2, 4]), vec![1, 3]);
+        assert_eq!(complement(3, &[]), vec![0, 1, 2]);
+    }
 }

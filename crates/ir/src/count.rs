@@ -3,7 +3,7 @@
 //! MACs count the multiply-accumulates of convolutions and linear layers for one sample, as
 //! thop and Torch-Pruning report them for CNNs; element-wise ops and BN are not counted.
 
-use crate::{Graph, IrError, Op, Shape};
+use crate::{Graph, IrError, Shape};
 use serde::Serialize;
 
 /// One row of the per-layer table.
@@ -36,15 +36,7 @@ impl Graph {
             .zip(&shapes)
             .map(|(node, out)| {
                 let out = &out[0];
-                let macs = match &node.op {
-                    Op::Conv2d(c) => {
-                        let per_output =
-                            (c.weight.shape[1] * c.weight.shape[2] * c.weight.shape[3]) as u64;
-                        out.iter().product::<usize>() as u64 * per_output
-                    }
-                    Op::Linear(l) => (l.in_features() * l.out_features()) as u64,
-                    _ => 0,
-                };
+                let macs = node.op.macs(out);
                 LayerSummary {
                     name: node.name.clone(),
                     op: node.op.type_name(),

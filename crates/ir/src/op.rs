@@ -3,7 +3,7 @@
 //! Feature maps are NCHW. Weight layouts follow PyTorch and ONNX so import and export copy
 //! arrays unchanged.
 
-use crate::Array;
+use crate::{Array, Resize};
 use serde::{Deserialize, Serialize};
 
 /// A 2-D convolution (ONNX `Conv`).
@@ -187,6 +187,8 @@ pub enum Op {
         pads: [usize; 4],
         mode: PadMode,
     },
+    /// Resizing of the spatial axes (ONNX `Resize`; `Upsample` before opset 10).
+    Resize(Resize),
     /// Local response normalisation across channels (ONNX `LRN`):
     /// `x / (bias + alpha / size * sum of x^2 over size neighbouring channels)^beta`.
     Lrn {
@@ -238,40 +240,12 @@ impl Op {
             Op::PermuteChannels { .. } => "Gather",
             Op::Slice { .. } => "Slice",
             Op::Pad { .. } => "Pad",
+            Op::Resize(_) => "Resize",
             Op::Lrn { .. } => "LRN",
             Op::Concat { .. } => "Concat",
             Op::Dropout { .. } => "Dropout",
             Op::Identity => "Identity",
             Op::Softmax { .. } => "Softmax",
-        }
-    }
-
-    /// How many inputs the op reads: `None` means any number of at least one.
-    pub fn arity(&self) -> Option<usize> {
-        match self {
-            Op::Input { .. } | Op::Constant { .. } => Some(0),
-            Op::Add | Op::Mul | Op::Sub | Op::Div => Some(2),
-            Op::Concat { .. } => None,
-            _ => Some(1),
-        }
-    }
-
-    /// The op's trainable and state arrays, in a fixed order.
-    pub fn arrays(&self) -> Vec<&Array> {
-        match self {
-            Op::Conv2d(c) => std::iter::once(&c.weight).chain(c.bias.as_ref()).collect(),
-            Op::Linear(l) => std::iter::once(&l.weight).chain(l.bias.as_ref()).collect(),
-            Op::BatchNorm2d(b) => vec![&b.gamma, &b.beta, &b.mean, &b.var],
-            _ => Vec::new(),
-        }
-    }
-
-    /// Number of parameters, counted as PyTorch's `numel` over parameters does (BN running
-    /// statistics are buffers, not parameters).
-    pub fn param_count(&self) -> usize {
-        match self {
-            Op::BatchNorm2d(b) => b.gamma.len() + b.beta.len(),
-            _ => self.arrays().iter().map(|a| a.len()).sum(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Shape inference: one rule per op, on per-sample shapes (the batch axis is left out).
 
 use crate::limits::tensor_elements;
-use crate::{Conv2d, Graph, IrError, Node, Op, PadMode, Pool2d};
+use crate::{Arity, Conv2d, Graph, IrError, Node, Op, PadMode, Pool2d};
 
 /// The shape of one sample of a value, e.g. `[C, H, W]` or `[features]`.
 pub type Shape = Vec<usize>;
@@ -45,21 +45,17 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
         op: op_name,
         detail,
     };
-    if let Some(n) = node.op.arity() {
-        if inputs.len() != n {
-            return Err(IrError::Arity {
-                node: node.name.clone(),
-                op: op_name,
-                got: inputs.len(),
-                expected: n.to_string(),
-            });
-        }
-    } else if inputs.is_empty() {
+    let expected = match node.op.arity() {
+        Arity::Exactly(n) if inputs.len() != n => Some(n.to_string()),
+        Arity::AtLeastOne if inputs.is_empty() => Some("at least 1".to_string()),
+        Arity::Exactly(_) | Arity::AtLeastOne => None,
+    };
+    if let Some(expected) = expected {
         return Err(IrError::Arity {
             node: node.name.clone(),
             op: op_name,
-            got: 0,
-            expected: "at least 1".into(),
+            got: inputs.len(),
+            expected,
         });
     }
     let x = inputs.first().copied();
@@ -172,6 +168,16 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
                     _ => Err(fail(format!("padding {pads:?} overflows the input {x:?}"))),
                 }
             }
+            other => Err(fail(format!("input must be [C, H, W], got {other:?}"))),
+        },
+        Op::Resize(r) => match x.unwrap().as_slice() {
+            [c, h, w] => match (r.out_len(0, *h), r.out_len(1, *w)) {
+                (Some(oh), Some(ow)) => Ok(vec![*c, oh, ow]),
+                _ => Err(fail(format!(
+                    "{:?} gives an empty or oversized map from {h}x{w}",
+                    r.target
+                ))),
+            },
             other => Err(fail(format!("input must be [C, H, W], got {other:?}"))),
         },
         Op::Lrn { size, .. } => {

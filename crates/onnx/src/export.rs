@@ -23,7 +23,10 @@ use crate::proto::{
     TensorShapeProto, TypeProto, ValueInfoProto, type_proto,
 };
 use crate::{momentum, tensor};
-use shears_ir::{Array, Graph, Node, Op, OutletId, PadMode, Pool2d};
+use shears_ir::{
+    Array, Coordinates, Graph, Interpolation, Node, Op, OutletId, PadMode, Pool2d, Resize,
+    ResizeTarget, Rounding,
+};
 use std::collections::HashSet;
 
 /// The ONNX opset shears writes (default domain) for a graph built here, or imported from an
@@ -334,6 +337,7 @@ impl Writer<'_> {
                 };
                 vec![string("mode", mode)]
             }
+            Op::Resize(r) => self.resize(node, r, &mut input)?,
             Op::Lrn {
                 size,
                 alpha,
@@ -421,6 +425,95 @@ impl Writer<'_> {
             | Op::Identity => vec![],
         };
         self.push(name, op_type, input, output, attrs)
+    }
+}
+
+impl Writer<'_> {
+    /// `Resize`'s inputs after X (roi, then scales `[1, 1, h, w]` or sizes of axes 2 and 3)
+    /// and its attributes.
+    fn resize(
+        &mut self,
+        node: &Node,
+        r: &Resize,
+        input: &mut Vec<String>,
+    ) -> Result<Vec<AttributeProto>, String> {
+        // Before opset 13 `roi` must be a tensor, even an unused one.
+        input.push(if self.opset < 13 {
+            self.init(tensor::float_tensor(
+                &format!("{}.roi", node.name),
+                &[0],
+                &[],
+            ))?
+        } else {
+            String::new()
+        });
+        let mut attrs = Vec::new();
+        match r.target {
+            ResizeTarget::Scales([h, w]) => {
+                let scales = Array::new(vec![4], vec![1.0, 1.0, h, w]);
+                input.push(self.weight(node, "scales", &scales)?);
+            }
+            ResizeTarget::Sizes([h, w]) => {
+                input.push(String::new());
+                let spatial = self.indices(node, "sizes", &[h as i64, w as i64])?;
+                if self.opset >= 18 {
+                    input.push(spatial);
+                    attrs.push(ints("axes", &[2, 3]));
+                } else {
+                    // Sizes of all four axes, the batch size read from the input.
+                    input.push(self.full_sizes(node, &input[0], spatial)?);
+                }
+            }
+        }
+        let (mode, nearest) = match r.interpolation {
+            Interpolation::Linear => ("linear", None),
+            Interpolation::Nearest(rounding) => ("nearest", Some(rounding)),
+        };
+        attrs.push(string("mode", mode));
+        if let Some(rounding) = nearest {
+            let name = match rounding {
+                Rounding::RoundPreferFloor => "round_prefer_floor",
+                Rounding::RoundPreferCeil => "round_prefer_ceil",
+                Rounding::Floor => "floor",
+                Rounding::Ceil => "ceil",
+            };
+            attrs.push(string("nearest_mode", name));
+        }
+        let coordinates = match r.coordinates {
+            Coordinates::HalfPixel => "half_pixel",
+            Coordinates::PytorchHalfPixel => "pytorch_half_pixel",
+            Coordinates::AlignCorners => "align_corners",
+            Coordinates::Asymmetric => "asymmetric",
+            Coordinates::TfHalfPixelForNn => "tf_half_pixel_for_nn",
+        };
+        attrs.push(string("coordinate_transformation_mode", coordinates));
+        Ok(attrs)
+    }
+}
+
+impl Writer<'_> {
+    /// `Concat(Shape(x)[0..2], spatial)`: the sizes of `x`'s batch and channel axes followed by
+    /// `spatial`, for a `Resize` before opset 18 (which has no `axes`).
+    fn full_sizes(&mut self, node: &Node, x: &str, spatial: String) -> Result<String, String> {
+        let name = &node.name;
+        let shape = format!("{name}.shape");
+        self.push(&shape, "Shape", vec![x.into()], vec![shape.clone()], vec![])?;
+        let leading = format!("{name}.leading");
+        let slice = vec![
+            shape,
+            self.indices(node, "leading_start", &[0])?,
+            self.indices(node, "leading_end", &[2])?,
+        ];
+        self.push(&leading, "Slice", slice, vec![leading.clone()], vec![])?;
+        let sizes = format!("{name}.full_sizes");
+        self.push(
+            &sizes,
+            "Concat",
+            vec![leading, spatial],
+            vec![sizes.clone()],
+            vec![int("axis", 0)],
+        )?;
+        Ok(sizes)
     }
 }
 

@@ -16,6 +16,7 @@ mod fold;
 mod layout;
 mod nhwc;
 mod ops;
+mod resize;
 mod schema;
 mod shuffle;
 mod wellformed;

@@ -87,10 +87,10 @@ fn unsupported_ops_are_all_listed_in_one_error() {
     let m = model(
         17,
         vec![
-            node("Resize", "up1", &["x"], &["a"], vec![]),
+            node("GridSample", "up1", &["x"], &["a"], vec![]),
             node("Relu", "r", &["a"], &["b"], vec![]),
             node("LSTM", "rnn", &["b"], &["c"], vec![]),
-            node("Resize", "up2", &["c"], &["d"], vec![]),
+            node("GridSample", "up2", &["c"], &["d"], vec![]),
             node("NonMaxSuppression", "", &["d"], &["e"], vec![]),
             NodeProto {
                 domain: "com.microsoft".into(),
@@ -103,7 +103,7 @@ fn unsupported_ops_are_all_listed_in_one_error() {
     );
     assert_eq!(
         err(&m),
-        "unsupported ONNX ops: Resize (nodes 'up1', 'up2'), LSTM (node 'rnn'), NonMaxSuppression (node \
+        "unsupported ONNX ops: GridSample (nodes 'up1', 'up2'), LSTM (node 'rnn'), NonMaxSuppression (node \
          'NonMaxSuppression_4'), com.microsoft::FusedConv (node 'fc')"
     );
 }

@@ -7,45 +7,72 @@
 //! consistent.
 
 use serde::{Deserialize, Serialize};
+use shears_ir::{ChannelRule, ChannelWeight, Op, Side, WeightRole};
 use std::fmt;
 use std::ops::Range;
 
-/// Which slice of a layer's weights belongs to a group's channel.
+/// Which slice of a layer's weights belongs to a group's channel. The kind follows from the
+/// op's channel rule and weight layout (`shears_ir::rules`), not from the op itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum MemberKind {
-    /// Output channels of a conv that is not depthwise: weight rows `[out, ..]` and bias
-    /// entries. A grouped conv is a member once per group, at each group's offset.
-    ConvOut,
-    /// Input channels of a conv that is not depthwise: weight axis 1. For a grouped conv that
-    /// axis counts the channels of one group, and cutting index `j` removes channel `j` of
-    /// every group.
-    ConvIn,
-    /// A depthwise conv (`groups == in == out`): channel `c` is both its input and output
-    /// channel; weight rows, bias entries and one group each.
-    DepthwiseConv,
-    /// A batch norm's gamma, beta, running mean and running variance.
-    BatchNorm,
-    /// Output features of a linear layer: weight rows and bias entries.
-    LinearOut,
-    /// Input features of a linear layer: weight columns. A flattened `[C, H, W]` map gives each
-    /// channel `H * W` consecutive features; after a global average pool it is 1.
-    LinearIn { features_per_channel: usize },
+    /// Filters that compute the channels from other channels: conv filters, linear rows,
+    /// transposed-conv filter columns, with their bias entries. A grouped conv is a member once
+    /// per group, at each group's offset.
+    Filters,
+    /// A filter that computes channel `c` from channel `c` alone (a depthwise conv): its
+    /// weights, bias entry and group.
+    Depthwise,
+    /// Per-channel scale, shift and statistics of a normalisation (BN's gamma, beta, running
+    /// mean and variance).
+    Norm,
+    /// The weights that read the channels: a conv's input-channel slices (for a grouped conv,
+    /// index `j` of one group stands for channel `j` of every group), a linear layer's columns.
+    /// A flattened `[C, H, W]` map gives each channel `H * W` consecutive features; after a
+    /// global average pool it is 1.
+    Reads { features_per_channel: usize },
 }
 
 impl MemberKind {
     /// Whether the member computes the group's channels (rather than reading them).
     pub fn is_producer(self) -> bool {
-        !matches!(self, MemberKind::ConvIn | MemberKind::LinearIn { .. })
+        !matches!(self, MemberKind::Reads { .. })
+    }
+
+    /// The side of the layer's weights the member cuts.
+    pub fn side(self) -> Side {
+        if self.is_producer() {
+            Side::Out
+        } else {
+            Side::In
+        }
     }
 
     /// Layer indices along the cut axis per group channel.
     pub fn width(self) -> usize {
         match self {
-            MemberKind::LinearIn {
+            MemberKind::Reads {
                 features_per_channel,
             } => features_per_channel,
-            _ => 1,
+            MemberKind::Filters | MemberKind::Depthwise | MemberKind::Norm => 1,
         }
+    }
+
+    /// The kind of member `op` is on `side`, with the weight axis it cuts, or `None` if the op
+    /// has no weights there.
+    pub fn of(op: &Op, side: Side, features_per_channel: usize) -> Option<(Self, ChannelWeight)> {
+        let w = op
+            .channel_weights()
+            .into_iter()
+            .find(|w| w.side == side && matches!(w.role, WeightRole::Filter | WeightRole::Scale))?;
+        let kind = match (side, w.role, op.channel_rule()) {
+            (Side::In, ..) => MemberKind::Reads {
+                features_per_channel,
+            },
+            (Side::Out, WeightRole::Filter, ChannelRule::PassThrough) => MemberKind::Depthwise,
+            (Side::Out, WeightRole::Filter, _) => MemberKind::Filters,
+            (Side::Out, ..) => MemberKind::Norm,
+        };
+        Some((kind, w))
     }
 }
 
@@ -140,22 +167,23 @@ impl ChannelGroup {
 impl fmt::Display for MemberKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MemberKind::ConvOut => write!(f, "conv out"),
-            MemberKind::ConvIn => write!(f, "conv in"),
-            MemberKind::DepthwiseConv => write!(f, "depthwise conv"),
-            MemberKind::BatchNorm => write!(f, "batch norm"),
-            MemberKind::LinearOut => write!(f, "linear out"),
-            MemberKind::LinearIn {
+            MemberKind::Filters => write!(f, "filters"),
+            MemberKind::Depthwise => write!(f, "depthwise"),
+            MemberKind::Norm => write!(f, "norm"),
+            MemberKind::Reads {
+                features_per_channel: 1,
+            } => write!(f, "reads"),
+            MemberKind::Reads {
                 features_per_channel,
-            } => write!(f, "linear in ({features_per_channel} per channel)"),
+            } => write!(f, "reads ({features_per_channel} per channel)"),
         }
     }
 }
 
 impl fmt::Display for ChannelGroup {
-    /// `#3 layer1.0.conv1 (16 channels): conv out layer1.0.conv1, batch norm layer1.0.bn1, ...`;
+    /// `#3 layer1.0.conv1 (16 channels): filters layer1.0.conv1, norm layer1.0.bn1, ...`;
     /// a layer that holds the channels at several offsets (once per group of a grouped conv)
-    /// is listed once with its offsets: `conv out g @0,6`, or `@0,7,...,105 (16 places)`.
+    /// is listed once with its offsets: `filters g @0,6`, or `@0,7,...,105 (16 places)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{} {} ({} channels)", self.id, self.name, self.channels)?;
         if let Some(reason) = &self.blocked {

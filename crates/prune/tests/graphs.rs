@@ -8,7 +8,8 @@ use shears_ir::zoo::{self, ArchSpec, Init};
 use shears_ir::{Array, Graph, GraphBuilder, Op, OutletId};
 use shears_prune::MemberKind::{self, *};
 use shears_prune::{
-    ChannelGroup, DependencyGraph, Member, PruneError, mask_group, prune_group, prune_groups,
+    ChannelGroup, DependencyGraph, Member, PruneError, ValueSlice, mask_group, prune_group,
+    prune_groups,
 };
 
 /// Global average pool, flatten and a 5-way linear layer on `x` of `channels` channels.
@@ -18,6 +19,11 @@ fn head(mut b: GraphBuilder, init: &mut Init, x: OutletId, channels: usize) -> G
     let x = b.linear("fc", x, init.linear(channels, 5));
     b.finish(x)
 }
+
+/// A reader of whole channels (one feature each).
+const READS: MemberKind = Reads {
+    features_per_channel: 1,
+};
 
 fn members(g: &ChannelGroup) -> Vec<(MemberKind, &str, usize)> {
     g.members
@@ -73,30 +79,26 @@ fn concat_places_each_branch_at_its_offset() {
     assert_eq!(
         members(deps.group("a").unwrap()),
         [
-            (ConvOut, "a", 0),
-            (BatchNorm, "a.bn", 0),
-            (BatchNorm, "cat.bn", 0),
-            (ConvIn, "c", 0)
+            (Filters, "a", 0),
+            (Norm, "a.bn", 0),
+            (Norm, "cat.bn", 0),
+            (READS, "c", 0)
         ]
     );
     let b = deps.group("b").unwrap();
     assert_eq!(
         members(b),
-        [
-            (ConvOut, "b", 0),
-            (BatchNorm, "cat.bn", 4),
-            (ConvIn, "c", 4)
-        ]
+        [(Filters, "b", 0), (Norm, "cat.bn", 4), (READS, "c", 4)]
     );
     let cat = graph.node_by_name("cat").unwrap();
     assert!(b.values.iter().any(|v| v.node == cat && v.offset == 4));
     assert_eq!(
         members(deps.group("c").unwrap()),
         [
-            (ConvOut, "c", 0),
-            (BatchNorm, "c.bn", 0),
+            (Filters, "c", 0),
+            (Norm, "c.bn", 0),
             (
-                LinearIn {
+                Reads {
                     features_per_channel: 1
                 },
                 "fc",
@@ -138,15 +140,15 @@ fn concat_then_flatten_offsets_whole_channels_of_features() {
     let y = b.linear("fc2", y, init.linear(6, 3));
     let graph = b.finish(y);
     let deps = analyse(&graph);
-    let per16 = LinearIn {
+    let per16 = Reads {
         features_per_channel: 16,
     };
     assert_eq!(
         members(deps.group("a").unwrap()),
-        [(ConvOut, "a", 0), (per16, "fc1", 0)]
+        [(Filters, "a", 0), (per16, "fc1", 0)]
     );
     let b = deps.group("b").unwrap();
-    assert_eq!(members(b), [(ConvOut, "b", 0), (per16, "fc1", 64)]);
+    assert_eq!(members(b), [(Filters, "b", 0), (per16, "fc1", 64)]);
     assert_eq!(b.members[1].indices(2), 96..112);
     assert_eq!(prunable_names(&deps), ["a", "b", "fc1"]);
     check_prune_equals_mask(graph);
@@ -171,19 +173,19 @@ fn a_conv_added_to_a_concat_splits_into_two_groups() {
     assert_eq!(
         members(deps.group("d[0..4]").unwrap()),
         [
-            (ConvOut, "d", 0),
-            (BatchNorm, "d.bn", 0),
-            (ConvOut, "a", 0),
-            (ConvIn, "e", 0)
+            (Filters, "d", 0),
+            (Norm, "d.bn", 0),
+            (Filters, "a", 0),
+            (READS, "e", 0)
         ]
     );
     assert_eq!(
         members(deps.group("d[4..10]").unwrap()),
         [
-            (ConvOut, "d", 4),
-            (BatchNorm, "d.bn", 4),
-            (ConvOut, "c", 0),
-            (ConvIn, "e", 4)
+            (Filters, "d", 4),
+            (Norm, "d.bn", 4),
+            (Filters, "c", 0),
+            (READS, "e", 4)
         ]
     );
     check_prune_equals_mask(graph);
@@ -201,7 +203,7 @@ fn a_value_concatenated_with_itself_is_read_at_both_offsets() {
     let deps = analyse(&graph);
     assert_eq!(
         members(deps.group("a").unwrap()),
-        [(ConvOut, "a", 0), (ConvIn, "e", 0), (ConvIn, "e", 4)]
+        [(Filters, "a", 0), (READS, "e", 0), (READS, "e", 4)]
     );
     check_prune_equals_mask(graph);
 }
@@ -232,16 +234,16 @@ fn an_se_gate_shares_the_channels_it_scales() {
     assert_eq!(
         members(deps.group("conv").unwrap()),
         [
-            (ConvOut, "conv", 0),
-            (BatchNorm, "bn", 0),
-            (ConvOut, "se.fc2", 0),
-            (ConvIn, "se.fc1", 0),
-            (ConvIn, "out", 0)
+            (Filters, "conv", 0),
+            (Norm, "bn", 0),
+            (Filters, "se.fc2", 0),
+            (READS, "se.fc1", 0),
+            (READS, "out", 0)
         ]
     );
     assert_eq!(
         members(deps.group("se.fc1").unwrap()),
-        [(ConvOut, "se.fc1", 0), (ConvIn, "se.fc2", 0)]
+        [(Filters, "se.fc1", 0), (READS, "se.fc2", 0)]
     );
     // sigmoid(0) = 0.5 and hardsigmoid(0) = 0.5: masking must not rely on zeros staying zero.
     check_prune_equals_mask(se_net(Op::Sigmoid));
@@ -265,7 +267,7 @@ fn a_spatial_gate_ties_no_channels() {
     let deps = analyse(&graph);
     assert_eq!(
         members(deps.group("x").unwrap()),
-        [(ConvOut, "x", 0), (ConvIn, "y", 0)]
+        [(Filters, "x", 0), (READS, "y", 0)]
     );
     assert_eq!(deps.group("s").unwrap().channels, 1);
     check_prune_equals_mask(graph);
@@ -315,11 +317,11 @@ fn a_depthwise_conv_carries_its_input_channels() {
     assert_eq!(
         members(g),
         [
-            (ConvOut, "pw1", 0),
-            (BatchNorm, "pw1.bn", 0),
-            (DepthwiseConv, "dw", 0),
-            (BatchNorm, "dw.bn", 0),
-            (ConvIn, "pw2", 0)
+            (Filters, "pw1", 0),
+            (Norm, "pw1.bn", 0),
+            (Depthwise, "dw", 0),
+            (Norm, "dw.bn", 0),
+            (READS, "pw2", 0)
         ]
     );
     let mut pruned = graph.clone();
@@ -368,23 +370,23 @@ fn a_grouped_conv_loses_the_same_channels_in_every_group() {
     assert_eq!(
         members(a),
         [
-            (ConvOut, "a", 0),
-            (ConvOut, "a", 4),
-            (BatchNorm, "a.bn", 0),
-            (BatchNorm, "a.bn", 4),
-            (ConvIn, "g", 0)
+            (Filters, "a", 0),
+            (Filters, "a", 4),
+            (Norm, "a.bn", 0),
+            (Norm, "a.bn", 4),
+            (READS, "g", 0)
         ]
     );
     let g = deps.group("g[0..6 in each of 2 blocks]").unwrap();
     assert_eq!(
         members(g),
         [
-            (ConvOut, "g", 0),
-            (ConvOut, "g", 6),
-            (BatchNorm, "g.bn", 0),
-            (BatchNorm, "g.bn", 6),
-            (ConvIn, "c", 0),
-            (ConvIn, "c", 6)
+            (Filters, "g", 0),
+            (Filters, "g", 6),
+            (Norm, "g.bn", 0),
+            (Norm, "g.bn", 6),
+            (READS, "c", 0),
+            (READS, "c", 6)
         ]
     );
     let mut pruned = graph.clone();
@@ -445,11 +447,11 @@ fn one_channel_per_group_ties_every_channel() {
     let deps = analyse(&graph);
     let a = deps.group("a[0..1 in each of 4 blocks]").unwrap();
     assert_eq!(a.channels, 1);
-    assert_eq!(a.members_of(ConvOut).count(), 4);
+    assert_eq!(a.members_of(Filters).count(), 4);
     assert_eq!(
         deps.group("m[0..2 in each of 4 blocks]")
             .unwrap()
-            .members_of(ConvOut)
+            .members_of(Filters)
             .count(),
         4
     );
@@ -467,7 +469,7 @@ fn a_softmax_over_channels_blocks_them() {
     let graph = head(b, &mut init, y, 4);
     let deps = analyse(&graph);
     let reason = deps.group("a").unwrap().blocked.clone().unwrap();
-    assert!(reason.contains("softmax 'attn'"), "{reason}");
+    assert!(reason.contains("Softmax 'attn'"), "{reason}");
     assert_eq!(prunable_names(&deps), ["c"]);
     check_prune_equals_mask(graph);
 }
@@ -545,7 +547,8 @@ fn surgery_refuses_bad_requests_and_leaves_the_graph_alone() {
 
 #[test]
 fn a_cut_that_breaks_the_graph_is_undone() {
-    // A hand-made group that forgets the BN after the conv: verify fails, nothing changes.
+    // A hand-made group whose values forget the BN after the conv: verify fails, nothing
+    // changes.
     let (mut graph, _) = resnet20();
     let node = graph.node_by_name("layer1.0.conv1").unwrap();
     let bogus = ChannelGroup {
@@ -556,11 +559,15 @@ fn a_cut_that_breaks_the_graph_is_undone() {
         members: vec![Member {
             node,
             name: "layer1.0.conv1".into(),
-            kind: ConvOut,
+            kind: Filters,
             offset: 0,
             extent: 16,
         }],
-        values: vec![],
+        values: vec![ValueSlice {
+            node,
+            offset: 0,
+            per_channel: 1,
+        }],
         blocked: None,
     };
     let before = graph.clone();

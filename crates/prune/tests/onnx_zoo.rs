@@ -30,12 +30,16 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Runs ONNX Runtime on `model` with `input` and returns its first output.
-fn ort(model: &Path, input: &Path) -> Array {
-    let out = model.with_extension("ort.pb");
+/// Runs ONNX Runtime on `model` with `input` and returns its first `outputs` outputs, one
+/// after the other.
+fn ort(model: &Path, input: &Path, outputs: usize) -> Array {
+    let files: Vec<PathBuf> = (0..outputs)
+        .map(|k| model.with_extension(format!("ort{k}.pb")))
+        .collect();
     let status = Command::new("python3")
         .arg(repo().join("scripts/ort_run.py"))
-        .args([model, input, &out])
+        .args([model, input])
+        .args(&files)
         .output()
         .expect("python3 runs (scripts/install-deps.sh installs onnxruntime)");
     assert!(
@@ -44,7 +48,16 @@ fn ort(model: &Path, input: &Path) -> Array {
         model.display(),
         String::from_utf8_lossy(&status.stderr)
     );
-    shears_onnx::load_tensor_file(&out).unwrap()
+    concat(&files)
+}
+
+/// The tensors of `files`, one after the other (as `common::run` lists outputs).
+fn concat(files: &[PathBuf]) -> Array {
+    let data: Vec<f32> = files
+        .iter()
+        .flat_map(|f| shears_onnx::load_tensor_file(f).unwrap().data)
+        .collect();
+    Array::new(vec![data.len()], data)
 }
 
 fn run(graph: &Graph, input: &Array) -> Vec<f32> {
@@ -110,7 +123,7 @@ fn check(name: &str, graph: &Graph, input_file: &Path, want: Option<&Array>) {
     let want = want.map_or(own.clone(), |w| w.data.clone());
     close(
         &format!("{name}: ONNX Runtime on shears' export"),
-        &ort(&exported, input_file).data,
+        &ort(&exported, input_file, graph.outputs.len()).data,
         &want,
     );
 
@@ -137,7 +150,7 @@ fn check(name: &str, graph: &Graph, input_file: &Path, want: Option<&Array>) {
     shears_onnx::save_file(&pruned, &pruned_file, shears_onnx::Existing::Replace).unwrap();
     close(
         &format!("{name}: ONNX Runtime on the pruned export"),
-        &ort(&pruned_file, input_file).data,
+        &ort(&pruned_file, input_file, graph.outputs.len()).data,
         &run(&pruned, &input),
     );
     common::prune_equals_mask(graph, &cuts, &input.data, input.shape[0])
@@ -161,6 +174,51 @@ fn the_test_zoo_round_trips_and_prunes() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let want = shears_onnx::load_tensor_file(dir.join("output_0.pb")).unwrap();
         check(&name, &graph, &dir.join("input_0.pb"), Some(&want));
+        eprintln!("{name}: ok");
+    }
+}
+
+/// The dense-prediction zoo (`crates/onnx/tests/dense_zoo`, written by
+/// `scripts/export_dense_zoo.py` with PyTorch's default exporter and the TorchScript one): FPN,
+/// LR-ASPP and DeepLabV3 heads (nearest and bilinear `Resize`, by scales and by sizes), a
+/// YOLO-style detector with three outputs, and models with a free image size, imported at
+/// 3x32x32. Every output is compared.
+#[test]
+fn the_dense_prediction_zoo_round_trips_and_prunes() {
+    let zoo = repo().join("crates/onnx/tests/dense_zoo");
+    let mut models: Vec<PathBuf> = std::fs::read_dir(&zoo)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("model.onnx").exists())
+        .collect();
+    models.sort();
+    assert!(
+        models.len() >= 10,
+        "the dense zoo has {} models",
+        models.len()
+    );
+    for dir in models {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let options = shears_onnx::ImportOptions {
+            input_shape: name.contains("free_size").then(|| vec![3, 32, 32]),
+        };
+        let graph = shears_onnx::load_file_with(dir.join("model.onnx"), &options)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let outputs: Vec<PathBuf> = (0..graph.outputs.len())
+            .map(|k| dir.join(format!("output_{k}.pb")))
+            .collect();
+        assert!(
+            outputs.iter().all(|f| f.exists())
+                && !dir.join(format!("output_{}.pb", outputs.len())).exists(),
+            "{name}: the graph has {} outputs, unlike the reference files",
+            outputs.len()
+        );
+        check(
+            &name,
+            &graph,
+            &dir.join("input_0.pb"),
+            Some(&concat(&outputs)),
+        );
         eprintln!("{name}: ok");
     }
 }
@@ -197,7 +255,7 @@ fn older_opsets_are_written_with_their_own_ops() {
     let want = shears_onnx::load_tensor_file(dir.join("output_0.pb")).unwrap();
     close(
         "opset 11 in ONNX Runtime",
-        &ort(&file, &input).data,
+        &ort(&file, &input, 1).data,
         &want.data,
     );
     std::fs::remove_dir_all(scratch).ok();
@@ -245,7 +303,7 @@ fn the_onnx_light_models_round_trip_and_prune() {
         let input = Array::try_new(shape, data).unwrap();
         let input_file = scratch.join("input.pb");
         std::fs::write(&input_file, shears_onnx::tensor_bytes(&input, "input")).unwrap();
-        let want = ort(&dir.join(format!("light_{name}.onnx")), &input_file);
+        let want = ort(&dir.join(format!("light_{name}.onnx")), &input_file, 1);
         check(name, &graph, &input_file, Some(&want));
         eprintln!("{name}: ok");
     }
@@ -327,7 +385,7 @@ fn imported_models_fine_tune_after_pruning() {
         let input = shears_onnx::load_tensor_file(&input_file).unwrap();
         close(
             &format!("{name}: ONNX Runtime on the fine-tuned export"),
-            &ort(&file, &input_file).data,
+            &ort(&file, &input_file, 1).data,
             &run(&pruned, &input),
         );
         std::fs::remove_dir_all(scratch).ok();

@@ -133,7 +133,7 @@ fn resnet20_has_the_groups_torch_pruning_finds() {
     // Three residual spaces (stem + stage 1, stage 2 with its projection, stage 3 with its
     // projection) and one group per block's conv1: 3 + 9 = 12. The input and the fc output are
     // groups too, but blocked.
-    let (_, deps) = deps("resnet20");
+    let (graph, deps) = deps("resnet20");
     let prunable: Vec<&str> = deps.prunable().map(|g| g.name.as_str()).collect();
     assert_eq!(prunable.len(), 12, "{prunable:?}");
     assert_eq!(deps.groups().len(), 14);
@@ -142,13 +142,18 @@ fn resnet20_has_the_groups_torch_pruning_finds() {
             let name = format!("layer{stage}.{block}.conv1");
             let g = deps.group(&name).unwrap();
             assert!(g.is_prunable());
-            assert_eq!(names(g, MemberKind::ConvOut), [name.as_str()]);
+            assert_eq!(names(g, MemberKind::Filters), [name.as_str()]);
             assert_eq!(
-                names(g, MemberKind::BatchNorm),
+                names(g, MemberKind::Norm),
                 [format!("layer{stage}.{block}.bn1")]
             );
             assert_eq!(
-                names(g, MemberKind::ConvIn),
+                names(
+                    g,
+                    MemberKind::Reads {
+                        features_per_channel: 1
+                    }
+                ),
                 [format!("layer{stage}.{block}.conv2")]
             );
         }
@@ -156,7 +161,7 @@ fn resnet20_has_the_groups_torch_pruning_finds() {
     let stem = deps.group("conv1").unwrap();
     assert_eq!(stem.channels, 16);
     assert_eq!(
-        names(stem, MemberKind::ConvOut),
+        names(stem, MemberKind::Filters),
         [
             "conv1",
             "layer1.0.conv2",
@@ -165,11 +170,16 @@ fn resnet20_has_the_groups_torch_pruning_finds() {
         ]
     );
     assert_eq!(
-        names(stem, MemberKind::BatchNorm),
+        names(stem, MemberKind::Norm),
         ["bn1", "layer1.0.bn2", "layer1.1.bn2", "layer1.2.bn2"]
     );
     assert_eq!(
-        names(stem, MemberKind::ConvIn),
+        names(
+            stem,
+            MemberKind::Reads {
+                features_per_channel: 1
+            }
+        ),
         [
             "layer1.0.conv1",
             "layer1.1.conv1",
@@ -180,19 +190,21 @@ fn resnet20_has_the_groups_torch_pruning_finds() {
     );
     let stage3 = deps.group("layer3.0.conv2").unwrap();
     assert_eq!(stage3.channels, 64);
-    assert!(names(stage3, MemberKind::ConvOut).contains(&"layer3.0.shortcut.0"));
-    assert_eq!(stage3.members_of(MemberKind::ConvOut).count(), 4);
+    assert!(names(stage3, MemberKind::Filters).contains(&"layer3.0.shortcut.0"));
+    assert_eq!(stage3.members_of(MemberKind::Filters).count(), 4);
     let fc: Vec<_> = stage3
         .members
         .iter()
-        .filter(|m| {
-            m.kind
-                == MemberKind::LinearIn {
-                    features_per_channel: 1,
-                }
-        })
+        .filter(|m| matches!(graph.nodes[m.node].op, shears_ir::Op::Linear(_)))
         .collect();
     assert_eq!(fc.len(), 1);
+    assert_eq!(
+        fc[0].kind,
+        MemberKind::Reads {
+            features_per_channel: 1
+        },
+        "the linear layer reads each channel's global average"
+    );
     assert_eq!((fc[0].name.as_str(), fc[0].offset), ("fc", 0));
     let output = deps.group("fc").unwrap();
     assert!(
@@ -222,12 +234,12 @@ fn vgg_and_lenet_have_one_group_per_hidden_layer() {
     let prunable: Vec<&str> = deps.prunable().map(|g| g.name.as_str()).collect();
     assert_eq!(prunable, ["conv1", "conv2", "fc1", "fc2"]);
     let conv2 = deps.group("conv2").unwrap();
-    let fc1 = conv2.members_of(MemberKind::LinearIn {
+    let fc1 = conv2.members_of(MemberKind::Reads {
         features_per_channel: 25,
     });
     assert_eq!(fc1.map(|m| m.name.as_str()).collect::<Vec<_>>(), ["fc1"]);
     let hidden = deps.group("fc1").unwrap();
-    assert_eq!(names(hidden, MemberKind::LinearOut), ["fc1"]);
+    assert_eq!(names(hidden, MemberKind::Filters), ["fc1"]);
     assert!(!deps.group("fc3").unwrap().is_prunable());
 }
 
@@ -239,15 +251,23 @@ fn mobilenetv2_ties_stages_and_carries_depthwise_convs() {
     assert_eq!(deps.prunable().count(), 1 + 7 + 16 + 1);
     let hidden = deps.group("features.2.conv.0.0").unwrap();
     assert_eq!(
-        names(hidden, MemberKind::DepthwiseConv),
+        names(hidden, MemberKind::Depthwise),
         ["features.2.conv.1.0"]
     );
-    assert_eq!(names(hidden, MemberKind::ConvIn), ["features.2.conv.2"]);
-    assert_eq!(hidden.members_of(MemberKind::BatchNorm).count(), 2);
+    assert_eq!(
+        names(
+            hidden,
+            MemberKind::Reads {
+                features_per_channel: 1
+            }
+        ),
+        ["features.2.conv.2"]
+    );
+    assert_eq!(hidden.members_of(MemberKind::Norm).count(), 2);
     // Stage 3 (32 channels, 3 blocks): its first block's projection and the two adds.
     let stage = deps.group("features.4.conv.2").unwrap();
     assert_eq!(
-        names(stage, MemberKind::ConvOut),
+        names(stage, MemberKind::Filters),
         [
             "features.4.conv.2",
             "features.5.conv.2",
@@ -260,7 +280,7 @@ fn mobilenetv2_ties_stages_and_carries_depthwise_convs() {
         let is_output = g
             .members
             .iter()
-            .any(|m| m.node == classifier && m.kind == MemberKind::LinearOut);
+            .any(|m| m.node == classifier && m.kind == MemberKind::Filters);
         is_output != g.is_prunable()
     }));
 }

@@ -180,7 +180,14 @@ impl Network {
                     )
                     .reshape(ops::padded(1, &value.shape)),
                 ),
-                op => Step::Plain(op.clone()),
+                op if op.arrays().is_empty() => Step::Plain(op.clone()),
+                op => {
+                    return Err(RuntimeError::Unsupported(format!(
+                        "node '{}' is a {} with weights, which the runtime cannot run yet",
+                        node.name,
+                        op.type_name()
+                    )));
+                }
             };
             net.steps.push(step);
         }
@@ -302,6 +309,29 @@ impl Network {
     /// Runs the network and returns the first output as `[N, outputs]`.
     pub fn forward(&mut self, x: Tensor<4>, mode: Mode) -> Tensor<2> {
         self.forward_tapped(x, mode, &TapSpec::default()).0
+    }
+
+    /// Runs the network and returns every graph output as `[N, features]`, in the graph's
+    /// order (a detector's heads, say).
+    pub fn forward_outputs(&mut self, x: Tensor<4>, mode: Mode) -> Vec<Tensor<2>> {
+        let batch = x.dims()[0];
+        let mut run = Run::new(self.steps.len(), self.uses.clone(), batch);
+        run.inputs = vec![x];
+        self.execute(
+            &mut run,
+            0..self.steps.len(),
+            mode,
+            &TapSpec::default(),
+            &[],
+        );
+        self.outputs
+            .iter()
+            .map(|o| {
+                let value = run.values[o.node].clone().expect("output computed");
+                let features = self.shapes[o.node].iter().product();
+                value.reshape([batch, features])
+            })
+            .collect()
     }
 
     /// Runs the network, capturing the outputs (and gradient probes) of `taps.nodes`.
@@ -597,7 +627,10 @@ impl Network {
                     bn.mean.data = stat(*stats);
                     bn.var.data = stat(stats + 1);
                 }
-                _ => {}
+                (_, Step::Input | Step::Constant(_) | Step::Plain(_)) => {}
+                (_, Step::Conv { .. } | Step::Linear { .. } | Step::BatchNorm { .. }) => {
+                    unreachable!("each step is built from its node's op")
+                }
             }
         }
     }

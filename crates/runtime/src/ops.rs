@@ -7,7 +7,7 @@ use burn::tensor::activation;
 use burn::tensor::module::{avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions, PadMode};
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
-use shears_ir::{Op, PadMode as IrPad, Pool2d};
+use shears_ir::{Op, PadMode as IrPad, Pool2d, Resize};
 
 /// The rank-4 layout `[N, ...]` of a per-sample shape.
 pub fn padded(batch: usize, shape: &[usize]) -> [usize; 4] {
@@ -78,6 +78,7 @@ pub fn apply(op: &Op, mut inputs: Vec<Tensor<4>>, out_shape: &[usize], train: bo
             };
             x.pad(padding_pairs(pads), mode)
         }
+        Op::Resize(r) => resize(x, r, out_shape),
         Op::Lrn {
             size,
             alpha,
@@ -92,6 +93,28 @@ pub fn apply(op: &Op, mut inputs: Vec<Tensor<4>>, out_shape: &[usize], train: bo
             unreachable!("ops with weights or no inputs are applied by the network")
         }
     }
+}
+
+/// ONNX `Resize` as two products with the interpolation matrices: `[N·C·H, W] · A_wᵀ`, then
+/// the same along H. Differentiable, and exactly the spec's weights.
+fn resize(x: Tensor<4>, r: &Resize, out_shape: &[usize]) -> Tensor<4> {
+    let [n, c, h, w] = x.dims();
+    let (oh, ow) = (out_shape[1], out_shape[2]);
+    let matrix = |axis: usize, len: usize, out: usize| {
+        let m = Tensor::<1>::from_data(
+            TensorData::new(r.matrix(axis, len, out), [out * len]),
+            &x.device(),
+        );
+        m.reshape([out, len]).transpose()
+    };
+    let (a_h, a_w) = (matrix(0, h, oh), matrix(1, w, ow));
+    let x = x.reshape([n * c * h, w]).matmul(a_w);
+    let x = x
+        .reshape([n * c, h, ow])
+        .swap_dims(1, 2)
+        .reshape([n * c * ow, h]);
+    let x = x.matmul(a_h).reshape([n * c, ow, oh]).swap_dims(1, 2);
+    x.reshape([n, c, oh, ow])
 }
 
 /// ONNX `LRN`: the window of channel `c` is `c - (size - 1) / 2 ..= c + size / 2` (clipped to the

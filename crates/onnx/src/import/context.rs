@@ -109,6 +109,17 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// A list-of-floats attribute, or `None` when absent.
+    pub fn floats(&self, name: &str) -> Result<Option<&'a [f32]>, OnnxError> {
+        match self.attr(name) {
+            None => Ok(None),
+            Some(a) if !a.floats.is_empty() || Self::kind_of(a) == Some(AttributeType::Floats) => {
+                Ok(Some(&a.floats))
+            }
+            Some(_) => Err(self.fail(format!("attribute '{name}' must be a list of floats"))),
+        }
+    }
+
     /// A string attribute, or `None` when absent.
     pub fn string(&self, name: &str) -> Result<Option<String>, OnnxError> {
         match self.attr(name) {

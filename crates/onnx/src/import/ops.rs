@@ -5,7 +5,7 @@
 //! new function and a new line in [`importer`].
 
 use super::context::{Ctx, Input, MAX_EXTENT};
-use super::layout;
+use super::{layout, resize};
 use crate::{OnnxError, momentum};
 use shears_ir::{Array, BatchNorm2d, Conv2d, Linear, Op, Pool2d};
 
@@ -91,6 +91,8 @@ pub(crate) fn importer(op_type: &str) -> Option<ImportFn> {
         "Pad" => layout::pad,
         "ReduceMean" => layout::reduce_mean,
         "LRN" => layout::lrn,
+        "Resize" => resize::resize,
+        "Upsample" => resize::upsample,
         "Gather" => layout::gather,
         "Squeeze" => layout::squeeze,
         "Concat" => concat,

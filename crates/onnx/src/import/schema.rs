@@ -69,6 +69,26 @@ const BINARY_1: &[(&str, AttributeType)] =
     &[("axis", I), ("broadcast", I), ("consumed_inputs", IS)];
 const BINARY_6: &[(&str, AttributeType)] = &[("axis", I), ("broadcast", I)];
 
+const RESIZE_11: &[(&str, AttributeType)] = &[
+    ("coordinate_transformation_mode", S),
+    ("cubic_coeff_a", F),
+    ("exclude_outside", I),
+    ("extrapolation_value", F),
+    ("mode", S),
+    ("nearest_mode", S),
+];
+const RESIZE_18: &[(&str, AttributeType)] = &[
+    ("antialias", I),
+    ("axes", IS),
+    ("coordinate_transformation_mode", S),
+    ("cubic_coeff_a", F),
+    ("exclude_outside", I),
+    ("extrapolation_value", F),
+    ("keep_aspect_ratio_policy", S),
+    ("mode", S),
+    ("nearest_mode", S),
+];
+
 /// An element-wise binary op (`Add`, `Sub`, `Mul`, `Div`).
 const BINARY: &[Version] = &[v(1, TWO, BINARY_1), v(6, TWO, BINARY_6), v(7, TWO, &[])];
 /// An activation without attributes since opset 6 (`Relu`, `Sigmoid`, `Tanh`).
@@ -316,6 +336,24 @@ fn versions(op_type: &str) -> Option<&'static [Version]> {
                 &[
                     v(1, ONE, &[("axes", IS), ("keepdims", I)]),
                     v(18, (1, 2), &[("keepdims", I), ("noop_with_empty_axes", I)]),
+                ]
+            }
+        }
+        "Resize" => {
+            const {
+                &[
+                    v(10, TWO, &[("mode", S)]),
+                    v(11, (3, 4), RESIZE_11),
+                    v(13, (1, 4), RESIZE_11),
+                    v(18, (1, 4), RESIZE_18),
+                ]
+            }
+        }
+        "Upsample" => {
+            const {
+                &[
+                    v(7, ONE, &[("mode", S), ("scales", FS)]),
+                    v(9, TWO, &[("mode", S)]),
                 ]
             }
         }

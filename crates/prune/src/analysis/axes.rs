@@ -3,9 +3,9 @@
 //! A feature map `[C, H, W]` has `C` channels of width 1 along axis 0. Flattening it keeps the
 //! `C` channels but makes each `H * W` features wide, so a linear layer that reads the flat vector
 //! still sees whole channels. Every other op either inherits its (first coupled) input's axis or
-//! starts a fresh one of width 1. The invariant is `channels * per_channel == shape[0]`.
+//! starts a fresh one of width 1, as its [`ChannelRule`] says. The invariant is `channels * per_channel == shape[0]`.
 
-use shears_ir::{Graph, Op, Shape};
+use shears_ir::{ChannelRule, Graph, Shape};
 
 /// The channel axis (axis 0 of the per-sample shape) of one value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,42 +25,20 @@ pub(crate) fn channel_axes(graph: &Graph, shapes: &[&Shape]) -> (Vec<Axis>, usiz
     for (v, node) in graph.nodes.iter().enumerate() {
         let fresh = (shapes[v].first().copied().unwrap_or(0), 1);
         let input = |k: usize| axes[node.inputs[k].node];
-        let (channels, per_channel) = match &node.op {
-            Op::Flatten { .. } => {
+        let (channels, per_channel) = match node.op.channel_rule() {
+            ChannelRule::Fresh | ChannelRule::Grouped { .. } | ChannelRule::Blocked(_) => fresh,
+            ChannelRule::PassThrough | ChannelRule::Permute(_) => {
+                let x = input(0);
+                (x.channels, x.per_channel)
+            }
+            ChannelRule::Flatten => {
                 let x = input(0);
                 let spatial: usize = shapes[node.inputs[0].node].iter().skip(1).product();
                 (x.channels, x.per_channel * spatial)
             }
-            Op::BatchNorm2d(_)
-            | Op::Relu
-            | Op::Clip { .. }
-            | Op::LeakyRelu { .. }
-            | Op::Sigmoid
-            | Op::HardSigmoid { .. }
-            | Op::HardSwish
-            | Op::Silu
-            | Op::Tanh
-            | Op::Dropout { .. }
-            | Op::Identity
-            | Op::Softmax { .. }
-            | Op::MaxPool2d(_)
-            | Op::AvgPool2d(_)
-            | Op::GlobalAvgPool
-            | Op::PermuteChannels { .. }
-            | Op::Pad { .. }
-            | Op::Slice { .. } => {
-                let x = input(0);
-                match node.op {
-                    Op::Slice { axis: 1, .. } if x.per_channel != 1 => fresh,
-                    Op::Slice {
-                        axis: 1,
-                        start,
-                        end,
-                    } => (end - start, 1),
-                    _ => (x.channels, x.per_channel),
-                }
-            }
-            Op::Concat { axis: 1 } => {
+            ChannelRule::Slice { start, end } if input(0).per_channel == 1 => (end - start, 1),
+            ChannelRule::Slice { .. } => fresh,
+            ChannelRule::Concat => {
                 let width = input(0).per_channel;
                 if (0..node.inputs.len()).all(|k| input(k).per_channel == width) {
                     let channels = (0..node.inputs.len()).map(|k| input(k).channels).sum();
@@ -69,23 +47,13 @@ pub(crate) fn channel_axes(graph: &Graph, shapes: &[&Shape]) -> (Vec<Axis>, usiz
                     fresh
                 }
             }
-            Op::Concat { .. } => {
-                let x = input(0);
-                (x.channels, x.per_channel)
-            }
-            Op::Add | Op::Mul | Op::Sub | Op::Div => match channel_operand(shapes, &node.inputs, v)
-            {
+            ChannelRule::Broadcast => match channel_operand(shapes, &node.inputs, v) {
                 Some(k) => {
                     let x = input(k);
                     (x.channels, x.per_channel)
                 }
                 None => fresh,
             },
-            Op::Input { .. }
-            | Op::Constant { .. }
-            | Op::Conv2d(_)
-            | Op::Linear(_)
-            | Op::Lrn { .. } => fresh,
         };
         axes.push(Axis {
             channels,

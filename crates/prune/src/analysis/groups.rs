@@ -10,9 +10,9 @@
 //! groups. The members of a group are the layers that compute or read its values.
 
 use super::axes::Axis;
-use super::rules::{Coupling, is_depthwise};
+use super::rules::Coupling;
 use crate::{ChannelGroup, Member, MemberKind, ValueSlice};
-use shears_ir::{Graph, Op};
+use shears_ir::{Graph, Side};
 
 /// Channels of each component, listed in channel-number order (graph order of their values).
 struct Components {
@@ -134,47 +134,27 @@ fn describe(
         if blocked.is_none() {
             blocked.clone_from(&coupling.blocked[v]);
         }
-        let member = |node: usize, kind: MemberKind, offset: usize, extent: usize| Member {
-            node,
-            name: graph.nodes[node].name.clone(),
-            kind,
-            offset,
-            extent,
+        // A member per weighted op on the value, and per weighted reader of it, at every
+        // offset its cut axis holds (a grouped conv's filters: once per group; the input
+        // slices of a grouped conv, which index one group: once).
+        let add = |list: &mut Vec<Member>, node: usize, side: Side, width: usize| {
+            let op = &graph.nodes[node].op;
+            if let Some((kind, w)) = MemberKind::of(op, side, width) {
+                let extent = op.arrays()[w.array].shape[w.axis];
+                if offset * width < extent {
+                    list.push(Member {
+                        node,
+                        name: graph.nodes[node].name.clone(),
+                        kind,
+                        offset: offset * width,
+                        extent,
+                    });
+                }
+            }
         };
-        match &graph.nodes[v].op {
-            Op::Conv2d(c) if is_depthwise(c) => producers.push(member(
-                v,
-                MemberKind::DepthwiseConv,
-                offset,
-                c.out_channels(),
-            )),
-            Op::Conv2d(c) => {
-                producers.push(member(v, MemberKind::ConvOut, offset, c.out_channels()))
-            }
-            Op::BatchNorm2d(bn) => {
-                producers.push(member(v, MemberKind::BatchNorm, offset, bn.channels()))
-            }
-            Op::Linear(l) => {
-                producers.push(member(v, MemberKind::LinearOut, offset, l.out_features()))
-            }
-            _ => {}
-        }
+        add(&mut producers, v, Side::Out, 1);
         for &n in &consumers[v] {
-            match &graph.nodes[n].op {
-                // A grouped conv reads the group's channel in every one of its groups through
-                // weight column `offset`: one member, from the first group.
-                Op::Conv2d(c) if !is_depthwise(c) && offset < c.weight.shape[1] => {
-                    readers.push(member(n, MemberKind::ConvIn, offset, c.weight.shape[1]))
-                }
-                Op::Linear(l) => {
-                    let kind = MemberKind::LinearIn {
-                        features_per_channel: axis.per_channel,
-                    };
-                    let offset = offset * axis.per_channel;
-                    readers.push(member(n, kind, offset, l.in_features()));
-                }
-                _ => {}
-            }
+            add(&mut readers, n, Side::In, axis.per_channel);
         }
     }
     if blocked.is_none() && producers.is_empty() {

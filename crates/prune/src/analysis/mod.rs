@@ -18,8 +18,6 @@ mod groups;
 mod rules;
 mod union_find;
 
-pub(crate) use rules::is_depthwise;
-
 use crate::{ChannelGroup, PruneError};
 use shears_ir::Graph;
 

@@ -1,4 +1,5 @@
-//! Per-op channel rules: which channels of an op's inputs and output are the same channels.
+//! Ties between channels: which channels of an op's inputs and output are the same channels,
+//! applied from each op's [`ChannelRule`] (stated once per op in `shears_ir`).
 //!
 //! Torch-Pruning's two rules, in the IR's terms:
 //!
@@ -14,13 +15,13 @@
 //!   Convs, linear layers and other channel-mixing ops tie nothing: their outputs are fresh.
 //!
 //! Some values must keep every channel; they are *blocked* with the reason: graph inputs and
-//! outputs, a softmax over channels, an
-//! operand broadcast against a spatial axis, a concat of values laid out differently, an LRN
-//! (it mixes neighbouring channels).
+//! outputs, the two sides of an op whose rule is `Blocked` (a softmax over channels, an LRN), an
+//! operand broadcast against a spatial axis, a concat of values laid out differently, an op with
+//! one weight per channel, a slice or a permutation that meets flattened features.
 
 use super::axes::{Axis, aligned_on_channels};
 use super::union_find::UnionFind;
-use shears_ir::{Conv2d, Graph, Op, Shape};
+use shears_ir::{ChannelRule, Graph, Shape};
 
 /// Ties between channels, and the values that must keep all theirs.
 pub(crate) struct Coupling {
@@ -43,12 +44,7 @@ impl Coupling {
     }
 }
 
-/// A depthwise conv maps input channel `c` to output channel `c` alone.
-pub(crate) fn is_depthwise(conv: &Conv2d) -> bool {
-    conv.groups > 1 && conv.groups == conv.in_channels() && conv.groups == conv.out_channels()
-}
-
-/// Applies every node's rule and blocks the graph's inputs and outputs.
+/// Applies every node's channel rule and blocks the graph's inputs and outputs.
 pub(crate) fn couple(graph: &Graph, shapes: &[&Shape], axes: &[Axis], total: usize) -> Coupling {
     let mut c = Coupling {
         uf: UnionFind::new(total),
@@ -58,85 +54,58 @@ pub(crate) fn couple(graph: &Graph, shapes: &[&Shape], axes: &[Axis], total: usi
         let name = node.name.as_str();
         let out = axes[v];
         let x = node.inputs.first().map(|o| o.node);
-        // Ties the whole channel axis of the first input to the output's.
-        let pass = |c: &mut Coupling| {
-            let x = axes[x.unwrap()];
-            c.tie(x, 0, out, 0, out.channels);
+        // Blocks both sides when input 0 is flattened features the rule cannot follow.
+        let flat = |c: &mut Coupling, why: &dyn Fn() -> String| {
+            let flattened = x.is_some_and(|x| axes[x].per_channel > 1);
+            if flattened {
+                c.block(x.unwrap(), why);
+                c.block(v, why);
+            }
+            flattened
         };
-        match &node.op {
-            Op::Input { .. } => c.block(v, || format!("'{name}' is a graph input")),
-            Op::Conv2d(conv) if conv.groups == 1 => {}
-            Op::Conv2d(conv) if is_depthwise(conv) => pass(&mut c),
-            Op::Conv2d(conv) => {
-                grouped_conv(&mut c, conv.groups, axes[x.unwrap()]);
-                grouped_conv(&mut c, conv.groups, out);
-            }
-            Op::Linear(_) => {}
-            Op::BatchNorm2d(_) => {
-                if axes[x.unwrap()].per_channel > 1 {
-                    c.block(v, || {
-                        format!("batch norm '{name}' normalises flattened features one by one")
-                    });
-                }
-                pass(&mut c);
-            }
-            Op::Softmax { axis: 1 } => {
-                let why = || format!("softmax '{name}' normalises over these channels");
-                c.block(x.unwrap(), why);
-                c.block(v, why);
-            }
-            Op::Relu
-            | Op::Clip { .. }
-            | Op::LeakyRelu { .. }
-            | Op::Sigmoid
-            | Op::HardSigmoid { .. }
-            | Op::HardSwish
-            | Op::Silu
-            | Op::Tanh
-            | Op::Dropout { .. }
-            | Op::Identity
-            | Op::Softmax { .. }
-            | Op::MaxPool2d(_)
-            | Op::AvgPool2d(_)
-            | Op::GlobalAvgPool
-            | Op::Flatten { .. }
-            | Op::Pad { .. } => pass(&mut c),
-            Op::Slice { axis: 1, start, .. } => {
-                let x = axes[x.unwrap()];
-                if x.per_channel == 1 {
-                    c.tie(x, *start, out, 0, out.channels);
-                } else {
-                    let why = || format!("slice '{name}' cuts through flattened channels");
-                    c.block(node.inputs[0].node, why);
-                    c.block(v, why);
+        match node.op.channel_rule() {
+            ChannelRule::Fresh => {}
+            ChannelRule::PassThrough => {
+                let per_channel = !node.op.channel_weights().is_empty();
+                let why =
+                    || format!("'{name}' has one weight per channel but reads flattened features");
+                if !(per_channel && flat(&mut c, &why)) {
+                    c.tie(axes[x.unwrap()], 0, out, 0, out.channels);
                 }
             }
-            Op::Slice { .. } => pass(&mut c),
-            Op::PermuteChannels { order } => {
-                let x = axes[x.unwrap()];
-                if x.per_channel == 1 {
+            ChannelRule::Flatten => c.tie(axes[x.unwrap()], 0, out, 0, out.channels),
+            ChannelRule::Grouped { groups } => {
+                grouped(&mut c, groups, axes[x.unwrap()]);
+                grouped(&mut c, groups, out);
+            }
+            ChannelRule::Slice { start, .. } => {
+                let why = || format!("slice '{name}' cuts through flattened channels");
+                if !flat(&mut c, &why) {
+                    c.tie(axes[x.unwrap()], start, out, 0, out.channels);
+                }
+            }
+            ChannelRule::Permute(order) => {
+                let why = || format!("'{name}' permutes flattened features");
+                if !flat(&mut c, &why) {
                     for (i, &from) in order.iter().enumerate() {
-                        c.tie(x, from, out, i, 1);
+                        c.tie(axes[x.unwrap()], from, out, i, 1);
                     }
-                } else {
-                    let why = || format!("'{name}' permutes flattened features");
-                    c.block(node.inputs[0].node, why);
-                    c.block(v, why);
                 }
             }
-            Op::Lrn { .. } => {
-                let why = || {
-                    format!(
-                        "LRN '{name}' normalises each channel by its neighbours, which pruning would change"
-                    )
-                };
-                c.block(x.unwrap(), why);
+            ChannelRule::Blocked(why) => {
+                let why = || format!("{} '{name}' {why}", node.op.type_name());
+                for input in &node.inputs {
+                    c.block(input.node, why);
+                }
                 c.block(v, why);
             }
-            Op::Constant { .. } => {}
-            Op::Concat { axis } => concat(&mut c, graph, axes, v, *axis),
-            Op::Add | Op::Mul | Op::Sub | Op::Div => broadcast(&mut c, graph, shapes, axes, v),
+            ChannelRule::Concat => concat(&mut c, graph, axes, v),
+            ChannelRule::Broadcast => broadcast(&mut c, graph, shapes, axes, v),
         }
+    }
+    for &input in &graph.inputs {
+        let name = &graph.nodes[input].name;
+        c.block(input, || format!("'{name}' is a graph input"));
     }
     for out in &graph.outputs {
         let name = &graph.nodes[out.node].name;
@@ -149,26 +118,20 @@ pub(crate) fn couple(graph: &Graph, shapes: &[&Shape], axes: &[Axis], total: usi
 /// every input group through the same weight slice (axis 1 index `j`). Like Torch-Pruning, it
 /// ties channel `j` of each group to channel `j` of the first, on its input and its output:
 /// pruning removes the same channel from every group, so the groups stay equal.
-fn grouped_conv(c: &mut Coupling, groups: usize, axis: Axis) {
+fn grouped(c: &mut Coupling, groups: usize, axis: Axis) {
     let per_group = axis.channels / groups;
     for g in 1..groups {
         c.tie(axis, g * per_group, axis, 0, per_group);
     }
 }
 
-/// `Concat` on channels places input `k` at `offset_k`; on another axis every input carries the
-/// output's channels.
-fn concat(c: &mut Coupling, graph: &Graph, axes: &[Axis], v: usize, axis: usize) {
+/// `Concat` on channels places input `k` at `offset_k`.
+fn concat(c: &mut Coupling, graph: &Graph, axes: &[Axis], v: usize) {
     let node = &graph.nodes[v];
     let out = axes[v];
     let ins: Vec<usize> = node.inputs.iter().map(|o| o.node).collect();
-    let same_layout = if axis == 1 {
-        ins.iter().all(|&k| axes[k].per_channel == out.per_channel)
-            && ins.iter().map(|&k| axes[k].channels).sum::<usize>() == out.channels
-    } else {
-        ins.iter()
-            .all(|&k| axes[k].per_channel == out.per_channel && axes[k].channels == out.channels)
-    };
+    let same_layout = ins.iter().all(|&k| axes[k].per_channel == out.per_channel)
+        && ins.iter().map(|&k| axes[k].channels).sum::<usize>() == out.channels;
     if !same_layout {
         let why = || {
             format!(
@@ -186,13 +149,11 @@ fn concat(c: &mut Coupling, graph: &Graph, axes: &[Axis], v: usize, axis: usize)
     for k in ins {
         let x = axes[k];
         c.tie(x, 0, out, offset, x.channels);
-        if axis == 1 {
-            offset += x.channels;
-        }
+        offset += x.channels;
     }
 }
 
-/// `Add` / `Mul`: an operand with the output's channel axis shares its channels; one of size 1
+/// `Add`, `Mul`, a spatial `Concat`: an operand with the output's channel axis shares its channels; one of size 1
 /// there is broadcast and ties nothing; one of lower rank whose axis 0 lines up with a spatial
 /// axis of the output cannot lose channels.
 fn broadcast(c: &mut Coupling, graph: &Graph, shapes: &[&Shape], axes: &[Axis], v: usize) {

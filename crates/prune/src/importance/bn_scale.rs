@@ -29,7 +29,7 @@ impl Importance for BnScale {
         ctx: &ScoreContext,
         group: &ChannelGroup,
     ) -> Result<Option<Vec<f32>>, PruneError> {
-        let bns = group.members_of(MemberKind::BatchNorm);
+        let bns = group.members_of(MemberKind::Norm);
         score_members(ctx.graph, group, bns, self.reduction, |vs| {
             vs.iter().map(|g| g[0].abs()).collect()
         })

@@ -120,7 +120,7 @@ impl Oracle {
         let mut readers: Vec<&Member> = group
             .members
             .iter()
-            .filter(|m| matches!(m.kind, MemberKind::ConvIn | MemberKind::LinearIn { .. }))
+            .filter(|m| !m.kind.is_producer())
             .collect();
         readers.sort_by_key(|m| m.node);
         let mut losses = vec![0.0; group.channels];
@@ -132,7 +132,7 @@ impl Oracle {
         // masked like the later readers.
         let reads_once = readers.iter().filter(|m| m.node == first.node).count() == 1;
         let first_conv = match (first.kind, &folded.nodes[first.node].op) {
-            (MemberKind::ConvIn, Op::Conv2d(c)) if c.groups == 1 && reads_once => Some(c),
+            (MemberKind::Reads { .. }, Op::Conv2d(c)) if c.groups == 1 && reads_once => Some(c),
             _ => None,
         };
         let first_input = folded.nodes[first.node].inputs[0].node;
@@ -264,7 +264,12 @@ fn removal_delta(
 fn mask_shape(net: &Network, reader: usize, kind: MemberKind) -> [usize; 3] {
     let shape = net.input_shape_of(reader);
     match (kind, shape) {
-        (MemberKind::ConvIn, [c, ..]) => [*c, 1, 1],
+        (
+            MemberKind::Reads {
+                features_per_channel: 1,
+            },
+            [c, _, _],
+        ) => [*c, 1, 1],
         (_, [a]) => [*a, 1, 1],
         (_, [a, b]) => [*a, *b, 1],
         (_, [a, b, c]) => [*a, *b, *c],

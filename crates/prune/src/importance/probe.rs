@@ -7,7 +7,7 @@
 //! conv-BN-ReLU chain, the sums after the ReLUs of a residual stage. A flattened value is
 //! observed on the map it flattens, so channels keep their `H x W` layout.
 
-use crate::{ChannelGroup, Member, MemberKind, PruneError};
+use crate::{ChannelGroup, Member, PruneError};
 use shears_data::{Batch, BatchLoader, Dataset, LoaderConfig, Normalize};
 use shears_ir::{Graph, Op};
 use shears_runtime::train::cross_entropy;
@@ -88,10 +88,7 @@ pub fn tap_points(graph: &Graph, group: &ChannelGroup) -> Vec<TapPoint> {
 /// Where the input of `member`, a reader of `group`, is observed; `None` for a member that
 /// does not read the group.
 pub fn reader_tap(graph: &Graph, group: &ChannelGroup, member: &Member) -> Option<TapPoint> {
-    if !matches!(
-        member.kind,
-        MemberKind::ConvIn | MemberKind::LinearIn { .. }
-    ) {
+    if member.kind.is_producer() {
         return None;
     }
     // The value slice the member reads: the one at its offset when the group sits in the
@@ -279,11 +276,7 @@ mod tests {
         let deps = DependencyGraph::build(&lenet).unwrap();
         let last_conv = deps
             .prunable()
-            .find(|g| {
-                g.members
-                    .iter()
-                    .any(|m| matches!(m.kind, MemberKind::LinearIn { .. }))
-            })
+            .find(|g| g.members.iter().any(|m| m.kind.width() > 1))
             .unwrap();
         let points = tap_points(&lenet, last_conv);
         assert_eq!(points.len(), 1);

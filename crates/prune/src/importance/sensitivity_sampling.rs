@@ -111,8 +111,8 @@ fn readers_by_tap<'g>(graph: &Graph, group: &'g ChannelGroup) -> Vec<(usize, &'g
         .members
         .iter()
         .filter(|m| match (&m.kind, &graph.nodes[m.node].op) {
-            (MemberKind::ConvIn, Op::Conv2d(c)) => c.groups == 1,
-            (MemberKind::LinearIn { .. }, Op::Linear(_)) => true,
+            (MemberKind::Reads { .. }, Op::Conv2d(c)) => c.groups == 1,
+            (MemberKind::Reads { .. }, Op::Linear(_)) => true,
             _ => false,
         })
         .filter_map(|m| {

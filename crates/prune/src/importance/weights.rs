@@ -4,7 +4,7 @@
 
 use super::Reduction;
 use crate::{ChannelGroup, Member, MemberKind, PruneError};
-use shears_ir::{Graph, Op};
+use shears_ir::Graph;
 
 /// Scores each of `members` with `score` (given one weight vector per channel, it returns one
 /// score per channel) and combines them with `reduction`; `None` when there are no members.
@@ -37,74 +37,35 @@ pub(crate) fn member_vectors(
 /// The members whose weights compute the group's channels: conv filters (plain or depthwise)
 /// and linear rows, in graph order.
 pub fn weight_members(group: &ChannelGroup) -> impl Iterator<Item = &Member> {
-    group.members.iter().filter(|m| {
-        matches!(
-            m.kind,
-            MemberKind::ConvOut | MemberKind::DepthwiseConv | MemberKind::LinearOut
-        )
-    })
+    group
+        .members
+        .iter()
+        .filter(|m| matches!(m.kind, MemberKind::Filters | MemberKind::Depthwise))
 }
 
 /// For each of the group's `channels` channels, the weights of `member` that belong to it:
-/// the filter `[in, kh, kw]` (flattened) of a conv or depthwise conv, the row of a linear
-/// layer, every filter's slice `[out, kh, kw]` for a conv reading the channel, the columns of
-/// a linear layer reading it, or `[gamma]` of a batch norm. `None` if the member's node does
-/// not hold the op its kind says (a stale group).
+/// the slice of the member's weight along its cut axis (see `MemberKind::of`): the filter
+/// `[in, kh, kw]` (flattened) of a conv or depthwise conv, the row of a linear layer, every
+/// filter's slice `[out, kh, kw]` for a conv reading the channel, the columns of a linear layer
+/// reading it, or `[gamma]` of a batch norm. `None` if the member's node does not hold the
+/// weights its kind says (a stale group).
 pub fn channel_vectors(graph: &Graph, member: &Member, channels: usize) -> Option<Vec<Vec<f32>>> {
     let op = &graph.nodes.get(member.node)?.op;
-    let rows = |w: &shears_ir::Array| -> Option<Vec<Vec<f32>>> {
-        (0..channels)
-            .map(|c| {
-                let r = member.indices(c).start;
-                (r < w.shape[0]).then(|| w.row(r).to_vec())
-            })
-            .collect()
-    };
-    match (member.kind, op) {
-        (MemberKind::ConvOut | MemberKind::DepthwiseConv, Op::Conv2d(conv)) => rows(&conv.weight),
-        (MemberKind::LinearOut, Op::Linear(linear)) => rows(&linear.weight),
-        (MemberKind::BatchNorm, Op::BatchNorm2d(bn)) => (0..channels)
-            .map(|c| bn.gamma.data.get(member.indices(c).start).map(|&g| vec![g]))
-            .collect(),
-        (MemberKind::ConvIn, Op::Conv2d(conv)) => {
-            let [out, inp, kh, kw] = conv.weight.shape[..] else {
-                return None;
-            };
-            let k = kh * kw;
-            (0..channels)
-                .map(|c| {
-                    let i = member.indices(c).start;
-                    (i < inp).then(|| {
-                        (0..out)
-                            .flat_map(|o| &conv.weight.data[(o * inp + i) * k..][..k])
-                            .copied()
-                            .collect()
-                    })
-                })
-                .collect()
-        }
-        (MemberKind::LinearIn { .. }, Op::Linear(linear)) => {
-            let inp = linear.in_features();
-            (0..channels)
-                .map(|c| {
-                    let cols = member.indices(c);
-                    (cols.end <= inp).then(|| {
-                        (0..linear.out_features())
-                            .flat_map(|o| &linear.weight.row(o)[cols.clone()])
-                            .copied()
-                            .collect()
-                    })
-                })
-                .collect()
-        }
-        _ => None,
+    let (kind, w) = MemberKind::of(op, member.kind.side(), member.kind.width())?;
+    if kind != member.kind {
+        return None;
     }
+    let array = op.arrays()[w.array];
+    (0..channels)
+        .map(|c| array.slice_along(w.axis, member.indices(c)))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::DependencyGraph;
+    use shears_ir::Op;
     use shears_ir::zoo::{self, ArchSpec};
 
     #[test]
@@ -116,8 +77,8 @@ mod tests {
             let v = channel_vectors(&graph, member, group.channels).unwrap();
             assert_eq!(v.len(), 16);
             let expected = match member.kind {
-                MemberKind::ConvOut | MemberKind::ConvIn => 16 * 9,
-                MemberKind::BatchNorm => 1,
+                MemberKind::Filters | MemberKind::Reads { .. } => 16 * 9,
+                MemberKind::Norm => 1,
                 k => panic!("unexpected member kind {k}"),
             };
             assert!(v.iter().all(|c| c.len() == expected), "{}", member.name);

@@ -1,12 +1,13 @@
 //! Surgery: removing a group's channels from every layer it lives in, or zeroing them.
 //!
-//! [`prune_group`] removes channel indices from every [`Member`](crate::Member) of a group —
-//! conv filters and bias entries, conv input channels, depthwise filters and their groups, BN
-//! entries, linear rows and columns (a flattened channel's `H * W` columns at once, shifted by
-//! a concat's offset) — and the channel entries of constants, permutations and slices (see
-//! `reindex`), then verifies the graph. [`prune_groups`] cuts several groups in one
-//! pass, which is how a planner prunes a whole network at once. Every request is checked before
-//! any weight changes (see `plan`), and a graph that fails to verify afterwards is restored.
+//! [`prune_group`] works out which channels every value of a group loses (see `plan`, which
+//! checks the whole request before any weight changes), then lets every op whose output or
+//! input loses channels cut itself (`Op::without_channels`, from the op's weight layout in
+//! `shears_ir`): conv filters and bias entries, conv input channels, depthwise filters and their
+//! groups, BN entries, linear rows and columns (a flattened channel's `H * W` columns at once,
+//! shifted by a concat's offset), the entries of constants, permutations and slices. Then it
+//! verifies the graph, and restores it if that fails. [`prune_groups`] cuts several groups in one
+//! pass, which is how a planner prunes a whole network at once.
 //!
 //! [`mask_group`] zeroes the same channels instead, keeping every shape. It is the reference the
 //! engine is tested against: `forward(prune(g)) == forward(mask(g))`. The mask zeroes, in every
@@ -35,9 +36,7 @@
 //! channel exactly 0 after its last conv or BN (zero gamma and beta give 0 whatever the running
 //! mean and variance).
 
-mod arrays;
 mod plan;
-mod reindex;
 
 use crate::{ChannelGroup, PruneError};
 use shears_ir::Graph;
@@ -59,16 +58,11 @@ pub fn prune_groups(
     graph: &mut Graph,
     cuts: &[(&ChannelGroup, &[usize])],
 ) -> Result<(), PruneError> {
-    let plan = plan::plan(graph, cuts)?;
-    let mut undo = Vec::with_capacity(plan.len());
-    for cut in &plan {
-        let node = &mut graph.nodes[cut.node];
-        let op = arrays::cut_op(&node.op, cut);
-        undo.push((cut.node, std::mem::replace(&mut node.op, op)));
-    }
-    let removed = reindex::removed_channels(graph, cuts);
+    let removed = plan::plan(graph, cuts)?;
+    let mut undo = Vec::new();
     for v in 0..graph.nodes.len() {
-        if let Some(op) = reindex::reindex(graph, v, &removed) {
+        let input = input_losses(graph, &removed, v);
+        if let Some(op) = graph.nodes[v].op.without_channels(&removed[v], input) {
             undo.push((v, std::mem::replace(&mut graph.nodes[v].op, op)));
         }
     }
@@ -101,8 +95,18 @@ pub fn mask_groups(
     graph: &mut Graph,
     cuts: &[(&ChannelGroup, &[usize])],
 ) -> Result<(), PruneError> {
-    for cut in plan::plan(graph, cuts)? {
-        arrays::zero_op(&mut graph.nodes[cut.node].op, &cut);
+    let removed = plan::plan(graph, cuts)?;
+    for v in 0..graph.nodes.len() {
+        let input = input_losses(graph, &removed, v);
+        graph.nodes[v].op.zero_channels(&removed[v], input);
     }
     Ok(())
+}
+
+/// The channels input 0 of node `v` loses.
+fn input_losses<'a>(graph: &Graph, removed: &'a [Vec<usize>], v: usize) -> &'a [usize] {
+    graph.nodes[v]
+        .inputs
+        .first()
+        .map_or(&[], |o| removed[o.node].as_slice())
 }

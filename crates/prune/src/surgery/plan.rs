@@ -1,36 +1,20 @@
-//! Checks a request to cut channels and turns it into the layer indices to remove per node.
+//! Checks a request to cut channels and turns it into the channels each value loses.
 //!
 //! Everything a caller can get wrong is caught here, before any weight changes: a blocked group,
 //! an index out of range or given twice, all channels of a group, a group analysed on another
-//! graph (or before an earlier surgery), groups that overlap, a layer left with no channels.
+//! graph (or before an earlier surgery), groups that overlap, a value left with no channels.
 
-use crate::analysis::is_depthwise;
-use crate::{ChannelGroup, Member, MemberKind, PruneError};
-use shears_ir::{Graph, Op};
+use crate::{ChannelGroup, Member, MemberKind, PruneError, ValueSlice};
+use shears_ir::{Graph, Shape};
 
-/// Whether a cut removes what a layer computes (weight rows) or what it reads (weight axis 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Side {
-    Out,
-    In,
-}
-
-/// The layer indices to remove from one node, each list sorted and distinct.
-#[derive(Debug, Default)]
-pub(super) struct NodeCut {
-    pub node: usize,
-    /// Output channels or features: conv / linear weight rows and bias entries, BN entries.
-    pub rows: Vec<usize>,
-    /// Input channels or features: conv / linear weight axis 1.
-    pub cols: Vec<usize>,
-}
-
-/// The per-node cuts for removing `indices` from each group, in node order.
+/// The channels each value loses, as sorted element indices of its axis 0 (a flattened
+/// channel is its run of features), one list per node, checked.
 pub(super) fn plan(
     graph: &Graph,
     cuts: &[(&ChannelGroup, &[usize])],
-) -> Result<Vec<NodeCut>, PruneError> {
-    let mut entries: Vec<(usize, Side, usize)> = Vec::new();
+) -> Result<Vec<Vec<usize>>, PruneError> {
+    let shapes = graph.infer_shapes()?;
+    let mut removed = vec![Vec::new(); graph.nodes.len()];
     for &(group, indices) in cuts {
         check_indices(group, indices)?;
         if indices.is_empty() {
@@ -38,44 +22,30 @@ pub(super) fn plan(
         }
         for m in &group.members {
             check_member(graph, group, m)?;
-            let side = if m.kind.is_producer() {
-                Side::Out
-            } else {
-                Side::In
-            };
+        }
+        for value in &group.values {
+            check_value(graph, &shapes, group, value)?;
+            let w = value.per_channel;
             for &c in indices {
-                entries.extend(m.indices(c).map(|i| (m.node, side, i)));
+                let start = (value.offset + c) * w;
+                removed[value.node].extend(start..start + w);
             }
         }
     }
-    entries.sort_unstable();
-    let mut plan: Vec<NodeCut> = Vec::new();
-    for run in entries.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
-        let (node, side) = (run[0].0, run[0].1);
+    for (node, list) in removed.iter_mut().enumerate() {
+        list.sort_unstable();
         let name = || graph.nodes[node].name.clone();
-        if let Some(w) = run.windows(2).find(|w| w[0].2 == w[1].2) {
+        if let Some(w) = list.windows(2).find(|w| w[0] == w[1]) {
             return Err(PruneError::Overlap {
                 node: name(),
-                index: w[0].2,
+                index: w[0],
             });
         }
-        if run.len() >= axis_len(&graph.nodes[node].op, side) {
+        if !list.is_empty() && list.len() >= shapes[node][0].first().copied().unwrap_or(0) {
             return Err(PruneError::ZeroChannels { node: name() });
         }
-        if plan.last().is_none_or(|c| c.node != node) {
-            plan.push(NodeCut {
-                node,
-                ..NodeCut::default()
-            });
-        }
-        let cut = plan.last_mut().unwrap();
-        let list = run.iter().map(|e| e.2).collect();
-        match side {
-            Side::Out => cut.rows = list,
-            Side::In => cut.cols = list,
-        }
     }
-    Ok(plan)
+    Ok(removed)
 }
 
 fn check_indices(group: &ChannelGroup, indices: &[usize]) -> Result<(), PruneError> {
@@ -126,17 +96,13 @@ fn check_member(graph: &Graph, group: &ChannelGroup, m: &Member) -> Result<(), P
         .get(m.node)
         .filter(|n| n.name == m.name)
         .ok_or_else(|| stale(format!("node #{} is not called '{}'", m.node, m.name)))?;
-    let len = match (&node.op, m.kind) {
-        (Op::Conv2d(c), MemberKind::ConvOut) if !is_depthwise(c) => c.out_channels(),
-        (Op::Conv2d(c), MemberKind::ConvIn) if !is_depthwise(c) => c.weight.shape[1],
-        (Op::Conv2d(c), MemberKind::DepthwiseConv) if is_depthwise(c) => c.out_channels(),
-        (Op::BatchNorm2d(bn), MemberKind::BatchNorm) => bn.channels(),
-        (Op::Linear(l), MemberKind::LinearOut) => l.out_features(),
-        (Op::Linear(l), MemberKind::LinearIn { .. }) => l.in_features(),
-        (op, kind) => {
+    let len = match MemberKind::of(&node.op, m.kind.side(), m.kind.width()) {
+        Some((kind, w)) if kind == m.kind => node.op.arrays()[w.array].shape[w.axis],
+        _ => {
             return Err(stale(format!(
-                "it is a {} that has no '{kind}' slice",
-                op.type_name()
+                "it is a {} that has no '{}' slice",
+                node.op.type_name(),
+                m.kind
             )));
         }
     };
@@ -155,14 +121,28 @@ fn check_member(graph: &Graph, group: &ChannelGroup, m: &Member) -> Result<(), P
     Ok(())
 }
 
-/// Length of the axis a cut on `side` shortens.
-fn axis_len(op: &Op, side: Side) -> usize {
-    match (op, side) {
-        (Op::Conv2d(c), Side::Out) => c.out_channels(),
-        (Op::Conv2d(c), Side::In) => c.weight.shape[1],
-        (Op::BatchNorm2d(bn), _) => bn.channels(),
-        (Op::Linear(l), Side::Out) => l.out_features(),
-        (Op::Linear(l), Side::In) => l.in_features(),
-        _ => 0,
+/// Fails if the group's channels do not fit axis 0 of `value`'s node.
+fn check_value(
+    graph: &Graph,
+    shapes: &[Vec<Shape>],
+    group: &ChannelGroup,
+    value: &ValueSlice,
+) -> Result<(), PruneError> {
+    let len = shapes
+        .get(value.node)
+        .and_then(|s| s[0].first().copied())
+        .unwrap_or(0);
+    if (value.offset + group.channels) * value.per_channel > len {
+        return Err(PruneError::Stale {
+            group: group.name.clone(),
+            node: graph
+                .nodes
+                .get(value.node)
+                .map_or_else(|| format!("#{}", value.node), |n| n.name.clone()),
+            detail: format!(
+                "its value has {len} elements on axis 0, fewer than the group's channels need"
+            ),
+        });
     }
+    Ok(())
 }

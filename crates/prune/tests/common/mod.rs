@@ -35,12 +35,15 @@ pub fn random_input(graph: &Graph, n: usize, seed: u64) -> Vec<f32> {
     (0..n * len).map(|_| rng.random_range(-1.0..1.0)).collect()
 }
 
-/// The graph's output for a batch of `n` samples, in eval mode.
+/// Every output of the graph for a batch of `n` samples, in eval mode, one after the other.
 pub fn run(graph: &Graph, input: &[f32], n: usize) -> Vec<f32> {
     let mut net = Network::new(graph, &Device::flex()).unwrap();
     let shape = graph.input_shape().unwrap().to_vec();
     let x = net.batch(input.to_vec(), n, &shape).unwrap();
-    host_values(net.forward(x, Mode::Eval))
+    net.forward_outputs(x, Mode::Eval)
+        .into_iter()
+        .flat_map(host_values)
+        .collect()
 }
 
 /// Fails unless every value agrees within 1e-4, relative to the largest output (at least 1).
