@@ -135,10 +135,35 @@ class Yolo(nn.Module):
         return self.heads[0](n1), self.heads[1](n2), self.heads[2](c3)
 
 
+class UNet(nn.Module):
+    """A two-level U-Net: max-pool encoder, transposed-conv decoder (one plain 2x2 stride 2,
+    one grouped 3x3 with output padding), concat skips."""
+
+    def __init__(self, classes=3):
+        super().__init__()
+        self.enc1 = nn.Sequential(conv_bn(3, 16), conv_bn(16, 16))
+        self.enc2 = nn.Sequential(conv_bn(16, 32), conv_bn(32, 32))
+        self.bottom = conv_bn(32, 64)
+        self.up2 = nn.ConvTranspose2d(64, 32, 2, stride=2)
+        self.dec2 = conv_bn(64, 32)
+        self.up1 = nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1, groups=2)
+        self.dec1 = conv_bn(32, 16)
+        self.head = nn.Conv2d(16, classes, 1)
+
+    def forward(self, x):
+        e1 = self.enc1(x)
+        e2 = self.enc2(F.max_pool2d(e1, 2))
+        b = self.bottom(F.max_pool2d(e2, 2))
+        d2 = self.dec2(torch.cat([self.up2(b), e2], 1))
+        d1 = self.dec1(torch.cat([self.up1(d2), e1], 1))
+        return self.head(d1)
+
+
 BUILDERS = {
     "fpn": (Fpn, "FPN: lateral 1x1 convs, nearest upsampling, adds"),
     "lraspp": (Lraspp, "torchvision LRASPPHead, bilinear resize to the input size"),
     "deeplab": (DeepLab, "DeepLabV3 head: torchvision ASPP (image pooling resized by size)"),
+    "unet": (UNet, "U-Net: transposed convs (plain, grouped with output padding), concat skips"),
     "yolo": (Yolo, "YOLO-style neck and three detection heads (three outputs)"),
 }
 
@@ -155,7 +180,7 @@ def randomize(model, seed):
     g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, nn.Conv2d) and m.bias is not None:
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and m.bias is not None:
                 m.bias.copy_((torch.rand(m.bias.shape, generator=g) - 0.5) * 0.2)
             if isinstance(m, nn.BatchNorm2d):
                 m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=g))

@@ -36,7 +36,8 @@ impl Graph {
             .zip(&shapes)
             .map(|(node, out)| {
                 let out = &out[0];
-                let macs = node.op.macs(out);
+                let input = node.inputs.first().map(|i| &shapes[i.node][i.slot]);
+                let macs = node.op.macs(input, out);
                 LayerSummary {
                     name: node.name.clone(),
                     op: node.op.type_name(),

@@ -7,7 +7,7 @@
 //! layer's columns index). Both lists are sorted and distinct.
 
 use crate::rules::{ChannelRule, ChannelWeight, Side};
-use crate::{Conv2d, Op};
+use crate::{Conv2d, ConvTranspose2d, Op};
 
 impl Op {
     /// The op without output channels `out` and input channels `input`, or `None` when the op
@@ -29,17 +29,20 @@ impl Op {
             _ if cuts.is_empty() => return None,
             _ => self.clone(),
         };
-        let depthwise =
-            matches!(op, Op::Conv2d(_)) && self.channel_rule() == ChannelRule::PassThrough;
+        let depthwise = self.channel_rule() == ChannelRule::PassThrough;
         let mut arrays = op.arrays_mut();
         for (w, indices) in &cuts {
             *arrays[w.array] = arrays[w.array].without(w.axis, indices);
         }
-        if let Op::Conv2d(Conv2d { groups, weight, .. }) = &mut op
-            && depthwise
-        {
-            // One group per channel.
-            *groups = weight.shape[0];
+        match &mut op {
+            // A depthwise conv has one group per channel.
+            Op::Conv2d(Conv2d { groups, weight, .. })
+            | Op::ConvTranspose2d(ConvTranspose2d { groups, weight, .. })
+                if depthwise =>
+            {
+                *groups = weight.shape[0]
+            }
+            _ => {}
         }
         Some(op)
     }

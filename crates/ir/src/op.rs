@@ -38,6 +38,40 @@ impl Conv2d {
     }
 }
 
+/// A 2-D transposed convolution (ONNX `ConvTranspose`): each input pixel spreads a kernel over
+/// the output, `stride` apart. The learned upsampling of U-Nets and segmentation decoders.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConvTranspose2d {
+    /// `[in_channels, out_channels / groups, kh, kw]` (PyTorch's and ONNX's layout).
+    pub weight: Array,
+    /// `[out_channels]`
+    pub bias: Option<Array>,
+    /// `[sh, sw]`
+    pub stride: [usize; 2],
+    /// `[top, left, bottom, right]`, cropped from the full output.
+    pub padding: [usize; 4],
+    /// `[h, w]` added at the bottom and right of the output (less than the stride).
+    pub output_padding: [usize; 2],
+    /// `[dh, dw]`
+    pub dilation: [usize; 2],
+    pub groups: usize,
+}
+
+impl ConvTranspose2d {
+    /// Output channels (all groups).
+    pub fn out_channels(&self) -> usize {
+        self.weight.shape[1] * self.groups
+    }
+    /// Input channels.
+    pub fn in_channels(&self) -> usize {
+        self.weight.shape[0]
+    }
+    /// `[kh, kw]`
+    pub fn kernel(&self) -> [usize; 2] {
+        [self.weight.shape[2], self.weight.shape[3]]
+    }
+}
+
 /// Batch normalisation over the channel axis (ONNX `BatchNormalization`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BatchNorm2d {
@@ -127,6 +161,7 @@ pub enum Op {
         shape: Vec<usize>,
     },
     Conv2d(Conv2d),
+    ConvTranspose2d(ConvTranspose2d),
     BatchNorm2d(BatchNorm2d),
     Linear(Linear),
     Relu,
@@ -218,6 +253,7 @@ impl Op {
         match self {
             Op::Input { .. } => "Input",
             Op::Conv2d(_) => "Conv",
+            Op::ConvTranspose2d(_) => "ConvTranspose",
             Op::BatchNorm2d(_) => "BatchNormalization",
             Op::Linear(_) => "Gemm",
             Op::Relu => "Relu",

@@ -7,7 +7,7 @@
 //! a new op cannot be pruned by a default it never chose. Shape inference is in `shape`; the
 //! cut itself (removing or zeroing channels of one op) in `cut`.
 
-use crate::{Array, Conv2d, Op, Shape};
+use crate::{Array, Op, Shape};
 
 /// How many inputs an op reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +116,7 @@ impl Op {
             Op::Add | Op::Mul | Op::Sub | Op::Div => Arity::Exactly(2),
             Op::Concat { .. } => Arity::AtLeastOne,
             Op::Conv2d(_)
+            | Op::ConvTranspose2d(_)
             | Op::BatchNorm2d(_)
             | Op::Linear(_)
             | Op::Relu
@@ -145,7 +146,8 @@ impl Op {
     pub fn channel_rule(&self) -> ChannelRule<'_> {
         match self {
             Op::Input { .. } | Op::Constant { .. } | Op::Linear(_) => ChannelRule::Fresh,
-            Op::Conv2d(c) => conv_rule(c),
+            Op::Conv2d(c) => conv_rule(c.groups, c.in_channels(), c.out_channels()),
+            Op::ConvTranspose2d(c) => conv_rule(c.groups, c.in_channels(), c.out_channels()),
             Op::BatchNorm2d(_)
             | Op::Relu
             | Op::Clip { .. }
@@ -190,7 +192,7 @@ impl Op {
         use {Side::*, WeightRole::*};
         match self {
             Op::Conv2d(c) => {
-                let mut w = match conv_rule(c) {
+                let mut w = match self.channel_rule() {
                     ChannelRule::PassThrough => vec![weight(0, 0, Out, Filter)],
                     _ => vec![
                         weight(0, 0, Out, Filter),
@@ -198,6 +200,22 @@ impl Op {
                             per_block: c.groups > 1,
                             ..weight(0, 1, In, Filter)
                         },
+                    ],
+                };
+                w.extend(c.bias.as_ref().map(|_| weight(1, 0, Out, Bias)));
+                w
+            }
+            // The weight is `[in, out / groups, ..]`: input channels on axis 0, one block's
+            // output channels on axis 1 (a depthwise one's axis 0 is its only channel axis).
+            Op::ConvTranspose2d(c) => {
+                let mut w = match self.channel_rule() {
+                    ChannelRule::PassThrough => vec![weight(0, 0, Out, Filter)],
+                    _ => vec![
+                        ChannelWeight {
+                            per_block: c.groups > 1,
+                            ..weight(0, 1, Out, Filter)
+                        },
+                        weight(0, 0, In, Filter),
                     ],
                 };
                 w.extend(c.bias.as_ref().map(|_| weight(1, 0, Out, Bias)));
@@ -252,6 +270,7 @@ impl Op {
     pub fn arrays(&self) -> Vec<&Array> {
         match self {
             Op::Conv2d(c) => std::iter::once(&c.weight).chain(c.bias.as_ref()).collect(),
+            Op::ConvTranspose2d(c) => std::iter::once(&c.weight).chain(c.bias.as_ref()).collect(),
             Op::Linear(l) => std::iter::once(&l.weight).chain(l.bias.as_ref()).collect(),
             Op::BatchNorm2d(b) => vec![&b.gamma, &b.beta, &b.mean, &b.var],
             Op::Constant { value } => vec![value],
@@ -266,6 +285,9 @@ impl Op {
     pub fn arrays_mut(&mut self) -> Vec<&mut Array> {
         match self {
             Op::Conv2d(c) => std::iter::once(&mut c.weight)
+                .chain(c.bias.as_mut())
+                .collect(),
+            Op::ConvTranspose2d(c) => std::iter::once(&mut c.weight)
                 .chain(c.bias.as_mut())
                 .collect(),
             Op::Linear(l) => std::iter::once(&mut l.weight)
@@ -299,12 +321,16 @@ impl Op {
             .sum()
     }
 
-    /// Multiply-accumulates for one sample producing `out`, as thop and Torch-Pruning count
-    /// them for CNNs: convolutions and linear layers; element-wise ops, normalisation and
-    /// pooling count 0.
-    pub fn macs(&self, out: &Shape) -> u64 {
+    /// Multiply-accumulates for one sample reading `input` (its input 0, if any) and producing
+    /// `out`, as thop and Torch-Pruning count them for CNNs: convolutions and linear layers;
+    /// element-wise ops, normalisation and pooling count 0. A transposed conv counts what it
+    /// computes: every input pixel times its kernels.
+    pub fn macs(&self, input: Option<&Shape>, out: &Shape) -> u64 {
+        let pixels =
+            |s: Option<&Shape>| s.map_or(0, |s| s.iter().skip(1).product::<usize>()) as u64;
         match self {
             Op::Conv2d(c) => out.iter().product::<usize>() as u64 * c.weight.row_len() as u64,
+            Op::ConvTranspose2d(c) => pixels(input) * c.weight.len() as u64,
             Op::Linear(l) => (l.in_features() * l.out_features()) as u64,
             Op::Input { .. }
             | Op::Constant { .. }
@@ -338,14 +364,14 @@ impl Op {
     }
 }
 
-/// A plain conv mixes all channels; a depthwise conv (`groups == in == out`) maps channel `c`
-/// to channel `c`; any other grouped conv keeps its groups apart.
-fn conv_rule(c: &Conv2d) -> ChannelRule<'static> {
-    if c.groups == 1 {
+/// A plain conv (or transposed conv) mixes all channels; a depthwise one (`groups == in ==
+/// out`) maps channel `c` to channel `c`; any other grouped one keeps its groups apart.
+fn conv_rule(groups: usize, inputs: usize, outputs: usize) -> ChannelRule<'static> {
+    if groups == 1 {
         ChannelRule::Fresh
-    } else if c.groups == c.in_channels() && c.groups == c.out_channels() {
+    } else if groups == inputs && groups == outputs {
         ChannelRule::PassThrough
     } else {
-        ChannelRule::Grouped { groups: c.groups }
+        ChannelRule::Grouped { groups }
     }
 }

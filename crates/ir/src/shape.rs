@@ -1,7 +1,7 @@
 //! Shape inference: one rule per op, on per-sample shapes (the batch axis is left out).
 
 use crate::limits::tensor_elements;
-use crate::{Arity, Conv2d, Graph, IrError, Node, Op, PadMode, Pool2d};
+use crate::{Arity, Conv2d, ConvTranspose2d, Graph, IrError, Node, Op, PadMode, Pool2d};
 
 /// The shape of one sample of a value, e.g. `[C, H, W]` or `[features]`.
 pub type Shape = Vec<usize>;
@@ -62,6 +62,7 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
     match &node.op {
         Op::Input { shape } => Ok(shape.clone()),
         Op::Conv2d(conv) => conv_shape(conv, x.unwrap()).map_err(fail),
+        Op::ConvTranspose2d(conv) => conv_transpose_shape(conv, x.unwrap()).map_err(fail),
         Op::BatchNorm2d(bn) => {
             let x = x.unwrap();
             let arrays_ok = [&bn.beta, &bn.mean, &bn.var]
@@ -293,6 +294,59 @@ fn conv_shape(conv: &Conv2d, x: &Shape) -> Result<Shape, String> {
         _ => Err(format!(
             "kernel {:?} does not fit input {x:?} with padding {:?}",
             conv.kernel(),
+            conv.padding
+        )),
+    }
+}
+
+fn conv_transpose_shape(conv: &ConvTranspose2d, x: &Shape) -> Result<Shape, String> {
+    let w = &conv.weight.shape;
+    if w.len() != 4 || conv.groups == 0 || !w[0].is_multiple_of(conv.groups) || w.contains(&0) {
+        return Err(format!(
+            "weight {w:?} must be [in, out/groups, kh, kw] with in divisible by groups {}",
+            conv.groups
+        ));
+    }
+    if let Some(b) = &conv.bias
+        && b.shape != [conv.out_channels()]
+    {
+        return Err(format!(
+            "bias {:?} must be [{}]",
+            b.shape,
+            conv.out_channels()
+        ));
+    }
+    let [c, h, wd] = x.as_slice() else {
+        return Err(format!("input must be [C, H, W], got {x:?}"));
+    };
+    if *c != conv.in_channels() {
+        return Err(format!(
+            "input has {c} channels but the weight {w:?} reads {}",
+            w[0]
+        ));
+    }
+    let positive = !conv.stride.contains(&0) && !conv.dilation.contains(&0);
+    let padding_fits =
+        (0..2).all(|a| conv.output_padding[a] < conv.stride[a].max(conv.dilation[a]));
+    if !positive || !padding_fits {
+        return Err(format!(
+            "stride {:?} and dilation {:?} must be positive and output padding {:?} smaller than one of them",
+            conv.stride, conv.dilation, conv.output_padding
+        ));
+    }
+    // (in - 1) * stride + dilation * (k - 1) + 1 + output padding - pads
+    let out = |axis: usize, len: usize| {
+        let full = (len - 1)
+            .checked_mul(conv.stride[axis])?
+            .checked_add(conv.dilation[axis].checked_mul(w[2 + axis] - 1)?)?
+            .checked_add(1 + conv.output_padding[axis])?;
+        full.checked_sub(conv.padding[axis].checked_add(conv.padding[axis + 2])?)
+            .filter(|&n| n > 0)
+    };
+    match (out(0, *h), out(1, *wd)) {
+        (Some(oh), Some(ow)) => Ok(vec![conv.out_channels(), oh, ow]),
+        _ => Err(format!(
+            "padding {:?} crops away the whole output of input {x:?}",
             conv.padding
         )),
     }

@@ -362,6 +362,20 @@ impl Writer<'_> {
                     int("group", c.groups as i64),
                 ]
             }
+            Op::ConvTranspose2d(c) => {
+                input.push(self.weight(node, "weight", &c.weight)?);
+                if let Some(b) = &c.bias {
+                    input.push(self.weight(node, "bias", b)?);
+                }
+                vec![
+                    ints("kernel_shape", &c.kernel()),
+                    ints("strides", &c.stride),
+                    ints("pads", &c.padding),
+                    ints("output_padding", &c.output_padding),
+                    ints("dilations", &c.dilation),
+                    int("group", c.groups as i64),
+                ]
+            }
             Op::BatchNorm2d(b) => {
                 input.push(self.weight(node, "weight", &b.gamma)?);
                 input.push(self.weight(node, "bias", &b.beta)?);

@@ -76,6 +76,15 @@ impl MemberKind {
     }
 }
 
+/// Whether `op` computes its channels with filters (a conv, transposed conv, depthwise conv or
+/// linear layer): the layers a user names and reports list.
+pub fn has_filters(op: &Op) -> bool {
+    matches!(
+        MemberKind::of(op, Side::Out, 1),
+        Some((MemberKind::Filters | MemberKind::Depthwise, _))
+    )
+}
+
 /// One layer slice of a group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {

@@ -33,5 +33,5 @@ pub mod surgery;
 
 pub use analysis::DependencyGraph;
 pub use error::PruneError;
-pub use group::{ChannelGroup, Member, MemberKind, ValueSlice};
+pub use group::{ChannelGroup, Member, MemberKind, ValueSlice, has_filters};
 pub use surgery::{mask_group, mask_groups, prune_group, prune_groups};

@@ -158,15 +158,20 @@ fn check(name: &str, graph: &Graph, input_file: &Path, want: Option<&Array>) {
     std::fs::remove_dir_all(dir).ok();
 }
 
-#[test]
-fn the_test_zoo_round_trips_and_prunes() {
-    let zoo = repo().join("crates/onnx/tests/zoo");
-    let mut models: Vec<PathBuf> = std::fs::read_dir(&zoo)
+/// The model folders (those with a `model.onnx`) of a zoo in the repository, sorted.
+fn models_in(zoo: &str) -> Vec<PathBuf> {
+    let mut models: Vec<PathBuf> = std::fs::read_dir(repo().join(zoo))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.join("model.onnx").exists())
         .collect();
     models.sort();
+    models
+}
+
+#[test]
+fn the_test_zoo_round_trips_and_prunes() {
+    let models = models_in("crates/onnx/tests/zoo");
     assert!(models.len() >= 12, "the zoo has {} models", models.len());
     for dir in models {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
@@ -185,13 +190,7 @@ fn the_test_zoo_round_trips_and_prunes() {
 /// 3x32x32. Every output is compared.
 #[test]
 fn the_dense_prediction_zoo_round_trips_and_prunes() {
-    let zoo = repo().join("crates/onnx/tests/dense_zoo");
-    let mut models: Vec<PathBuf> = std::fs::read_dir(&zoo)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("model.onnx").exists())
-        .collect();
-    models.sort();
+    let models = models_in("crates/onnx/tests/dense_zoo");
     assert!(
         models.len() >= 10,
         "the dense zoo has {} models",

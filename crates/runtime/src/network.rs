@@ -2,8 +2,8 @@
 
 use crate::RuntimeError;
 use crate::ops::{self, align_for_broadcast, padded, padding_pairs};
-use burn::tensor::module::{batch_norm, batch_norm_train, conv2d};
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::module::{batch_norm, batch_norm_train, conv_transpose2d, conv2d};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
 use shears_ir::{Array, Graph, Op, OutletId, Shape};
 
@@ -60,6 +60,15 @@ enum Step {
         bias: Option<usize>,
         shape: [usize; 4],
         options: ConvOptions<2>,
+    },
+    /// Computed with no padding and cropped by `crop` (`[top, left, bottom, right]`), which
+    /// also covers ONNX's asymmetric pads.
+    ConvTranspose {
+        weight: usize,
+        bias: Option<usize>,
+        shape: [usize; 4],
+        options: ConvTransposeOptions<2>,
+        crop: [usize; 4],
     },
     /// Running mean is `stats[stats]`, running variance `stats[stats + 1]`.
     BatchNorm {
@@ -151,6 +160,24 @@ impl Network {
                             c.dilation,
                             c.groups,
                         ),
+                    }
+                }
+                Op::ConvTranspose2d(c) => {
+                    let [i, o, kh, kw] = c.weight.shape[..] else {
+                        unreachable!("verified")
+                    };
+                    Step::ConvTranspose {
+                        weight: net.add_param(&c.weight),
+                        bias: c.bias.as_ref().map(|b| net.add_param(b)),
+                        shape: [i, o, kh, kw],
+                        options: ConvTransposeOptions::new(
+                            c.stride,
+                            [0, 0],
+                            c.output_padding,
+                            c.dilation,
+                            c.groups,
+                        ),
+                        crop: c.padding,
                     }
                 }
                 Op::BatchNorm2d(bn) => Step::BatchNorm {
@@ -510,6 +537,23 @@ impl Network {
                 bias.map(p),
                 options.clone(),
             ),
+            Step::ConvTranspose {
+                weight,
+                bias,
+                shape,
+                options,
+                crop: [top, left, bottom, right],
+            } => {
+                let y = conv_transpose2d(
+                    args.swap_remove(0),
+                    p(*weight).reshape(*shape),
+                    bias.map(p),
+                    options.clone(),
+                );
+                let [_, _, h, w] = y.dims();
+                y.narrow(2, *top, h - top - bottom)
+                    .narrow(3, *left, w - left - right)
+            }
             Step::Linear {
                 weight,
                 bias,
@@ -610,6 +654,12 @@ impl Network {
                         b.data = param(*i);
                     }
                 }
+                (Op::ConvTranspose2d(c), Step::ConvTranspose { weight, bias, .. }) => {
+                    c.weight.data = param(*weight);
+                    if let (Some(b), Some(i)) = (&mut c.bias, bias) {
+                        b.data = param(*i);
+                    }
+                }
                 (Op::Linear(l), Step::Linear { weight, bias, .. }) => {
                     l.weight.data = param(*weight);
                     if let (Some(b), Some(i)) = (&mut l.bias, bias) {
@@ -628,7 +678,13 @@ impl Network {
                     bn.var.data = stat(stats + 1);
                 }
                 (_, Step::Input | Step::Constant(_) | Step::Plain(_)) => {}
-                (_, Step::Conv { .. } | Step::Linear { .. } | Step::BatchNorm { .. }) => {
+                (
+                    _,
+                    Step::Conv { .. }
+                    | Step::ConvTranspose { .. }
+                    | Step::Linear { .. }
+                    | Step::BatchNorm { .. },
+                ) => {
                     unreachable!("each step is built from its node's op")
                 }
             }

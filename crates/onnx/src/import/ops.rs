@@ -7,7 +7,7 @@
 use super::context::{Ctx, Input, MAX_EXTENT};
 use super::{layout, resize};
 use crate::{OnnxError, momentum};
-use shears_ir::{Array, BatchNorm2d, Conv2d, Linear, Op, Pool2d};
+use shears_ir::{Array, BatchNorm2d, Conv2d, ConvTranspose2d, Linear, Op, Pool2d};
 
 /// Where a part of an imported node reads a value from.
 #[derive(Clone, Copy, Debug)]
@@ -66,6 +66,7 @@ pub(crate) type ImportFn = fn(&Ctx) -> Result<Imported, OnnxError>;
 pub(crate) fn importer(op_type: &str) -> Option<ImportFn> {
     Some(match op_type {
         "Conv" => conv,
+        "ConvTranspose" => conv_transpose,
         "BatchNormalization" => batch_norm,
         "Gemm" => gemm,
         "MatMul" => matmul,
@@ -135,6 +136,84 @@ fn conv(ctx: &Ctx) -> Result<Imported, OnnxError> {
         bias,
         stride,
         padding,
+        dilation,
+        groups,
+    }))
+}
+
+/// `ConvTranspose`: pads from `pads`, or worked out from `output_shape` or `auto_pad` as the
+/// spec says (the total padding split evenly, the odd one at the end for `SAME_UPPER`).
+fn conv_transpose(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    let weight = ctx.required_weight(1, "weight")?;
+    let [_, _, kh, kw] = weight.shape[..] else {
+        return Err(ctx.fail(format!(
+            "weight has shape {:?}; shears supports 2-D transposed convolutions only ([in, out/groups, kh, kw])",
+            weight.shape
+        )));
+    };
+    if weight.shape.contains(&0) {
+        return Err(ctx.fail(format!("weight has an empty axis: {:?}", weight.shape)));
+    }
+    let stride = ctx.pair("strides", 1)?;
+    let dilation = ctx.pair("dilations", 1)?;
+    let output_padding = match ctx.usizes("output_padding", 2, 0, 0)?[..] {
+        [h, w] => [h, w],
+        _ => unreachable!("two values"),
+    };
+    let groups = usize::try_from(ctx.int("group", 1)?)
+        .ok()
+        .filter(|g| (1..=MAX_EXTENT).contains(g))
+        .ok_or_else(|| ctx.fail(format!("attribute 'group' must be from 1 to {MAX_EXTENT}")))?;
+    let auto_pad = ctx.string("auto_pad")?.unwrap_or_default();
+    let output_shape = ctx.ints("output_shape")?;
+    let padding = if output_shape.is_none() && matches!(auto_pad.as_str(), "" | "NOTSET") {
+        let p = ctx.usizes("pads", 4, 0, 0)?;
+        [p[0], p[1], p[2], p[3]]
+    } else if auto_pad == "VALID" {
+        [0; 4]
+    } else {
+        let shape = ctx.shape(0)?;
+        let [_, h, w] = shape[..] else {
+            return Err(ctx.fail(format!(
+                "input must be [N, C, H, W], got per-sample shape {shape:?}"
+            )));
+        };
+        let wanted: Vec<usize> = match output_shape {
+            Some(s) => s[s.len().saturating_sub(2)..]
+                .iter()
+                .map(|&v| usize::try_from(v).unwrap_or(0))
+                .collect(),
+            None => vec![h * stride[0], w * stride[1]],
+        };
+        let mut pads = [0; 4];
+        for (axis, len) in [h, w].into_iter().enumerate() {
+            let full = (len - 1) * stride[axis]
+                + output_padding[axis]
+                + dilation[axis] * ([kh, kw][axis] - 1)
+                + 1;
+            let total = full
+                .checked_sub(*wanted.get(axis).unwrap_or(&0))
+                .ok_or_else(|| {
+                    ctx.fail(format!(
+                        "output_shape {wanted:?} is larger than the full output"
+                    ))
+                })?;
+            let (begin, end) = if auto_pad == "SAME_UPPER" {
+                (total / 2, total - total / 2)
+            } else {
+                (total - total / 2, total / 2)
+            };
+            pads[axis] = begin;
+            pads[axis + 2] = end;
+        }
+        pads
+    };
+    Imported::unary(Op::ConvTranspose2d(ConvTranspose2d {
+        weight,
+        bias: ctx.weight(2, "bias")?,
+        stride,
+        padding,
+        output_padding,
         dilation,
         groups,
     }))

@@ -113,6 +113,24 @@ fn versions(op_type: &str) -> Option<&'static [Version]> {
                 )]
             }
         }
+        "ConvTranspose" => {
+            const {
+                &[v(
+                    1,
+                    (2, 3),
+                    &[
+                        ("auto_pad", S),
+                        ("dilations", IS),
+                        ("group", I),
+                        ("kernel_shape", IS),
+                        ("output_padding", IS),
+                        ("output_shape", IS),
+                        ("pads", IS),
+                        ("strides", IS),
+                    ],
+                )]
+            }
+        }
         "BatchNormalization" => {
             const {
                 &[

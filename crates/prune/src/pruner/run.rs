@@ -7,8 +7,8 @@ use crate::importance::{GroupScores, ScoreContext};
 use crate::schedule::{
     Cut, OriginalChannels, PlanInput, StepPlan, Target, apply, cuts_with_counts, plan_for,
 };
-use crate::{ChannelGroup, DependencyGraph, PruneError};
-use shears_ir::{Graph, Op};
+use crate::{ChannelGroup, DependencyGraph, PruneError, has_filters};
+use shears_ir::Graph;
 use shears_runtime::train::{EvalReport, Quiet, RunIdentity, TrainConfig, evaluate, train};
 use std::time::Instant;
 
@@ -400,21 +400,20 @@ fn check_reached(
     )))
 }
 
-/// Every conv and linear layer with its output width, in graph order.
+/// Every layer with filters (conv, transposed conv, linear) with its output width, in graph
+/// order.
 pub(crate) fn layer_widths(graph: &Graph) -> Vec<LayerWidth> {
+    let Ok(shapes) = graph.infer_shapes() else {
+        return Vec::new();
+    };
     graph
         .nodes
         .iter()
-        .filter_map(|n| {
-            let channels = match &n.op {
-                Op::Conv2d(c) => c.out_channels(),
-                Op::Linear(l) => l.out_features(),
-                _ => return None,
-            };
-            Some(LayerWidth {
-                name: n.name.clone(),
-                channels,
-            })
+        .zip(shapes)
+        .filter(|(n, _)| has_filters(&n.op))
+        .map(|(n, shape)| LayerWidth {
+            name: n.name.clone(),
+            channels: shape[0].first().copied().unwrap_or(0),
         })
         .collect()
 }

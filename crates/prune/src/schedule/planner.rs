@@ -10,9 +10,9 @@
 
 use super::pattern::matches;
 use crate::importance::{GroupScores, Normalization, weight_members};
-use crate::{ChannelGroup, PruneError};
+use crate::{ChannelGroup, PruneError, has_filters};
 use serde::{Deserialize, Serialize};
-use shears_ir::{Graph, Op};
+use shears_ir::Graph;
 use std::collections::BTreeMap;
 
 /// Rank channels within each group, or across all groups.
@@ -325,12 +325,12 @@ fn producer_names(group: &ChannelGroup) -> Vec<&str> {
     weight_members(group).map(|m| m.name.as_str()).collect()
 }
 
-/// Names of conv and linear layers in graph order.
+/// Names of the layers with filters (conv, transposed conv, linear) in graph order.
 pub(crate) fn weight_layers(graph: &Graph) -> impl Iterator<Item = &str> {
     graph
         .nodes
         .iter()
-        .filter(|n| matches!(n.op, Op::Conv2d(_) | Op::Linear(_)))
+        .filter(|n| has_filters(&n.op))
         .map(|n| n.name.as_str())
 }
 
