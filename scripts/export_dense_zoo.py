@@ -159,11 +159,34 @@ class UNet(nn.Module):
         return self.head(d1)
 
 
+class GeluBlock(nn.Module):
+    """ConvNeXt's inverted bottleneck in channels-first form: a 7x7 depthwise conv, 1x1 convs
+    to 4x and back with GELU between (exact, then the tanh approximation), a residual add."""
+
+    def __init__(self, classes=5):
+        super().__init__()
+        self.stem = conv_bn(3, 16, 2)
+        self.blocks = nn.ModuleList()
+        for approximate in ("none", "tanh"):
+            self.blocks.append(nn.Sequential(
+                nn.Conv2d(16, 16, 7, padding=3, groups=16), nn.BatchNorm2d(16),
+                nn.Conv2d(16, 64, 1), nn.GELU(approximate=approximate), nn.Conv2d(64, 16, 1),
+            ))
+        self.head = nn.Conv2d(16, classes, 1)
+
+    def forward(self, x):
+        x = self.stem(x)
+        for block in self.blocks:
+            x = x + block(x)
+        return self.head(x)
+
+
 BUILDERS = {
     "fpn": (Fpn, "FPN: lateral 1x1 convs, nearest upsampling, adds"),
     "lraspp": (Lraspp, "torchvision LRASPPHead, bilinear resize to the input size"),
     "deeplab": (DeepLab, "DeepLabV3 head: torchvision ASPP (image pooling resized by size)"),
     "unet": (UNet, "U-Net: transposed convs (plain, grouped with output padding), concat skips"),
+    "gelu": (GeluBlock, "ConvNeXt-style inverted bottlenecks, exact and tanh GELU, residuals"),
     "yolo": (Yolo, "YOLO-style neck and three detection heads (three outputs)"),
 }
 

@@ -184,6 +184,12 @@ pub enum Op {
     /// `x * sigmoid(x)`
     Silu,
     Tanh,
+    /// The Gauss error function, element-wise (the exact GELU is written with it).
+    Erf,
+    /// `x * Φ(x)` (ONNX `Gelu`, 20); `tanh` selects the tanh approximation.
+    Gelu {
+        tanh: bool,
+    },
     MaxPool2d(Pool2d),
     AvgPool2d(Pool2d),
     /// Mean over the spatial axes, keeping them as 1x1 (ONNX `GlobalAveragePool`).
@@ -264,6 +270,8 @@ impl Op {
             Op::HardSwish => "HardSwish",
             Op::Silu => "Silu",
             Op::Tanh => "Tanh",
+            Op::Erf => "Erf",
+            Op::Gelu { .. } => "Gelu",
             Op::MaxPool2d(_) => "MaxPool",
             Op::AvgPool2d(_) => "AveragePool",
             Op::GlobalAvgPool => "GlobalAveragePool",

@@ -127,6 +127,8 @@ impl Op {
             | Op::HardSwish
             | Op::Silu
             | Op::Tanh
+            | Op::Erf
+            | Op::Gelu { .. }
             | Op::MaxPool2d(_)
             | Op::AvgPool2d(_)
             | Op::GlobalAvgPool
@@ -157,6 +159,8 @@ impl Op {
             | Op::HardSwish
             | Op::Silu
             | Op::Tanh
+            | Op::Erf
+            | Op::Gelu { .. }
             | Op::MaxPool2d(_)
             | Op::AvgPool2d(_)
             | Op::GlobalAvgPool
@@ -245,6 +249,8 @@ impl Op {
             | Op::HardSwish
             | Op::Silu
             | Op::Tanh
+            | Op::Erf
+            | Op::Gelu { .. }
             | Op::MaxPool2d(_)
             | Op::AvgPool2d(_)
             | Op::GlobalAvgPool
@@ -343,6 +349,8 @@ impl Op {
             | Op::HardSwish
             | Op::Silu
             | Op::Tanh
+            | Op::Erf
+            | Op::Gelu { .. }
             | Op::MaxPool2d(_)
             | Op::AvgPool2d(_)
             | Op::GlobalAvgPool

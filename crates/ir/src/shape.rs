@@ -236,6 +236,8 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
         | Op::HardSwish
         | Op::Silu
         | Op::Tanh
+        | Op::Erf
+        | Op::Gelu { .. }
         | Op::Identity => Ok(x.unwrap().clone()),
         Op::Dropout { ratio } => {
             if !(0.0..1.0).contains(ratio) {

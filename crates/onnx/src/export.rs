@@ -108,8 +108,8 @@ fn write(graph: &Graph, with_data: bool) -> Result<ModelProto, OnnxError> {
 
 /// The opset `graph` is written in: the one it was imported from if the exporter writes it
 /// (else [`OPSET_VERSION`]), raised to 13 for a softmax over an axis followed by others of
-/// size > 1 (before 13, Softmax flattened every axis from `axis` on) and to 19 for an average
-/// pool with dilation.
+/// size > 1 (before 13, Softmax flattened every axis from `axis` on), to 19 for an average
+/// pool with dilation and to 20 for `Gelu`.
 pub fn export_opset(graph: &Graph, shapes: &[Vec<Vec<usize>>]) -> i64 {
     let source = graph
         .onnx_opset
@@ -126,6 +126,7 @@ pub fn export_opset(graph: &Graph, shapes: &[Vec<Vec<usize>>]) -> i64 {
             }
         }
         Op::AvgPool2d(p) if p.dilation != [1, 1] => 19,
+        Op::Gelu { .. } => 20,
         _ => 0,
     });
     needs.fold(source, i64::max)
@@ -399,6 +400,7 @@ impl Writer<'_> {
                 vec![]
             }
             Op::LeakyRelu { alpha } => vec![float("alpha", *alpha)],
+            Op::Gelu { tanh } => vec![string("approximate", if *tanh { "tanh" } else { "none" })],
             Op::HardSigmoid { alpha, beta } => vec![float("alpha", *alpha), float("beta", *beta)],
             Op::Silu => return self.gated(name, "Sigmoid", vec![], input, output),
             Op::MaxPool2d(p) => {
@@ -431,6 +433,7 @@ impl Writer<'_> {
             | Op::Sigmoid
             | Op::HardSwish
             | Op::Tanh
+            | Op::Erf
             | Op::GlobalAvgPool
             | Op::Add
             | Op::Mul

@@ -77,6 +77,8 @@ pub(crate) fn importer(op_type: &str) -> Option<ImportFn> {
         "HardSigmoid" => hard_sigmoid,
         "HardSwish" => |_| Imported::unary(Op::HardSwish),
         "Tanh" => |_| Imported::unary(Op::Tanh),
+        "Erf" => |_| Imported::unary(Op::Erf),
+        "Gelu" => gelu,
         "MaxPool" => max_pool,
         "AveragePool" => avg_pool,
         "GlobalAveragePool" => |_| Imported::unary(Op::GlobalAvgPool),
@@ -139,6 +141,19 @@ fn conv(ctx: &Ctx) -> Result<Imported, OnnxError> {
         dilation,
         groups,
     }))
+}
+
+fn gelu(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    let tanh = match ctx.string("approximate")?.as_deref() {
+        None | Some("none") => false,
+        Some("tanh") => true,
+        Some(other) => {
+            return Err(ctx.fail(format!(
+                "approximate '{other}' is unknown ('none' or 'tanh')"
+            )));
+        }
+    };
+    Imported::unary(Op::Gelu { tanh })
 }
 
 /// `ConvTranspose`: pads from `pads`, or worked out from `output_shape` or `auto_pad` as the

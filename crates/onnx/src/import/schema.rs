@@ -232,6 +232,8 @@ fn versions(op_type: &str) -> Option<&'static [Version]> {
             }
         }
         "HardSwish" => const { &[v(14, ONE, &[])] },
+        "Erf" => const { &[v(9, ONE, &[])] },
+        "Gelu" => const { &[v(20, ONE, &[("approximate", S)])] },
         "MaxPool" => {
             const {
                 &[
