@@ -66,11 +66,14 @@ pub fn load(args: &ModelArgs, data: Option<DataShape>) -> Result<Graph> {
     Ok(shears_onnx::load_file_with(path, &options)?)
 }
 
-/// Writes `graph` as ONNX to the planned output `path`.
+/// Writes `graph` as ONNX to the planned output `path`, its external data file first.
 pub fn save(outputs: &Outputs, graph: &Graph, path: &Path) -> Result<()> {
-    let bytes = shears_onnx::save(graph)
+    let files = shears_onnx::to_files(graph, path)
         .with_context(|| format!("cannot write model '{}'", path.display()))?;
-    outputs.write(path, &bytes)
+    if let Some((data, bytes)) = &files.data {
+        outputs.write(data, bytes)?;
+    }
+    outputs.write(path, &files.model)
 }
 
 /// The model file MODEL names, if it is a file rather than a built-in (an input of the run).

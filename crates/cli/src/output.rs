@@ -28,6 +28,9 @@ pub struct Outputs {
     inputs: Vec<(PathBuf, &'static str)>,
     planned: Vec<Planned>,
     locks: Vec<OutputLock>,
+    /// Whether the model read keeps its weights in an external data file, as the model
+    /// written will.
+    external_model: bool,
 }
 
 #[derive(Debug)]
@@ -59,10 +62,20 @@ impl Outputs {
         if let Some(path) = crate::model::file_of(model) {
             for data in shears_onnx::external_data_files(path) {
                 self.input(data, "model's data file");
+                self.external_model = true;
             }
             self.input(path, "model");
         }
         self
+    }
+
+    /// Plans a model output, with its external data file when the model read has one (call
+    /// [`Outputs::model_input`] first). `own`: as for a resumed run's output.
+    pub fn model_output(&mut self, path: &Path, own: bool) -> &mut Self {
+        if self.external_model {
+            self.plan(&shears_onnx::data_path(path), "-o", own);
+        }
+        self.plan(path, "-o", own)
     }
 
     /// Plans an output file.
@@ -82,12 +95,18 @@ impl Outputs {
     ) -> Result<&mut Self> {
         let own = match resumed {
             Some(graph) => {
-                let bytes = shears_onnx::save(graph)?;
-                std::fs::read(output).is_ok_and(|b| b == bytes)
+                let files = shears_onnx::to_files(graph, output)?;
+                let holds =
+                    |path: &Path, bytes: &[u8]| std::fs::read(path).is_ok_and(|b| b == bytes);
+                holds(output, &files.model)
+                    && files
+                        .data
+                        .as_ref()
+                        .is_none_or(|(path, bytes)| holds(path, bytes))
             }
             None => false,
         };
-        self.plan(output, "-o", own);
+        self.model_output(output, own);
         Ok(self.checkpoint(checkpoint, resumed.is_some()))
     }
 

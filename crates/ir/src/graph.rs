@@ -39,6 +39,10 @@ pub struct Graph {
     /// graph built here); the exporter writes the same opset when it can.
     #[serde(default)]
     pub onnx_opset: Option<i64>,
+    /// Whether the ONNX file the graph was imported from kept its weights in an external data
+    /// file; the exporter then writes them the same way.
+    #[serde(default)]
+    pub onnx_external_data: bool,
 }
 
 impl Graph {

@@ -2,11 +2,11 @@
 //! `length` in `external_data`), as `torch.onnx.export` writes them since PyTorch 2.9
 //! (`m.onnx.data`). [`resolve`] reads them into `raw_data` before import, so the importer sees
 //! one self-contained model. Every size is checked against the limits and the file's length
-//! before anything is read.
+//! before anything is read. [`externalize`] does the reverse for export.
 
 use crate::OnnxError;
 use crate::proto::tensor_proto::{DataLocation, DataType};
-use crate::proto::{GraphProto, ModelProto, TensorProto};
+use crate::proto::{GraphProto, ModelProto, StringStringEntryProto, TensorProto};
 use crate::tensor::elements;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
@@ -17,15 +17,18 @@ pub(crate) fn is_external(t: &TensorProto) -> bool {
 }
 
 /// Reads the external data of every tensor of `model` (initializers and constant attributes),
-/// from files named relative to `dir`, the model file's directory.
-pub(crate) fn resolve(model: &mut ModelProto, dir: &Path) -> Result<(), OnnxError> {
+/// from files named relative to `dir`, the model file's directory. Returns whether there was
+/// any.
+pub(crate) fn resolve(model: &mut ModelProto, dir: &Path) -> Result<bool, OnnxError> {
     let Some(graph) = model.graph.as_mut() else {
-        return Ok(());
+        return Ok(false);
     };
+    let mut any = false;
     for t in tensors_mut(graph).filter(|t| is_external(t)) {
         read_into(t, dir)?;
+        any = true;
     }
-    Ok(())
+    Ok(any)
 }
 
 /// The data files `model` names, relative to `dir` (those inside it only).
@@ -40,6 +43,37 @@ pub(crate) fn files(model: &mut ModelProto, dir: &Path) -> Vec<PathBuf> {
     files.sort();
     files.dedup();
     files
+}
+
+/// Initializers smaller than this stay in the model file (ONNX's own threshold).
+const INLINE_BYTES: usize = 1024;
+
+/// Moves the data of every initializer of at least [`INLINE_BYTES`] out of `model` into the
+/// returned bytes, each tensor's entries naming `location` (a file name beside the model) and
+/// its offset and length there.
+pub(crate) fn externalize(model: &mut ModelProto, location: &str) -> Vec<u8> {
+    let mut data = Vec::new();
+    let Some(graph) = model.graph.as_mut() else {
+        return data;
+    };
+    for t in graph
+        .initializer
+        .iter_mut()
+        .filter(|t| t.raw_data.len() >= INLINE_BYTES)
+    {
+        let entry = |key: &str, value: String| StringStringEntryProto {
+            key: key.into(),
+            value,
+        };
+        t.external_data = vec![
+            entry("location", location.into()),
+            entry("offset", data.len().to_string()),
+            entry("length", t.raw_data.len().to_string()),
+        ];
+        t.data_location = DataLocation::External as i32;
+        data.append(&mut t.raw_data);
+    }
+    data
 }
 
 fn tensors_mut(g: &mut GraphProto) -> impl Iterator<Item = &mut TensorProto> {

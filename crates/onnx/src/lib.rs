@@ -24,24 +24,77 @@ pub use shears_files::Existing;
 
 use prost::Message;
 use shears_ir::Graph;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Serialises `graph` as an ONNX model.
 pub fn save(graph: &Graph) -> Result<Vec<u8>, OnnxError> {
     Ok(to_model(graph)?.encode_to_vec())
 }
 
-/// Writes `graph` as an ONNX model to `path`, atomically ([`shears_files::write_atomic`]: a
-/// unique temporary file in the same directory, fsynced, then renamed). `existing` says whether
-/// a regular file already at `path` may be replaced; anything else there is never replaced.
+/// Weights above this many bytes go to an external data file: a protobuf message, and so a
+/// self-contained ONNX model, cannot exceed 2 GB.
+pub const EXTERNAL_DATA_BYTES: usize = 1_900_000_000;
+
+/// An ONNX model as the files that hold it.
+pub struct ModelFiles {
+    pub model: Vec<u8>,
+    /// The external data file (path and bytes), where the weights are stored outside.
+    pub data: Option<(PathBuf, Vec<u8>)>,
+}
+
+/// The path of the external data file of a model written to `path`: `NAME.data` beside it,
+/// as PyTorch names it (`m.onnx.data`).
+pub fn data_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".data");
+    path.with_file_name(name)
+}
+
+/// `graph` as the files to write at `path`. The weights go to [`data_path`] when the model
+/// `graph` was imported from kept them outside ([`Graph::onnx_external_data`]) or when they
+/// exceed [`EXTERNAL_DATA_BYTES`]; else the model is one file.
+pub fn to_files(graph: &Graph, path: &Path) -> Result<ModelFiles, OnnxError> {
+    let mut model = to_model(graph)?;
+    let weights: usize = graph
+        .nodes
+        .iter()
+        .flat_map(|n| n.op.arrays())
+        .map(|a| a.len() * 4)
+        .sum();
+    if !graph.onnx_external_data && weights <= EXTERNAL_DATA_BYTES {
+        return Ok(ModelFiles {
+            model: model.encode_to_vec(),
+            data: None,
+        });
+    }
+    let data = data_path(path);
+    let location = data
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let bytes = external::externalize(&mut model, &location);
+    Ok(ModelFiles {
+        model: model.encode_to_vec(),
+        data: Some((data, bytes)),
+    })
+}
+
+/// Writes `graph` as an ONNX model to `path` (and its external data file, see [`to_files`]),
+/// atomically ([`shears_files::write_atomic`]: a unique temporary file in the same directory,
+/// fsynced, then renamed; the data file first). `existing` says whether a regular file already
+/// at either path may be replaced; anything else there is never replaced.
 pub fn save_file(
     graph: &Graph,
     path: impl AsRef<Path>,
     existing: Existing,
 ) -> Result<(), OnnxError> {
     let path = path.as_ref();
-    let bytes = save(graph)?;
-    Ok(shears_files::write_atomic(path, &bytes, existing)?)
+    let files = to_files(graph, path)?;
+    if let Some((data, bytes)) = &files.data {
+        shears_files::write_atomic(data, bytes, existing)?;
+    }
+    Ok(shears_files::write_atomic(path, &files.model, existing)?)
 }
 
 /// Reads an ONNX model from bytes. Weights in external data files need [`load_file`].
@@ -78,8 +131,10 @@ pub fn load_file_with(path: impl AsRef<Path>, options: &ImportOptions) -> Result
     let dir = path.parent().unwrap_or(Path::new("."));
     let read = || -> Result<Graph, OnnxError> {
         let mut model = decode(&bytes)?;
-        external::resolve(&mut model, dir)?;
-        from_model_with(&model, options)
+        let external = external::resolve(&mut model, dir)?;
+        let mut graph = from_model_with(&model, options)?;
+        graph.onnx_external_data = external;
+        Ok(graph)
     };
     read().map_err(|e| e.in_file(path))
 }

@@ -53,12 +53,51 @@ fn weights_in_a_data_file_beside_the_model_are_read() {
     let dir = scratch("read");
     let original = write_external(&dir);
     let graph = load_file(dir.join("m.onnx")).unwrap();
-    assert_eq!(graph, from_model(&original).unwrap());
+    let mut expected = from_model(&original).unwrap();
+    expected.onnx_external_data = true;
+    assert_eq!(graph, expected);
     // Bytes of the model alone cannot reach the data file: the error says how to read it.
     let bytes = std::fs::read(dir.join("m.onnx")).unwrap();
     let err = shears_onnx::load(&bytes).unwrap_err().to_string();
     assert!(err.contains("'m.onnx.data' beside the model file"), "{err}");
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_model_read_with_a_data_file_is_written_with_one() {
+    let dir = scratch("write");
+    write_external(&dir);
+    let graph = load_file(dir.join("m.onnx")).unwrap();
+    let out = dir.join("out.onnx");
+    shears_onnx::save_file(&graph, &out, shears_onnx::Existing::Refuse).unwrap();
+    let data = std::fs::read(dir.join("out.onnx.data")).unwrap();
+    let weights: usize = graph
+        .nodes
+        .iter()
+        .flat_map(|n| n.op.arrays())
+        .map(|a| a.len() * 4)
+        .sum();
+    let inline = std::fs::metadata(&out).unwrap().len() as usize;
+    // Every initializer of at least 1 KiB is in the data file, the model file holds the rest.
+    assert!(
+        data.len() > weights * 9 / 10 && data.len() <= weights,
+        "{} of {weights}",
+        data.len()
+    );
+    assert!(inline < weights / 10, "the model file holds {inline} bytes");
+    assert_eq!(load_file(&out).unwrap(), graph);
+    // Both files are outputs: an existing data file is not replaced without being allowed to.
+    std::fs::remove_file(&out).unwrap();
+    let err = shears_onnx::save_file(&graph, &out, shears_onnx::Existing::Refuse).unwrap_err();
+    assert!(err.to_string().contains("out.onnx.data"), "{err}");
+    assert!(!out.exists());
+    // A self-contained model stays self-contained.
+    let mut inline_graph = graph.clone();
+    inline_graph.onnx_external_data = false;
+    let single = dir.join("single.onnx");
+    shears_onnx::save_file(&inline_graph, &single, shears_onnx::Existing::Refuse).unwrap();
+    assert!(!dir.join("single.onnx.data").exists());
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

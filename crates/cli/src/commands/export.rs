@@ -10,7 +10,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     let mut outputs = Outputs::new(args.force);
     outputs
         .model_input(&args.model.model)
-        .file(&args.output, "-o")
+        .model_output(&args.output, false)
         .claim()?;
     let graph = model::load(&args.model, None)?;
     model::save(&outputs, &graph, &args.output)?;
