@@ -15,6 +15,7 @@ mode, so BatchNorm is folded into the convolutions; input 'input' [N, 1, 28, 28]
 accuracy, the ONNX op types, and runs scripts/ort_eval.py on the file (ONNX Runtime accuracy).
 
 Run: python3 scripts/train_torch_fashion_mnist.py [--epochs 12] [--out runs/torch-fmnist/torch_cnn.onnx]
+                                                   [--arch small-cnn|resnet20]
                                                    [--data-dir /usr/share/datasets/fashion-mnist]
      (about 40 s per epoch on 2 otherwise idle CPU threads, so the default 12 epochs take
      about 8-9 minutes; several times longer when a build shares the cores)
@@ -117,6 +118,9 @@ def main():
     parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--arch", choices=["small-cnn", "resnet20"], default="small-cnn",
+                        help="the network: the small CNN above, or the CIFAR ResNet-20 of "
+                             "scripts/torch_models.py on one input channel")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -127,7 +131,12 @@ def main():
     test_x, test_y = load(args.data_dir, "t10k")
     padded = F.pad(train_x, (2, 2, 2, 2))  # zero pixels, padded before normalisation
 
-    model = SmallCNN()
+    if args.arch == "resnet20":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from torch_models import CifarResNet
+        model = CifarResNet(3, in_channels=1)
+    else:
+        model = SmallCNN()
     batch = 128
     steps_per_epoch = math.ceil(len(train_x) / batch)
     total_steps = args.epochs * steps_per_epoch

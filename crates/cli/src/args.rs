@@ -339,6 +339,7 @@ pub enum ReductionArg {
 pub enum NormalizationArg {
     None,
     Max,
+    Mean,
     L2,
 }
 
@@ -352,7 +353,13 @@ pub struct TargetArgs {
     /// Remove this fraction of the MACs (0.5 halves them).
     #[arg(long, value_parser = values::fraction)]
     pub target_macs: Option<f64>,
-    /// Remove this fraction of the channels of every group (local) or of all (global).
+    /// Remove this fraction of the channels: of every group (--scope local), or of all groups'
+    /// channels ranked together (--scope global, scores scaled by --normalization). A group is
+    /// a set of channels pruned together (a conv's filters with the BN and the layers reading
+    /// them; a residual stream). A grouped conv keeps its groups equal, so channel j of every
+    /// group is one channel of its group here, and removing it takes one from each (as
+    /// Torch-Pruning counts). Parameters fall faster than channels: a conv between two pruned
+    /// groups loses about 1 - (1 - R)^2.
     #[arg(long, value_parser = values::fraction)]
     pub ratio: Option<f64>,
 }
@@ -382,8 +389,10 @@ pub struct PruneArgs {
     /// How a group's members are combined into one score per channel.
     #[arg(long, value_enum, default_value_t = ReductionArg::Mean)]
     pub reduction: ReductionArg,
-    /// How group scores are scaled before a global ranking.
-    #[arg(long, value_enum, default_value_t = NormalizationArg::L2)]
+    /// How group scores are scaled before a global ranking: divided by the group's mean
+    /// (default, as Torch-Pruning does: no group is favoured for its width or its layers'
+    /// scale), its largest score, its L2 norm (which makes wide groups rank lowest), or not.
+    #[arg(long, value_enum, default_value_t = NormalizationArg::Mean)]
     pub normalization: NormalizationArg,
     /// Fine-tuning epochs after each step (default: 1 with --data, 0 without).
     #[arg(long)]

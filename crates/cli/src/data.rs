@@ -32,6 +32,15 @@ impl Data {
         Ok(Some(Data { source, normalize }))
     }
 
+    /// Resizes the images of an image folder (labelled or not) to `graph`'s input size.
+    pub fn fit_images_to(&mut self, graph: &Graph) {
+        if let (Some(options), Some(&[_, h, w])) =
+            (self.source.folder_options_mut(), graph.input_shape())
+        {
+            options.size = Some([h, w]);
+        }
+    }
+
     /// Loads one split, checking that the normalisation fits its channels.
     pub fn load(&self, split: Split) -> Result<Arc<Dataset>> {
         let set = self.source.load(split)?;
@@ -42,13 +51,16 @@ impl Data {
 
 /// Checks, before any work, that `graph` takes the data's samples and outputs one value per
 /// class.
-pub fn check_fit(graph: &Graph, set: &Dataset, model: &str) -> Result<()> {
+pub fn check_fit(graph: &Graph, set: &Dataset, model: &str, classes: bool) -> Result<()> {
     let input = graph.input_shape().unwrap_or_default();
     if input != set.shape {
         bail!(
             "'{model}' takes inputs of shape {input:?} but the data's images are {:?}: use data of the model's input size (a built-in takes --input-shape) or another model",
             set.shape
         );
+    }
+    if !classes {
+        return Ok(());
     }
     let shapes = graph.infer_shapes()?;
     let out = graph.outputs.first().context("the model has no output")?;

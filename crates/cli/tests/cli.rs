@@ -166,6 +166,81 @@ fn bench_prints_throughput() {
     );
 }
 
+/// `--data images:DIR`: an FPN (from PyTorch's default exporter, weights in `model.onnx.data`)
+/// pruned and fine-tuned on unlabelled photos of another size by distillation alone, written
+/// with its own data file; what needs labels is a one-line error.
+#[test]
+fn prune_recovers_on_unlabelled_images() {
+    let dir = temp_dir("unlabelled");
+    let images = dir.join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    for i in 0..6u32 {
+        let img = image::RgbImage::from_fn(40, 48, |x, y| {
+            image::Rgb([
+                (x * 6 + i * 9) as u8,
+                (y * 5) as u8,
+                ((x * y + i) % 251) as u8,
+            ])
+        });
+        img.save(images.join(format!("photo{i}.png"))).unwrap();
+    }
+    let model = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../onnx/tests/dense_zoo/fpn_dynamo/model.onnx"
+    );
+    let out = dir.join("fpn.onnx");
+    let data = format!("images:{}", images.display());
+    let args = |criterion: &str, extra: &[&str]| -> Vec<String> {
+        let base = [
+            "prune",
+            model,
+            "--data",
+            &data,
+            "--criterion",
+            criterion,
+            "--ratio",
+            "0.3",
+            "--finetune-iters",
+            "2",
+            "--batch",
+            "3",
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    let run = |criterion: &str, extra: &[&str]| {
+        let a = args(criterion, extra);
+        shears(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let ok = run("l1", &[]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(out.exists() && dir.join("fpn.onnx.data").exists());
+    let info = shears(&["info", out.to_str().unwrap(), "--json"]);
+    assert!(info.status.success(), "{}", stderr(&info));
+    for (criterion, extra, message) in [
+        ("taylor", &["--force"][..], "scores with the loss on labels"),
+        (
+            "l1",
+            &["--distill", "0.5", "--force"][..],
+            "fine-tune with --distill 1",
+        ),
+        (
+            "l1",
+            &["--min-accuracy", "50", "--force"][..],
+            "no accuracy to keep",
+        ),
+    ] {
+        let bad = run(criterion, extra);
+        assert_eq!(bad.status.code(), Some(2), "{extra:?}");
+        assert!(
+            stderr(&bad).contains(message),
+            "{extra:?}: {}",
+            stderr(&bad)
+        );
+    }
+}
+
 #[test]
 fn prune_writes_a_smaller_model_and_a_report() {
     let dir = temp_dir("prune");

@@ -64,6 +64,34 @@ pub fn read_dataset(
     Dataset::new(images, labels, shape, classes)
 }
 
+/// Reads every image directly inside `root` as one unlabelled split (labels all 0, one class
+/// named `(unlabelled)`): images for label-free recovery, where only a teacher's outputs are
+/// targets.
+pub fn read_unlabelled(root: &Path, options: &FolderOptions) -> Result<Dataset, DataError> {
+    check_options(root, options)?;
+    let files = image_files(root)?;
+    let Some(first) = files.first() else {
+        let reason = "no .png/.jpg/.jpeg images in it".to_string();
+        return Err(folder_error(root, reason));
+    };
+    let size = match options.size {
+        Some(size) => size,
+        None => {
+            let (w, h) = open_reader(first)?
+                .into_dimensions()
+                .map_err(|error| image_error(first, error))?;
+            [h as usize, w as usize]
+        }
+    };
+    let shape = [options.channels, size[0], size[1]];
+    check_buffer(root, files.len(), shape)?;
+    let images = decode_all(&files, shape)?;
+    Dataset::new(images, vec![0; files.len()], shape, vec![UNLABELLED.into()])
+}
+
+/// The one class name of an unlabelled set.
+pub const UNLABELLED: &str = "(unlabelled)";
+
 /// The directory holding `split`: `train/`, or `test/` falling back to `val/`.
 pub fn split_dir(root: &Path, split: Split) -> Result<PathBuf, DataError> {
     let names: &[&str] = match split {

@@ -29,13 +29,27 @@ pub enum DataSource {
         /// Channels and image size.
         options: FolderOptions,
     },
+    /// Unlabelled images `root/*.png|jpg|jpeg`: a training split only, for label-free
+    /// recovery by distillation.
+    Images {
+        root: PathBuf,
+        options: FolderOptions,
+    },
 }
 
 impl DataSource {
-    /// Parses `fashion-mnist`, `mnist`, `cifar10` or `folder:PATH`.
+    /// Parses `fashion-mnist`, `mnist`, `cifar10`, `folder:PATH` or `images:PATH`.
     /// `data_dir` applies to the named sets; a folder spec carries its own path.
     pub fn parse(spec: &str, data_dir: Option<PathBuf>) -> Result<Self, DataError> {
         let spec = spec.trim();
+        if let Some(path) = spec.strip_prefix("images:") {
+            if path.is_empty() {
+                return Err(DataError::UnknownSource(spec.to_string()));
+            }
+            let root = PathBuf::from(path);
+            let options = FolderOptions::default();
+            return Ok(DataSource::Images { root, options });
+        }
         if let Some(path) = spec.strip_prefix("folder:") {
             if path.is_empty() {
                 return Err(DataError::UnknownSource(spec.to_string()));
@@ -56,6 +70,14 @@ impl DataSource {
         let set = match self {
             DataSource::Named { set, data_dir } => load_named(*set, data_dir.as_deref(), split)?,
             DataSource::Folder { root, options } => folder::read_dataset(root, split, options)?,
+            DataSource::Images { root, options } => match split {
+                Split::Train => folder::read_unlabelled(root, options)?,
+                Split::Test => {
+                    return Err(DataError::Config(format!(
+                        "{self} holds unlabelled images: it has no test split to measure accuracy on"
+                    )));
+                }
+            },
         };
         if set.is_empty() {
             return Err(DataError::Config(format!(
@@ -65,15 +87,34 @@ impl DataSource {
         Ok(set)
     }
 
+    /// Whether the samples have labels (every source but `images:PATH`).
+    pub fn labelled(&self) -> bool {
+        !matches!(self, DataSource::Images { .. })
+    }
+
+    /// The options of an image folder, labelled or not.
+    pub fn folder_options_mut(&mut self) -> Option<&mut FolderOptions> {
+        match self {
+            DataSource::Folder { options, .. } | DataSource::Images { options, .. } => {
+                Some(options)
+            }
+            DataSource::Named { .. } => None,
+        }
+    }
+
     /// The set's standard normalisation (ImageNet's for folders; its channel
     /// average for grayscale folders).
     pub fn default_normalize(&self) -> Normalize {
         let (mean, std) = match self {
             DataSource::Named { set, .. } => set.mean_std(),
-            DataSource::Folder { options, .. } if options.channels == 1 => {
+            DataSource::Folder { options, .. } | DataSource::Images { options, .. }
+                if options.channels == 1 =>
+            {
                 (vec![mean3(IMAGENET_MEAN)], vec![mean3(IMAGENET_STD)])
             }
-            DataSource::Folder { .. } => (IMAGENET_MEAN.to_vec(), IMAGENET_STD.to_vec()),
+            DataSource::Folder { .. } | DataSource::Images { .. } => {
+                (IMAGENET_MEAN.to_vec(), IMAGENET_STD.to_vec())
+            }
         };
         Normalize { mean, std }
     }
@@ -84,6 +125,7 @@ impl fmt::Display for DataSource {
         match self {
             DataSource::Named { set, .. } => f.write_str(set.name()),
             DataSource::Folder { root, .. } => write!(f, "folder:{}", root.display()),
+            DataSource::Images { root, .. } => write!(f, "images:{}", root.display()),
         }
     }
 }

@@ -406,9 +406,10 @@ fn a_grouped_conv_loses_the_same_channels_in_every_group() {
     check_prune_equals_mask(graph);
 }
 
-/// A global amount counts the network's channels: a group channel tied across 2 blocks is 2.
+/// A global amount counts each group channel once, as Torch-Pruning does: one that ties
+/// channel `j` of both blocks of a grouped conv is one channel of the budget.
 #[test]
-fn a_global_amount_counts_every_block_of_a_grouped_conv() {
+fn a_global_amount_counts_a_grouped_convs_tied_channel_once() {
     use shears_prune::schedule::{PlanConfig, Scope};
     let graph = grouped_net();
     let deps = analyse(&graph);
@@ -417,20 +418,28 @@ fn a_global_amount_counts_every_block_of_a_grouped_conv() {
         groups.iter().map(|g| g.blocks()).collect::<Vec<_>>(),
         [1, 2, 2, 1, 1]
     );
-    // 4 x 2 + 6 x 2 + 4 = 24 channels; a quarter is 6, three of g's tied pairs. Equal scores,
-    // L2-normalised, rank g's channels lowest (the widest group).
+    // 4 + 6 + 4 = 14 group channels; a quarter is 3. Mean-normalised, g's two weak channels
+    // rank lowest, then a's first channel (ties go to the earlier group).
+    let g = deps.group("g[0..6 in each of 2 blocks]").unwrap();
+    let a = deps.group("a[0..4 in each of 2 blocks]").unwrap();
     let scores: Vec<_> = groups
         .iter()
-        .map(|g| g.is_prunable().then(|| vec![1.0; g.channels]))
+        .map(|group| {
+            let weak = [0.1, 0.2, 1.0, 1.0, 1.0, 1.0];
+            group.is_prunable().then(|| match group.id == g.id {
+                true => weak.to_vec(),
+                false => vec![1.0; group.channels],
+            })
+        })
         .collect();
     let plan = PlanConfig {
         scope: Scope::Global,
         ..PlanConfig::default()
     };
-    let cuts = plan.plan(groups, &scores, &Default::default(), 0.25);
-    let g = deps.group("g[0..6 in each of 2 blocks]").unwrap();
-    assert_eq!(cuts.len(), 1);
-    assert_eq!((cuts[0].group, cuts[0].indices.len()), (g.id, 3));
+    let mut cuts = plan.plan(groups, &scores, &Default::default(), 0.25);
+    cuts.sort_by_key(|c| c.group);
+    let got: Vec<_> = cuts.iter().map(|c| (c.group, c.indices.clone())).collect();
+    assert_eq!(got, [(a.id, vec![0]), (g.id, vec![0, 1])]);
 }
 
 /// A grouped conv whose input is a depthwise-multiplier conv's output: one input channel per

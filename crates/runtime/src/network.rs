@@ -338,6 +338,12 @@ impl Network {
         self.forward_tapped(x, mode, &TapSpec::default()).0
     }
 
+    /// Whether the network is a classifier: one output of one value per class (`[K]` per
+    /// sample).
+    pub fn classifies(&self) -> bool {
+        self.outputs.len() == 1 && self.shapes[self.outputs[0].node].len() == 1
+    }
+
     /// Runs the network and returns every graph output as `[N, features]`, in the graph's
     /// order (a detector's heads, say).
     pub fn forward_outputs(&mut self, x: Tensor<4>, mode: Mode) -> Vec<Tensor<2>> {

@@ -13,7 +13,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let device = args.device.kind()?;
     let test = data.load(Split::Test)?;
     let graph = model::load(&args.model, Some(shape_of(&test)))?;
-    check_fit(&graph, &test, &args.model.model)?;
+    check_fit(&graph, &test, &args.model.model, true)?;
     let report = evaluate(
         &graph,
         &test,

@@ -23,7 +23,11 @@ use std::path::Path;
 pub fn run(args: &PruneArgs) -> Result<()> {
     let criterion: Criterion = args.criterion.parse().map_err(anyhow::Error::msg)?;
     check_needs_data(args)?;
-    let data = Data::from_args(&args.data)?;
+    let mut data = Data::from_args(&args.data)?;
+    let labelled = data.as_ref().is_none_or(|d| d.source.labelled());
+    if !labelled {
+        check_label_free(args, criterion)?;
+    }
     let checkpoint =
         output::checkpoint_path(args.checkpoint.as_deref(), &args.output, args.resume)?;
     let resume = match args.resume {
@@ -43,21 +47,33 @@ pub fn run(args: &PruneArgs) -> Result<()> {
         outputs.in_dir(dir, report::FILES, "--report");
     }
     outputs.claim()?;
+    // A model file is read first, so that unlabelled images are resized to its input.
+    let file_graph = match model::file_of(&args.model.model) {
+        Some(_) => Some(model::load(&args.model, None)?),
+        None => None,
+    };
+    if let (Some(d), Some(g)) = (data.as_mut(), &file_graph) {
+        d.fit_images_to(g);
+    }
     let train_data = match &data {
         Some(d) => Some(TrainData {
             train: d.load(Split::Train)?,
-            test: Some(d.load(Split::Test)?),
+            test: labelled.then(|| d.load(Split::Test)).transpose()?,
             normalize: d.normalize.clone(),
             teacher: None,
         }),
         None => None,
     };
     let shape = train_data.as_ref().map(|d| shape_of(&d.train));
-    let mut graph = model::load(&args.model, shape)?;
+    let mut graph = match file_graph {
+        Some(g) => g,
+        None => model::load(&args.model, shape)?,
+    };
+    let label_free = !labelled || args.distill.is_some_and(|a| a >= 1.0);
     if let Some(d) = &train_data {
-        check_fit(&graph, &d.train, &args.model.model)?;
+        check_fit(&graph, &d.train, &args.model.model, !label_free)?;
     }
-    let config = prune_config(args, &graph, train_data.is_some())?;
+    let config = prune_config(args, &graph, train_data.is_some(), labelled)?;
     let device = args.device.kind()?;
     let source = train_data.as_ref().map(|d| ScoreSource {
         train: &d.train,
@@ -116,8 +132,36 @@ fn check_needs_data(args: &PruneArgs) -> Result<()> {
     Ok(())
 }
 
+/// Unlabelled images (`images:PATH`) fine-tune by distillation alone and have no accuracy to
+/// measure: refused with anything that needs labels, before anything is loaded.
+fn check_label_free(args: &PruneArgs, criterion: Criterion) -> Result<()> {
+    if args.distill.is_some_and(|a| a < 1.0) {
+        bail!("--data images:PATH has no labels: fine-tune with --distill 1 (the default for it)");
+    }
+    if args.min_accuracy.is_some() || args.max_accuracy_drop.is_some() {
+        bail!(
+            "--data images:PATH has no labels, so no accuracy to keep: drop --min-accuracy / --max-accuracy-drop"
+        );
+    }
+    if matches!(
+        criterion,
+        Criterion::Taylor | Criterion::TaylorWeight | Criterion::Oracle
+    ) {
+        bail!(
+            "--criterion {} scores with the loss on labels, which images:PATH lacks: use a criterion without labels (l1, fpgm, apoz, hrank, ...)",
+            args.criterion
+        );
+    }
+    Ok(())
+}
+
 /// The library configuration for the command's options.
-fn prune_config(args: &PruneArgs, graph: &Graph, has_data: bool) -> Result<PruneConfig> {
+fn prune_config(
+    args: &PruneArgs,
+    graph: &Graph,
+    has_data: bool,
+    labelled: bool,
+) -> Result<PruneConfig> {
     let t = &args.target;
     let target = match (t.target_params, t.target_macs, t.ratio) {
         (Some(f), _, _) => Target::Params(f),
@@ -146,10 +190,14 @@ fn prune_config(args: &PruneArgs, graph: &Graph, has_data: bool) -> Result<Prune
             horizontal_flip: !args.no_flip,
             train_limit: args.train_limit,
             max_batches: args.finetune_iters,
-            distill: args.distill.map(|alpha| Distill {
-                alpha,
-                temperature: args.distill_temperature,
-            }),
+            // Unlabelled images train on the teacher's outputs alone.
+            distill: args
+                .distill
+                .or((!labelled).then_some(1.0))
+                .map(|alpha| Distill {
+                    alpha,
+                    temperature: args.distill_temperature,
+                }),
             ..TrainConfig::default()
         };
         Some(config)
@@ -171,6 +219,7 @@ fn prune_config(args: &PruneArgs, graph: &Graph, has_data: bool) -> Result<Prune
             normalization: match args.normalization {
                 NormalizationArg::None => Normalization::None,
                 NormalizationArg::Max => Normalization::Max,
+                NormalizationArg::Mean => Normalization::Mean,
                 NormalizationArg::L2 => Normalization::L2,
             },
             max_layer_ratio: args.max_layer_ratio,

@@ -26,7 +26,7 @@ pub fn run(args: &RankArgs) -> Result<()> {
     outputs.claim()?;
     let train = data.load(Split::Train)?;
     let graph = model::load(&args.model, Some(shape_of(&train)))?;
-    check_fit(&graph, &train, &args.model.model)?;
+    check_fit(&graph, &train, &args.model.model, true)?;
     let deps = DependencyGraph::build(&graph)?;
     let groups: Vec<_> = deps.prunable().collect();
     if groups.is_empty() {

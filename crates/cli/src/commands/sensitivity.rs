@@ -27,7 +27,7 @@ pub fn run(args: &SensitivityArgs) -> Result<()> {
     let train = data.load(Split::Train)?;
     let test = data.load(Split::Test)?;
     let graph = model::load(&args.model, Some(shape_of(&test)))?;
-    check_fit(&graph, &test, &args.model.model)?;
+    check_fit(&graph, &test, &args.model.model, true)?;
     let deps = DependencyGraph::build(&graph)?;
     let groups: Vec<_> = deps.prunable().collect();
     if groups.is_empty() {

@@ -37,7 +37,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let train_set = data.load(Split::Train)?;
     let test_set = data.load(Split::Test)?;
     let mut graph = model::load(&model_args, Some(shape_of(&train_set)))?;
-    check_fit(&graph, &train_set, &args.model)?;
+    check_fit(&graph, &train_set, &args.model, true)?;
     let mut config = recipe_config(&args.recipe, train_set.shape)?;
     config.checkpoint = Some(checkpoint.clone());
     println!(

@@ -159,8 +159,12 @@ pub enum Normalization {
     None,
     /// Divide by the group's largest score.
     Max,
-    /// Divide by the L2 norm of the group's scores (Molchanov et al. 2017).
+    /// Divide by the group's mean score (Torch-Pruning's default): every group's scores
+    /// average 1, whatever its layers' scale and its number of channels.
     #[default]
+    Mean,
+    /// Divide by the L2 norm of the group's scores (Molchanov et al. 2017). The scores of a
+    /// wide group come out smaller, so a global ranking cuts wide groups first.
     L2,
 }
 
@@ -170,6 +174,7 @@ impl Normalization {
         let scale = match self {
             Normalization::None => return,
             Normalization::Max => scores.iter().fold(0f32, |m, s| m.max(s.abs())),
+            Normalization::Mean => scores.iter().sum::<f32>() / scores.len().max(1) as f32,
             Normalization::L2 => scores.iter().map(|s| s * s).sum::<f32>().sqrt(),
         };
         if scale > 0.0 && scale.is_finite() {

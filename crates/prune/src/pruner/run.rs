@@ -70,9 +70,16 @@ impl Pruner<'_> {
                 "`PruneConfig::steps` must be at least 1".into(),
             ));
         }
-        if config.needs_data() && self.data.and_then(|d| d.test.as_ref()).is_none() {
+        if config.needs_data() && self.data.is_none() {
             return Err(PruneError::Config(
-                "fine-tuning and accuracy limits need a data set with a test split (`Pruner::data`); without one, prune with no fine-tuning and no accuracy limits".into(),
+                "fine-tuning and accuracy limits need a data set (`Pruner::data`); without one, prune with no fine-tuning and no accuracy limits".into(),
+            ));
+        }
+        let limits = config.min_accuracy.is_some() || config.max_accuracy_drop.is_some();
+        if limits && self.data.and_then(|d| d.test.as_ref()).is_none() {
+            return Err(PruneError::Config(
+                "accuracy limits need a test split (`TrainData::test`) to measure accuracy on"
+                    .into(),
             ));
         }
         Ok(())

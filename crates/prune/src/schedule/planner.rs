@@ -58,7 +58,7 @@ impl Default for PlanConfig {
     fn default() -> Self {
         Self {
             scope: Scope::Local,
-            normalization: Normalization::L2,
+            normalization: Normalization::Mean,
             max_layer_ratio: 1.0,
             min_channels: 1,
             round_to: 1,
@@ -217,7 +217,7 @@ impl PlanConfig {
                 })
                 .collect(),
             Scope::Global => {
-                let total: usize = originals.map(|(g, o)| o * g.blocks()).sum();
+                let total: usize = originals.map(|(_, o)| o).sum();
                 (1..=total).map(|k| k as f64 / total as f64).collect()
             }
         };
@@ -234,18 +234,17 @@ impl PlanConfig {
         current.saturating_sub(keep)
     }
 
-    /// Global ranking: how many channels each group loses. The amount counts the network's
-    /// channels: a group channel that ties `k` blocks of a grouped conv counts `k` times.
+    /// Global ranking: how many channels each group loses. The amount is a share of the
+    /// groups' channels, each group channel counted once: one that ties channel `j` of every
+    /// block of a grouped conv is one, as Torch-Pruning counts (its removal keeps the blocks
+    /// equal, so every block loses the same share).
     fn global_counts(
         &self,
         scored: &[(&ChannelGroup, &Vec<f32>, usize)],
         amount: f64,
     ) -> Vec<usize> {
-        let total: usize = scored.iter().map(|(g, _, o)| o * g.blocks()).sum();
-        let already: usize = scored
-            .iter()
-            .map(|(g, _, o)| (o - g.channels) * g.blocks())
-            .sum();
+        let total: usize = scored.iter().map(|(_, _, o)| o).sum();
+        let already: usize = scored.iter().map(|(g, _, o)| o - g.channels).sum();
         let wanted = ((total as f64 * amount.clamp(0.0, 1.0)) + 1e-9).floor() as usize;
         let mut budget = wanted.saturating_sub(already);
         let mut ranked: Vec<(f32, usize)> = Vec::new();
@@ -259,15 +258,14 @@ impl PlanConfig {
             .iter()
             .map(|(g, _, o)| g.channels.saturating_sub(self.min_keep(*o)))
             .collect();
-        let weights: Vec<usize> = scored.iter().map(|(g, _, _)| g.blocks()).collect();
         let mut taken = vec![0usize; scored.len()];
         for (_, i) in ranked {
             if budget == 0 {
                 break;
             }
-            if taken[i] < allowance[i] && weights[i] <= budget {
+            if taken[i] < allowance[i] {
                 taken[i] += 1;
-                budget -= weights[i];
+                budget -= 1;
             }
         }
         scored

@@ -1,4 +1,4 @@
-//! Cross-entropy loss and top-k accuracy.
+//! Cross-entropy, distillation losses and top-k accuracy.
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData};
@@ -31,6 +31,21 @@ pub fn soft_cross_entropy(logits: Tensor<2>, teacher: &[f32], temperature: f32) 
     let targets = Tensor::<2>::from_data(TensorData::new(targets, [n, k]), &logits.device());
     let log_p = log_softmax(logits / temperature, 1);
     (targets * log_p).sum_dim(1).mean().neg()
+}
+
+/// The mean squared difference of each output from the teacher's (`[N * features]` on the
+/// host), summed over outputs: the distillation loss of networks that are not classifiers.
+pub fn mean_squared_error(outputs: Vec<Tensor<2>>, teacher: &[Vec<f32>]) -> Tensor<1> {
+    outputs
+        .into_iter()
+        .zip(teacher)
+        .map(|(out, t)| {
+            let dims = out.dims();
+            let t = Tensor::<2>::from_data(TensorData::new(t.clone(), dims), &out.device());
+            (out - t).powf_scalar(2.0).mean()
+        })
+        .reduce(|a, b| a + b)
+        .expect("a network has an output")
 }
 
 /// How many rows rank their label first, and among the first five. A NaN logit ranks above

@@ -11,7 +11,7 @@ mod schedule;
 pub use checkpoint::{Checkpoint, check_graph, read_checkpoint, write_checkpoint};
 pub use eval::{EvalReport, evaluate, evaluate_network};
 pub use identity::{RunIdentity, setting_differences};
-pub use loss::{cross_entropy, soft_cross_entropy, top1_top5};
+pub use loss::{cross_entropy, mean_squared_error, soft_cross_entropy, top1_top5};
 pub use optim::{Optimizer, OptimizerKind, OptimizerState};
 pub use schedule::LrSchedule;
 
@@ -57,11 +57,22 @@ pub struct TrainConfig {
     pub distill: Option<Distill>,
 }
 
-/// The loss is `(1 - alpha) * CE(labels) + alpha * T^2 * CE(softmax(teacher / T), student / T)`.
+/// The loss is `(1 - alpha) * CE(labels) + alpha * D`, with `D` the distillation loss:
+/// `T^2 * CE(softmax(teacher / T), student / T)` for a classifier (one output, one value per
+/// class), and the mean squared difference from the teacher's outputs, summed over outputs,
+/// for any other network (segmentation maps, detection heads). With `alpha = 1` the labels
+/// are not read at all: label-free recovery, for any model and unlabelled images.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Distill {
     pub alpha: f32,
     pub temperature: f32,
+}
+
+impl Distill {
+    /// Whether the labels play no part in the loss.
+    pub fn label_free(&self) -> bool {
+        self.alpha >= 1.0
+    }
 }
 
 impl Default for TrainConfig {
@@ -161,7 +172,12 @@ pub fn train(
         resumed_state = Some(ckpt.optimizer);
     }
     let mut net = Network::new(graph, &autodiff)?;
-    check_classes(&net, data.train.classes)?;
+    let label_free = config.distill.is_some_and(|d| d.label_free());
+    if !label_free {
+        check_classes(&net, data.train.classes)?;
+    }
+    // Training accuracy where the outputs are class scores for the data's labels.
+    let scores_classes = net.classifies() && net.output_features() == data.train.classes;
     let mut teacher = match (&config.distill, &data.teacher) {
         (None, _) => None,
         (Some(d), Some(t)) => Some((Network::new(&t.fold_batch_norms(), &base)?, *d)),
@@ -211,7 +227,8 @@ pub fn train(
             let soft = match &mut teacher {
                 Some((t, d)) => {
                     let x = t.batch(batch.images.clone(), batch.n, &batch.shape)?;
-                    Some((host_values(t.forward(x, Mode::Eval)), *d))
+                    let outputs = t.forward_outputs(x, Mode::Eval);
+                    Some((outputs.into_iter().map(host_values).collect::<Vec<_>>(), *d))
                 }
                 None => None,
             };
@@ -223,7 +240,7 @@ pub fn train(
                 &batch.labels,
                 lr,
                 config.bn_sparsity,
-                soft.as_ref().map(|(l, d)| (l.as_slice(), *d)),
+                soft.as_ref().map(|(outputs, d)| (outputs.as_slice(), *d)),
             );
             if !loss_value.is_finite() {
                 return Err(RuntimeError::Diverged {
@@ -232,8 +249,9 @@ pub fn train(
                     batch: b,
                 });
             }
-            let values = host_values(logits);
-            correct += top1_top5(&values, classes, &batch.labels).0;
+            if scores_classes {
+                correct += top1_top5(&host_values(logits), classes, &batch.labels).0;
+            }
             loss_sum += loss_value as f64 * batch.n as f64;
             seen += batch.n;
             observer.batch(&BatchProgress {
@@ -285,9 +303,10 @@ pub fn train(
 }
 
 /// One optimisation step on a batch: forward in train mode, cross-entropy (mixed with the
-/// distillation loss against `teacher` logits `[N * K]` if given, plus `bn_sparsity` times the
-/// L1 norm of the BN gammas), backward, update. Returns the cross-entropy and the logits. A
-/// non-finite loss is returned, not applied.
+/// distillation loss against the `teacher`'s outputs, each `[N * features]`, if given; see
+/// [`Distill`]), plus `bn_sparsity` times the L1 norm of the BN gammas, backward, update.
+/// Returns the loss the labels give (the distillation loss when it alone is trained on) and
+/// the first output. A non-finite loss is returned, not applied.
 pub fn train_step(
     net: &mut Network,
     optimizer: &mut Optimizer,
@@ -295,16 +314,34 @@ pub fn train_step(
     labels: &[i64],
     lr: f64,
     bn_sparsity: f32,
-    teacher: Option<(&[f32], Distill)>,
+    teacher: Option<(&[Vec<f32>], Distill)>,
 ) -> (f32, Tensor<2>) {
-    let logits = net.forward(x, Mode::Train);
-    let mut loss = cross_entropy(logits.clone(), labels);
-    let loss_value: f32 = loss.clone().into_scalar();
-    if let Some((teacher, d)) = teacher {
-        let soft = soft_cross_entropy(logits.clone(), teacher, d.temperature);
-        let t2 = d.temperature * d.temperature;
-        loss = loss * (1.0 - d.alpha) + soft * (d.alpha * t2);
-    }
+    let classifier = net.classifies();
+    let outputs = net.forward_outputs(x, Mode::Train);
+    let logits = outputs[0].clone();
+    let (mut loss, loss_value) = match teacher {
+        Some((teacher, d)) => {
+            let soft = if classifier {
+                soft_cross_entropy(logits.clone(), &teacher[0], d.temperature)
+                    * (d.temperature * d.temperature)
+            } else {
+                mean_squared_error(outputs, teacher)
+            };
+            if d.label_free() {
+                let value: f32 = soft.clone().into_scalar();
+                (soft, value)
+            } else {
+                let ce = cross_entropy(logits.clone(), labels);
+                let value: f32 = ce.clone().into_scalar();
+                (ce * (1.0 - d.alpha) + soft * d.alpha, value)
+            }
+        }
+        None => {
+            let ce = cross_entropy(logits.clone(), labels);
+            let value: f32 = ce.clone().into_scalar();
+            (ce, value)
+        }
+    };
     if bn_sparsity > 0.0
         && let Some(l1) = net.bn_gamma_l1()
     {
