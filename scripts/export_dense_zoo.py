@@ -181,20 +181,49 @@ class GeluBlock(nn.Module):
         return self.head(x)
 
 
+class ConvNeXt(nn.Module):
+    """A small ConvNeXt from torchvision's own blocks: a patchify stem with LayerNorm2d, two
+    CNBlocks (7x7 depthwise conv, channels-last LayerNorm, Linear 4x, GELU, Linear back,
+    layer scale, residual), a LayerNorm2d + strided conv downsampling, one more CNBlock, and
+    the classifier head (average pool, flatten, LayerNorm, Linear)."""
+
+    def __init__(self, classes=5):
+        super().__init__()
+        from torchvision.models.convnext import CNBlock, LayerNorm2d
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 16, 4, stride=4), LayerNorm2d(16),
+            CNBlock(16, 0.5, 0.0), CNBlock(16, 0.5, 0.0),
+            LayerNorm2d(16), nn.Conv2d(16, 32, 2, stride=2),
+            CNBlock(32, 0.5, 0.0),
+        )
+        # torchvision's head normalises the pooled [N, 32, 1, 1] map with LayerNorm2d; the same
+        # layer norm on the flattened [N, 32] (torch.export writes the 1x1 permute of the
+        # former as a strided gather that shears does not import).
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.LayerNorm(32),
+                                  nn.Linear(32, classes))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
 BUILDERS = {
     "fpn": (Fpn, "FPN: lateral 1x1 convs, nearest upsampling, adds"),
     "lraspp": (Lraspp, "torchvision LRASPPHead, bilinear resize to the input size"),
     "deeplab": (DeepLab, "DeepLabV3 head: torchvision ASPP (image pooling resized by size)"),
     "unet": (UNet, "U-Net: transposed convs (plain, grouped with output padding), concat skips"),
+    "convnext": (ConvNeXt, "torchvision CNBlocks and LayerNorm2d (channels-last LayerNorm, Linear)"),
     "gelu": (GeluBlock, "ConvNeXt-style inverted bottlenecks, exact and tanh GELU, residuals"),
     "yolo": (Yolo, "YOLO-style neck and three detection heads (three outputs)"),
 }
 
-# (name, builder, exporter, free image size)
+# (name, builder, exporter, free image size). Not yet: ConvNeXt through torch.export, which
+# writes the flatten of the last block's (channels-last strided) pooled map as an
+# `as_strided` gather over a `Range` of the batch size, which shears does not import.
 EXPORTS = [
     (f"{key}_{exporter}", key, exporter, False)
     for key in BUILDERS
     for exporter in ("dynamo", "torchscript")
+    if (key, exporter) != ("convnext", "dynamo")
 ] + [("fpn_free_size", "fpn", "torchscript", True), ("fpn_free_size_dynamo", "fpn", "dynamo", True)]
 
 
@@ -205,6 +234,9 @@ def randomize(model, seed):
         for m in model.modules():
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and m.bias is not None:
                 m.bias.copy_((torch.rand(m.bias.shape, generator=g) - 0.5) * 0.2)
+            if isinstance(m, nn.LayerNorm):
+                m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=g))
+                m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=g))
             if isinstance(m, nn.BatchNorm2d):
                 m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=g))
                 m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=g))

@@ -24,7 +24,7 @@ pub use array::Array;
 pub use count::LayerSummary;
 pub use error::IrError;
 pub use graph::{Graph, GraphBuilder, Node, OutletId};
-pub use op::{BatchNorm2d, Conv2d, ConvTranspose2d, Linear, Op, PadMode, Pool2d};
+pub use op::{BatchNorm2d, Conv2d, ConvTranspose2d, LayerNorm, Linear, Op, PadMode, Pool2d};
 pub use resize::{Coordinates, Interpolation, Resize, ResizeTarget, Rounding};
 pub use rules::{Arity, ChannelRule, ChannelWeight, Side, WeightRole};
 pub use shape::Shape;

@@ -95,6 +95,18 @@ impl BatchNorm2d {
     }
 }
 
+/// Layer normalisation over the channel axis (ConvNeXt's `LayerNorm`, ONNX
+/// `LayerNormalization` over the channels): at each position the `C` channel values are
+/// normalised to zero mean and unit variance (biased), then scaled and shifted per channel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerNorm {
+    /// `[C]`
+    pub scale: Array,
+    /// `[C]`
+    pub bias: Array,
+    pub eps: f32,
+}
+
 /// A fully connected layer, `y = x Wᵀ + b` (ONNX `Gemm` with `transB = 1`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Linear {
@@ -163,6 +175,7 @@ pub enum Op {
     Conv2d(Conv2d),
     ConvTranspose2d(ConvTranspose2d),
     BatchNorm2d(BatchNorm2d),
+    LayerNorm(LayerNorm),
     Linear(Linear),
     Relu,
     /// `min(max(x, min), max)`; ReLU6 is `Clip { min: 0, max: 6 }`.
@@ -261,6 +274,7 @@ impl Op {
             Op::Conv2d(_) => "Conv",
             Op::ConvTranspose2d(_) => "ConvTranspose",
             Op::BatchNorm2d(_) => "BatchNormalization",
+            Op::LayerNorm(_) => "LayerNormalization",
             Op::Linear(_) => "Gemm",
             Op::Relu => "Relu",
             Op::Clip { .. } => "Clip",

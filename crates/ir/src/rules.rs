@@ -41,6 +41,11 @@ pub enum ChannelRule<'a> {
     /// (a grouped conv). Pruning must keep the blocks equal, so channel `j` of every block is
     /// tied to channel `j` of the first, on the input and on the output.
     Grouped { groups: usize },
+    /// Output channel `c` is channel `c` of input 0, normalised by statistics over all the
+    /// channels (a layer norm over channels): pruning is allowed, as Torch-Pruning does it, but
+    /// the channels that stay are renormalised over fewer channels, so the pruned network only
+    /// approximates the masked one.
+    Renormalized,
     /// Pruning would change what the op computes for the channels that stay: its input and
     /// output keep every channel. The text completes "'NODE' ...".
     Blocked(&'static str),
@@ -118,6 +123,7 @@ impl Op {
             Op::Conv2d(_)
             | Op::ConvTranspose2d(_)
             | Op::BatchNorm2d(_)
+            | Op::LayerNorm(_)
             | Op::Linear(_)
             | Op::Relu
             | Op::Clip { .. }
@@ -168,6 +174,7 @@ impl Op {
             | Op::Resize(_)
             | Op::Dropout { .. }
             | Op::Identity => ChannelRule::PassThrough,
+            Op::LayerNorm(_) => ChannelRule::Renormalized,
             Op::Softmax { axis: 1 } => ChannelRule::Blocked("normalises over these channels"),
             Op::Softmax { .. } => ChannelRule::PassThrough,
             Op::Lrn { .. } => ChannelRule::Blocked(
@@ -230,6 +237,7 @@ impl Op {
                 w.extend(l.bias.as_ref().map(|_| weight(1, 0, Out, Bias)));
                 w
             }
+            Op::LayerNorm(_) => vec![weight(0, 0, Out, Scale), weight(1, 0, Out, Shift)],
             Op::BatchNorm2d(_) => vec![
                 weight(0, 0, Out, Scale),
                 weight(1, 0, Out, Shift),
@@ -279,6 +287,7 @@ impl Op {
             Op::ConvTranspose2d(c) => std::iter::once(&c.weight).chain(c.bias.as_ref()).collect(),
             Op::Linear(l) => std::iter::once(&l.weight).chain(l.bias.as_ref()).collect(),
             Op::BatchNorm2d(b) => vec![&b.gamma, &b.beta, &b.mean, &b.var],
+            Op::LayerNorm(l) => vec![&l.scale, &l.bias],
             Op::Constant { value } => vec![value],
             op => {
                 debug_assert!(op.channel_weights().is_empty());
@@ -300,6 +309,7 @@ impl Op {
                 .chain(l.bias.as_mut())
                 .collect(),
             Op::BatchNorm2d(b) => vec![&mut b.gamma, &mut b.beta, &mut b.mean, &mut b.var],
+            Op::LayerNorm(l) => vec![&mut l.scale, &mut l.bias],
             Op::Constant { value } => vec![value],
             op => {
                 debug_assert!(op.channel_weights().is_empty());
@@ -341,6 +351,7 @@ impl Op {
             Op::Input { .. }
             | Op::Constant { .. }
             | Op::BatchNorm2d(_)
+            | Op::LayerNorm(_)
             | Op::Relu
             | Op::Clip { .. }
             | Op::LeakyRelu { .. }

@@ -82,6 +82,20 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
             }
             Ok(x.clone())
         }
+        Op::LayerNorm(ln) => {
+            let x = x.unwrap();
+            let c = ln.scale.len();
+            if ln.scale.shape != [c] || ln.bias.shape != [c] || x.first() != Some(&c) {
+                return Err(fail(format!(
+                    "scale {:?} and bias {:?} must both be [C] for the input's {x:?}",
+                    ln.scale.shape, ln.bias.shape
+                )));
+            }
+            if !(ln.eps > 0.0) {
+                return Err(fail(format!("epsilon {} must be positive", ln.eps)));
+            }
+            Ok(x.clone())
+        }
         Op::Linear(l) => {
             let x = x.unwrap();
             if l.weight.shape.len() != 2

@@ -24,8 +24,8 @@ use crate::proto::{
 };
 use crate::{momentum, tensor};
 use shears_ir::{
-    Array, Coordinates, Graph, Interpolation, Node, Op, OutletId, PadMode, Pool2d, Resize,
-    ResizeTarget, Rounding,
+    Array, Coordinates, Graph, Interpolation, LayerNorm, Node, Op, OutletId, PadMode, Pool2d,
+    Resize, ResizeTarget, Rounding,
 };
 use std::collections::HashSet;
 
@@ -62,6 +62,7 @@ fn write(graph: &Graph, with_data: bool) -> Result<ModelProto, OnnxError> {
     let opset = export_opset(graph, &shapes);
     let mut w = Writer {
         graph,
+        shapes: &shapes,
         opset,
         proto: GraphProto::default(),
         names: HashSet::new(),
@@ -109,7 +110,7 @@ fn write(graph: &Graph, with_data: bool) -> Result<ModelProto, OnnxError> {
 /// The opset `graph` is written in: the one it was imported from if the exporter writes it
 /// (else [`OPSET_VERSION`]), raised to 13 for a softmax over an axis followed by others of
 /// size > 1 (before 13, Softmax flattened every axis from `axis` on), to 19 for an average
-/// pool with dilation and to 20 for `Gelu`.
+/// pool with dilation, to 17 for `LayerNormalization` and to 20 for `Gelu`.
 pub fn export_opset(graph: &Graph, shapes: &[Vec<Vec<usize>>]) -> i64 {
     let source = graph
         .onnx_opset
@@ -127,6 +128,7 @@ pub fn export_opset(graph: &Graph, shapes: &[Vec<Vec<usize>>]) -> i64 {
         }
         Op::AvgPool2d(p) if p.dilation != [1, 1] => 19,
         Op::Gelu { .. } => 20,
+        Op::LayerNorm(_) => 17,
         _ => 0,
     });
     needs.fold(source, i64::max)
@@ -197,6 +199,8 @@ fn float(name: &str, value: f32) -> AttributeProto {
 /// Collects the ONNX graph, checking that every value name is used once.
 struct Writer<'g> {
     graph: &'g Graph,
+    /// The per-sample shape of every node's outputs.
+    shapes: &'g [Vec<Vec<usize>>],
     /// The opset written.
     opset: i64,
     proto: GraphProto,
@@ -387,6 +391,7 @@ impl Writer<'_> {
                     float("momentum", momentum::to_onnx(b.momentum)),
                 ]
             }
+            Op::LayerNorm(l) => return self.layer_norm(node, l, input, output),
             Op::Linear(l) => {
                 input.push(self.weight(node, "weight", &l.weight)?);
                 if let Some(b) = &l.bias {
@@ -446,6 +451,49 @@ impl Writer<'_> {
 }
 
 impl Writer<'_> {
+    /// A layer norm over channels: `LayerNormalization` over the last axis, between transposes
+    /// to channels-last and back for a feature map (as PyTorch's ConvNeXt writes it).
+    fn layer_norm(
+        &mut self,
+        node: &Node,
+        l: &LayerNorm,
+        mut input: Vec<String>,
+        output: Vec<String>,
+    ) -> Result<(), String> {
+        let name = node.name.as_str();
+        let x = node.inputs[0];
+        let map = self.shapes[x.node][x.slot].len() == 3;
+        let attrs = vec![int("axis", -1), float("epsilon", l.eps)];
+        if !map {
+            input.push(self.weight(node, "scale", &l.scale)?);
+            input.push(self.weight(node, "bias", &l.bias)?);
+            return self.push(name, "LayerNormalization", input, output, attrs);
+        }
+        let last = format!("{name}.channels_last");
+        let perm = |p: &[usize]| vec![ints("perm", p)];
+        self.push(
+            &last,
+            "Transpose",
+            input,
+            vec![last.clone()],
+            perm(&[0, 2, 3, 1]),
+        )?;
+        let normed = format!("{name}.normalised");
+        let ln_input = vec![
+            last,
+            self.weight(node, "scale", &l.scale)?,
+            self.weight(node, "bias", &l.bias)?,
+        ];
+        self.push(
+            &normed,
+            "LayerNormalization",
+            ln_input,
+            vec![normed.clone()],
+            attrs,
+        )?;
+        self.push(name, "Transpose", vec![normed], output, perm(&[0, 3, 1, 2]))
+    }
+
     /// `Resize`'s inputs after X (roi, then scales `[1, 1, h, w]` or sizes of axes 2 and 3)
     /// and its attributes.
     fn resize(

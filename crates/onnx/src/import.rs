@@ -11,6 +11,7 @@
 //! shears wrote loads back to the graph it came from. An [`Op::Input`] node is named after its
 //! value.
 
+mod channels_last;
 mod context;
 mod fold;
 mod layout;

@@ -142,6 +142,11 @@ pub struct ChannelGroup {
     pub values: Vec<ValueSlice>,
     /// Why the group must not be pruned, or `None` if it may be.
     pub blocked: Option<String>,
+    /// Why pruning the group changes the channels that stay (a layer norm over its channels
+    /// renormalises them over fewer), so that the pruned network only approximates the masked
+    /// one; `None` when pruning is exact.
+    #[serde(default)]
+    pub approximate: Option<String>,
 }
 
 impl ChannelGroup {
@@ -197,6 +202,9 @@ impl fmt::Display for ChannelGroup {
         write!(f, "#{} {} ({} channels)", self.id, self.name, self.channels)?;
         if let Some(reason) = &self.blocked {
             write!(f, " [blocked: {reason}]")?;
+        }
+        if let Some(reason) = &self.approximate {
+            write!(f, " [approximate: {reason}]")?;
         }
         let runs = self
             .members

@@ -578,6 +578,7 @@ fn a_cut_that_breaks_the_graph_is_undone() {
             per_channel: 1,
         }],
         blocked: None,
+        approximate: None,
     };
     let before = graph.clone();
     let err = prune_group(&mut graph, &bogus, &[4]).unwrap_err();

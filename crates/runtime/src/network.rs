@@ -83,6 +83,11 @@ enum Step {
         bias: Option<usize>,
         shape: [usize; 2],
     },
+    LayerNorm {
+        scale: usize,
+        bias: usize,
+        eps: f64,
+    },
     /// A constant `[1, ...]`, broadcast against the batch by its reader.
     Constant(Tensor<4>),
     Plain(Op),
@@ -194,6 +199,11 @@ impl Network {
                     },
                     eps: bn.eps as f64,
                     momentum: bn.momentum as f64,
+                },
+                Op::LayerNorm(l) => Step::LayerNorm {
+                    scale: net.add_param(&l.scale),
+                    bias: net.add_param(&l.bias),
+                    eps: l.eps as f64,
                 },
                 Op::Linear(l) => Step::Linear {
                     weight: net.add_param(&l.weight),
@@ -560,6 +570,15 @@ impl Network {
                 y.narrow(2, *top, h - top - bottom)
                     .narrow(3, *left, w - left - right)
             }
+            Step::LayerNorm { scale, bias, eps } => {
+                let x = args.swap_remove(0);
+                let c = x.dims()[1];
+                let mean = x.clone().mean_dim(1);
+                let centred = x - mean;
+                let var = centred.clone().powf_scalar(2.0).mean_dim(1);
+                let normalised = centred / (var + *eps).sqrt();
+                normalised * p(*scale).reshape([1, c, 1, 1]) + p(*bias).reshape([1, c, 1, 1])
+            }
             Step::Linear {
                 weight,
                 bias,
@@ -666,6 +685,10 @@ impl Network {
                         b.data = param(*i);
                     }
                 }
+                (Op::LayerNorm(l), Step::LayerNorm { scale, bias, .. }) => {
+                    l.scale.data = param(*scale);
+                    l.bias.data = param(*bias);
+                }
                 (Op::Linear(l), Step::Linear { weight, bias, .. }) => {
                     l.weight.data = param(*weight);
                     if let (Some(b), Some(i)) = (&mut l.bias, bias) {
@@ -688,6 +711,7 @@ impl Network {
                     _,
                     Step::Conv { .. }
                     | Step::ConvTranspose { .. }
+                    | Step::LayerNorm { .. }
                     | Step::Linear { .. }
                     | Step::BatchNorm { .. },
                 ) => {

@@ -93,6 +93,7 @@ pub fn apply(op: &Op, mut inputs: Vec<Tensor<4>>, out_shape: &[usize], train: bo
         | Op::Conv2d(_)
         | Op::ConvTranspose2d(_)
         | Op::BatchNorm2d(_)
+        | Op::LayerNorm(_)
         | Op::Linear(_) => {
             unreachable!("ops with weights or no inputs are applied by the network")
         }

@@ -3,11 +3,13 @@
 //! constant weights, which reads the features in `(h, w, c)` order. It is imported as a
 //! `Flatten` and a linear layer whose weight rows are reordered to `(c, h, w)`: the same function,
 //! with each channel's features side by side, as pruning needs them. The channels-last values in
-//! between never become IR values; any other use of them is an error.
+//! between never become IR values. Other channels-last stretches (ConvNeXt's) are imported by
+//! `channels_last`.
 
+use super::channels_last::Step;
 use crate::proto::{NodeProto, TensorProto};
 use crate::tensor;
-use shears_ir::{Graph, Op, OutletId};
+use shears_ir::{Array, Graph, Op, OutletId};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -50,6 +52,14 @@ pub(crate) fn step<'g>(
     let const_ints = |k: usize| -> Option<Vec<i64>> {
         tensor::to_ints(consts.get(node.input.get(k)?.as_str())?).ok()
     };
+    let reads_channels_last = node.input.iter().any(|i| {
+        pending
+            .get(i.as_str())
+            .is_some_and(|p| p.flattened.is_none())
+    });
+    if reads_channels_last && node.op_type != "Reshape" {
+        return channels_last_step(graph, node, consts, values, pending).map(|()| true);
+    }
     match (node.op_type.as_str(), pending.get(input.as_str()).copied()) {
         ("Transpose", None) => {
             let perm = node.attribute.iter().find(|a| a.name == "perm");
@@ -134,6 +144,46 @@ pub(crate) fn step<'g>(
         )),
         _ => Ok(false),
     }
+}
+
+/// Imports a node of a channels-last stretch (see `channels_last`).
+fn channels_last_step<'g>(
+    graph: &mut Graph,
+    node: &'g NodeProto,
+    consts: &HashMap<&'g str, Cow<'g, TensorProto>>,
+    values: &mut HashMap<&'g str, OutletId>,
+    pending: &mut HashMap<&'g str, Pending<'g>>,
+) -> Result<(), String> {
+    let output = node.output.first().map_or("", String::as_str);
+    let name = if node.name.is_empty() {
+        output
+    } else {
+        node.name.as_str()
+    };
+    let mut made = 0;
+    let mut constant = |value: Array| {
+        made += 1;
+        let id = format!("{name}.constant{made}");
+        super::push(graph, &id, Op::Constant { value }, vec![], &id)
+    };
+    match super::channels_last::step(node, consts, pending, &mut constant)? {
+        Step::Back(source) => {
+            values.insert(output, source);
+        }
+        Step::Op(op, inputs, shape) => {
+            let source = super::push(graph, name, op, inputs, output);
+            let flattened = None;
+            pending.insert(
+                output,
+                Pending {
+                    source,
+                    shape,
+                    flattened,
+                },
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `weight` with its feature axis (`axis` 0 for a MatMul's `[in, out]`, 1 for a transposed

@@ -7,7 +7,7 @@
 use super::context::{Ctx, Input, MAX_EXTENT};
 use super::{layout, resize};
 use crate::{OnnxError, momentum};
-use shears_ir::{Array, BatchNorm2d, Conv2d, ConvTranspose2d, Linear, Op, Pool2d};
+use shears_ir::{Array, BatchNorm2d, Conv2d, ConvTranspose2d, LayerNorm, Linear, Op, Pool2d};
 
 /// Where a part of an imported node reads a value from.
 #[derive(Clone, Copy, Debug)]
@@ -79,6 +79,7 @@ pub(crate) fn importer(op_type: &str) -> Option<ImportFn> {
         "Tanh" => |_| Imported::unary(Op::Tanh),
         "Erf" => |_| Imported::unary(Op::Erf),
         "Gelu" => gelu,
+        "LayerNormalization" => layer_norm,
         "MaxPool" => max_pool,
         "AveragePool" => avg_pool,
         "GlobalAveragePool" => |_| Imported::unary(Op::GlobalAvgPool),
@@ -141,6 +142,24 @@ fn conv(ctx: &Ctx) -> Result<Imported, OnnxError> {
         dilation,
         groups,
     }))
+}
+
+/// A layer norm over the features of `[N, C]` values. Over a feature map's channels it comes
+/// between transposes to channels-last and back (see `channels_last`).
+fn layer_norm(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    let rank = ctx.rank(0)?;
+    let axis = ctx.axis_of_rank(ctx.int("axis", -1)?, rank)?;
+    if rank != 2 || axis != 1 {
+        return Err(ctx.fail(format!(
+            "it normalises axes {axis}.. of a rank-{rank} input; shears supports a layer norm over the channels alone: of [N, C] values, or of a map moved channels-last (Transpose (0, 2, 3, 1), as PyTorch's ConvNeXt does)"
+        )));
+    }
+    let scale = ctx.required_weight(1, "scale")?;
+    let bias = ctx
+        .weight(2, "bias")?
+        .unwrap_or_else(|| Array::zeros(scale.shape.clone()));
+    let eps = ctx.float("epsilon", 1e-5)?;
+    Imported::unary(Op::LayerNorm(LayerNorm { scale, bias, eps }))
 }
 
 fn gelu(ctx: &Ctx) -> Result<Imported, OnnxError> {

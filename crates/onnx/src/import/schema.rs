@@ -233,6 +233,16 @@ fn versions(op_type: &str) -> Option<&'static [Version]> {
         }
         "HardSwish" => const { &[v(14, ONE, &[])] },
         "Erf" => const { &[v(9, ONE, &[])] },
+        "LayerNormalization" => {
+            const {
+                &[vo(
+                    17,
+                    (2, 3),
+                    (1, 3),
+                    &[("axis", I), ("epsilon", F), ("stash_type", I)],
+                )]
+            }
+        }
         "Gelu" => const { &[v(20, ONE, &[("approximate", S)])] },
         "MaxPool" => {
             const {

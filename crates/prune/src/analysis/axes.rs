@@ -27,7 +27,7 @@ pub(crate) fn channel_axes(graph: &Graph, shapes: &[&Shape]) -> (Vec<Axis>, usiz
         let input = |k: usize| axes[node.inputs[k].node];
         let (channels, per_channel) = match node.op.channel_rule() {
             ChannelRule::Fresh | ChannelRule::Grouped { .. } | ChannelRule::Blocked(_) => fresh,
-            ChannelRule::PassThrough | ChannelRule::Permute(_) => {
+            ChannelRule::PassThrough | ChannelRule::Renormalized | ChannelRule::Permute(_) => {
                 let x = input(0);
                 (x.channels, x.per_channel)
             }

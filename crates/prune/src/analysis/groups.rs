@@ -122,6 +122,7 @@ fn describe(
     let mut producers = Vec::new();
     let mut readers = Vec::new();
     let mut blocked = None;
+    let mut approximate = None;
     for &e in comps.signature(root) {
         let v = comps.value[e as usize] as usize;
         let axis = axes[v];
@@ -133,6 +134,9 @@ fn describe(
         });
         if blocked.is_none() {
             blocked.clone_from(&coupling.blocked[v]);
+        }
+        if approximate.is_none() {
+            approximate.clone_from(&coupling.approximate[v]);
         }
         // A member per weighted op on the value, and per weighted reader of it, at every
         // offset its cut axis holds (a grouped conv's filters: once per group; the input
@@ -179,5 +183,6 @@ fn describe(
         members: producers,
         values,
         blocked,
+        approximate,
     }
 }

@@ -28,6 +28,8 @@ pub(crate) struct Coupling {
     pub uf: UnionFind,
     /// Per value (node): why its channels must not be pruned.
     pub blocked: Vec<Option<String>>,
+    /// Per value (node): why pruning its channels only approximates masking them.
+    pub approximate: Vec<Option<String>>,
 }
 
 impl Coupling {
@@ -49,6 +51,7 @@ pub(crate) fn couple(graph: &Graph, shapes: &[&Shape], axes: &[Axis], total: usi
     let mut c = Coupling {
         uf: UnionFind::new(total),
         blocked: vec![None; graph.nodes.len()],
+        approximate: vec![None; graph.nodes.len()],
     };
     for (v, node) in graph.nodes.iter().enumerate() {
         let name = node.name.as_str();
@@ -65,12 +68,18 @@ pub(crate) fn couple(graph: &Graph, shapes: &[&Shape], axes: &[Axis], total: usi
         };
         match node.op.channel_rule() {
             ChannelRule::Fresh => {}
-            ChannelRule::PassThrough => {
+            rule @ (ChannelRule::PassThrough | ChannelRule::Renormalized) => {
                 let per_channel = !node.op.channel_weights().is_empty();
                 let why =
                     || format!("'{name}' has one weight per channel but reads flattened features");
                 if !(per_channel && flat(&mut c, &why)) {
                     c.tie(axes[x.unwrap()], 0, out, 0, out.channels);
+                }
+                if rule == ChannelRule::Renormalized {
+                    c.approximate[v] = Some(format!(
+                        "{} '{name}' renormalises the channels that stay over fewer channels",
+                        node.op.type_name()
+                    ));
                 }
             }
             ChannelRule::Flatten => c.tie(axes[x.unwrap()], 0, out, 0, out.channels),
