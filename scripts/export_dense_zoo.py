@@ -18,6 +18,11 @@ For every model NAME it writes OUT_DIR/NAME/:
                    (max |diff| <= 1e-4, else the script fails)
 and OUT_DIR/manifest.json: name, exporter, opset, input shape, output shapes, parameters,
 op counts.
+
+Also OUT_DIR/resnet18_external/model.onnx: torchvision's full-size ResNet-18 as the default
+exporter writes it, weights in `model.onnx.data`. Only the model file is kept (47 MB of
+weights stay out of the repository): the test writes seeded weights into the data file the
+model names and takes ONNX Runtime's outputs on that pair as the reference.
 """
 
 import argparse
@@ -272,6 +277,21 @@ def clear(out_dir):
     os.makedirs(out_dir, exist_ok=True)
 
 
+def export_resnet18(out_dir):
+    """torchvision's ResNet-18 at 224x224 with external data; the data file is removed."""
+    folder = os.path.join(out_dir, "resnet18_external")
+    os.makedirs(folder)
+    path = os.path.join(folder, "model.onnx")
+    model = torchvision.models.resnet18(weights=None).eval()
+    torch.onnx.export(model, (torch.zeros(1, 3, 224, 224),), path, input_names=["input"],
+                      output_names=["logits"], dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}},
+                      external_data=True)
+    data_bytes = os.path.getsize(path + ".data")
+    os.remove(path + ".data")
+    print(f"resnet18_external       model file only, {data_bytes:,} bytes of weights left out")
+    return {"data_bytes": data_bytes, "parameters": sum(p.numel() for p in model.parameters())}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", nargs="?", default="crates/onnx/tests/dense_zoo")
@@ -321,6 +341,7 @@ def main():
             "ops": dict(sorted(ops.items())),
         })
         print(f"{name:<24} opset {opset}  outputs {[list(g.shape) for g in got]}  {dict(sorted(ops.items()))}")
+    manifest["resnet18_external"] = export_resnet18(args.out_dir)
     with open(os.path.join(args.out_dir, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")

@@ -253,6 +253,20 @@ impl Writer<'_> {
         self.init(self.floats(&format!("{}.{suffix}", node.name), array))
     }
 
+    /// The initializers `{node}.weight` and, if any, `{node}.bias`.
+    fn weight_and_bias(
+        &mut self,
+        node: &Node,
+        weight: &Array,
+        bias: Option<&Array>,
+    ) -> Result<Vec<String>, String> {
+        let mut names = vec![self.weight(node, "weight", weight)?];
+        if let Some(b) = bias {
+            names.push(self.weight(node, "bias", b)?);
+        }
+        Ok(names)
+    }
+
     fn indices(&mut self, node: &Node, suffix: &str, values: &[i64]) -> Result<String, String> {
         self.init(tensor::int_tensor(
             &format!("{}.{suffix}", node.name),
@@ -355,31 +369,14 @@ impl Writer<'_> {
                 float("bias", *bias),
             ],
             Op::Conv2d(c) => {
-                input.push(self.weight(node, "weight", &c.weight)?);
-                if let Some(b) = &c.bias {
-                    input.push(self.weight(node, "bias", b)?);
-                }
-                vec![
-                    ints("kernel_shape", &c.kernel()),
-                    ints("strides", &c.stride),
-                    ints("pads", &c.padding),
-                    ints("dilations", &c.dilation),
-                    int("group", c.groups as i64),
-                ]
+                input.extend(self.weight_and_bias(node, &c.weight, c.bias.as_ref())?);
+                let window = [c.kernel(), c.stride, c.dilation];
+                window_attrs(window, &c.padding, None, c.groups)
             }
             Op::ConvTranspose2d(c) => {
-                input.push(self.weight(node, "weight", &c.weight)?);
-                if let Some(b) = &c.bias {
-                    input.push(self.weight(node, "bias", b)?);
-                }
-                vec![
-                    ints("kernel_shape", &c.kernel()),
-                    ints("strides", &c.stride),
-                    ints("pads", &c.padding),
-                    ints("output_padding", &c.output_padding),
-                    ints("dilations", &c.dilation),
-                    int("group", c.groups as i64),
-                ]
+                input.extend(self.weight_and_bias(node, &c.weight, c.bias.as_ref())?);
+                let window = [c.kernel(), c.stride, c.dilation];
+                window_attrs(window, &c.padding, Some(&c.output_padding), c.groups)
             }
             Op::BatchNorm2d(b) => {
                 input.push(self.weight(node, "weight", &b.gamma)?);
@@ -393,10 +390,7 @@ impl Writer<'_> {
             }
             Op::LayerNorm(l) => return self.layer_norm(node, l, input, output),
             Op::Linear(l) => {
-                input.push(self.weight(node, "weight", &l.weight)?);
-                if let Some(b) = &l.bias {
-                    input.push(self.weight(node, "bias", b)?);
-                }
+                input.extend(self.weight_and_bias(node, &l.weight, l.bias.as_ref())?);
                 vec![float("alpha", 1.0), float("beta", 1.0), int("transB", 1)]
             }
             Op::Clip { min, max } => {
@@ -580,6 +574,27 @@ impl Writer<'_> {
         )?;
         Ok(sizes)
     }
+}
+
+/// A convolution's attributes: `[kernel, strides, dilations]`, pads, the output padding of a
+/// transposed one, groups.
+fn window_attrs(
+    [kernel, strides, dilations]: [[usize; 2]; 3],
+    pads: &[usize; 4],
+    output_padding: Option<&[usize; 2]>,
+    groups: usize,
+) -> Vec<AttributeProto> {
+    let mut attrs = vec![
+        ints("kernel_shape", &kernel),
+        ints("strides", &strides),
+        ints("pads", pads),
+        ints("dilations", &dilations),
+        int("group", groups as i64),
+    ];
+    if let Some(p) = output_padding {
+        attrs.push(ints("output_padding", p));
+    }
+    attrs
 }
 
 fn pool_attrs(p: &Pool2d) -> Vec<AttributeProto> {

@@ -171,7 +171,7 @@ fn models_in(zoo: &str) -> Vec<PathBuf> {
     let mut models: Vec<PathBuf> = std::fs::read_dir(repo().join(zoo))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.join("model.onnx").exists())
+        .filter(|p| p.join("model.onnx").exists() && p.join("input_0.pb").exists())
         .collect();
     models.sort();
     models
@@ -228,6 +228,61 @@ fn the_dense_prediction_zoo_round_trips_and_prunes() {
         );
         eprintln!("{name}: ok");
     }
+}
+
+/// torchvision's full-size ResNet-18 as PyTorch's default exporter writes it, weights in
+/// `model.onnx.data`. The repository keeps the model file alone; the test writes seeded
+/// weights (He-scaled, so activations stay finite through 18 layers) at the offsets the model
+/// names, and ONNX Runtime on that pair is the reference. The pruned export keeps its weights
+/// in a data file too.
+#[test]
+fn full_size_resnet18_with_external_data_round_trips_and_prunes() {
+    use prost::Message;
+    let source = repo().join("crates/onnx/tests/dense_zoo/resnet18_external/model.onnx");
+    let dir = scratch("resnet18");
+    let model_file = dir.join("model.onnx");
+    std::fs::copy(&source, &model_file).unwrap();
+    let model =
+        shears_onnx::proto::ModelProto::decode(std::fs::read(&model_file).unwrap().as_slice())
+            .unwrap();
+    let mut data = Vec::new();
+    let mut seed = 7u64;
+    for t in &model.graph.as_ref().unwrap().initializer {
+        let entry = |key: &str| t.external_data.iter().find(|e| e.key == key);
+        let Some(offset) = entry("offset") else {
+            continue;
+        };
+        let offset: usize = offset.value.parse().unwrap();
+        let length: usize = entry("length").unwrap().value.parse().unwrap();
+        let fan_in: i64 = t.dims.iter().skip(1).product::<i64>().max(1);
+        let scale = if t.dims.len() > 1 {
+            (6.0 / fan_in as f32).sqrt()
+        } else {
+            0.05
+        };
+        data.resize(data.len().max(offset), 0u8);
+        for _ in 0..length / 4 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let uniform = (seed >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+            data.extend_from_slice(&(uniform * scale).to_le_bytes());
+        }
+    }
+    std::fs::write(dir.join("model.onnx.data"), data).unwrap();
+    let graph = shears_onnx::load_file(&model_file).unwrap();
+    assert!(graph.onnx_external_data && graph.param_count() > 11_000_000);
+    let len = 3 * 224 * 224;
+    let pixels = (0..len)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let input_file = dir.join("input.pb");
+    let input = Array::new(vec![1, 3, 224, 224], pixels);
+    std::fs::write(&input_file, shears_onnx::tensor_bytes(&input, "input")).unwrap();
+    let want = ort(&model_file, &input_file, 1);
+    assert!(want.data.iter().all(|v| v.is_finite()));
+    check("resnet18_external", &graph, &input_file, Some(&want));
+    std::fs::remove_dir_all(dir).ok();
 }
 
 /// Ops whose ONNX form changed between opsets (HardSwish arrived in 14, Dropout's ratio became
