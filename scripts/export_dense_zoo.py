@@ -211,12 +211,47 @@ class ConvNeXt(nn.Module):
         return self.head(self.features(x))
 
 
+class ChannelsFirstLayerNorm(nn.Module):
+    """The layer norm over channels of the ConvNeXt authors' code (data_format
+    "channels_first"), written out: mean, centred square, mean, square root, divide, scale."""
+
+    def __init__(self, channels, eps=1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(0.5 + torch.rand(channels))
+        self.bias = nn.Parameter(0.2 * torch.randn(channels))
+        self.eps = eps
+
+    def forward(self, x):
+        u = x.mean(1, keepdim=True)
+        s = (x - u).pow(2).mean(1, keepdim=True)
+        x = (x - u) / torch.sqrt(s + self.eps)
+        return self.weight[:, None, None] * x + self.bias[:, None, None]
+
+
+class WrittenOutLayerNorm(nn.Module):
+    """A ConvNeXt-style network on the written-out channels-first layer norm."""
+
+    def __init__(self, classes=5):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 4, stride=4), ChannelsFirstLayerNorm(16))
+        self.block = nn.Sequential(
+            nn.Conv2d(16, 16, 7, padding=3, groups=16), ChannelsFirstLayerNorm(16),
+            nn.Conv2d(16, 64, 1), nn.GELU(), nn.Conv2d(64, 16, 1),
+        )
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Linear(16, classes))
+
+    def forward(self, x):
+        x = self.stem(x)
+        return self.head(x + self.block(x))
+
+
 BUILDERS = {
     "fpn": (Fpn, "FPN: lateral 1x1 convs, nearest upsampling, adds"),
     "lraspp": (Lraspp, "torchvision LRASPPHead, bilinear resize to the input size"),
     "deeplab": (DeepLab, "DeepLabV3 head: torchvision ASPP (image pooling resized by size)"),
     "unet": (UNet, "U-Net: transposed convs (plain, grouped with output padding), concat skips"),
     "convnext": (ConvNeXt, "torchvision CNBlocks and LayerNorm2d (channels-last LayerNorm, Linear)"),
+    "layernorm_written": (WrittenOutLayerNorm, "the ConvNeXt authors' channels-first LayerNorm, written out"),
     "gelu": (GeluBlock, "ConvNeXt-style inverted bottlenecks, exact and tanh GELU, residuals"),
     "yolo": (Yolo, "YOLO-style neck and three detection heads (three outputs)"),
 }

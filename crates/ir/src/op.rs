@@ -197,6 +197,15 @@ pub enum Op {
     /// `x * sigmoid(x)`
     Silu,
     Tanh,
+    /// `x^exponent`, element-wise (ONNX `Pow` by a constant).
+    Pow {
+        exponent: f32,
+    },
+    /// The square root, element-wise.
+    Sqrt,
+    /// The mean over the channels at each position, `[C, H, W]` to `[1, H, W]` (ONNX
+    /// `ReduceMean` over axis 1 keeping it): a layer norm over channels written out.
+    ChannelMean,
     /// The Gauss error function, element-wise (the exact GELU is written with it).
     Erf,
     /// `x * Φ(x)` (ONNX `Gelu`, 20); `tanh` selects the tanh approximation.
@@ -285,6 +294,9 @@ impl Op {
             Op::Silu => "Silu",
             Op::Tanh => "Tanh",
             Op::Erf => "Erf",
+            Op::Pow { .. } => "Pow",
+            Op::Sqrt => "Sqrt",
+            Op::ChannelMean => "ReduceMean",
             Op::Gelu { .. } => "Gelu",
             Op::MaxPool2d(_) => "MaxPool",
             Op::AvgPool2d(_) => "AveragePool",

@@ -41,6 +41,10 @@ pub enum ChannelRule<'a> {
     /// (a grouped conv). Pruning must keep the blocks equal, so channel `j` of every block is
     /// tied to channel `j` of the first, on the input and on the output.
     Grouped { groups: usize },
+    /// One output channel computed from all the input channels without weights (their mean):
+    /// pruning the input is allowed, but the result is then over fewer channels, so the pruned
+    /// network only approximates the masked one.
+    Reduced,
     /// Output channel `c` is channel `c` of input 0, normalised by statistics over all the
     /// channels (a layer norm over channels): pruning is allowed, as Torch-Pruning does it, but
     /// the channels that stay are renormalised over fewer channels, so the pruned network only
@@ -134,6 +138,8 @@ impl Op {
             | Op::Silu
             | Op::Tanh
             | Op::Erf
+            | Op::Pow { .. }
+            | Op::Sqrt
             | Op::Gelu { .. }
             | Op::MaxPool2d(_)
             | Op::AvgPool2d(_)
@@ -144,6 +150,7 @@ impl Op {
             | Op::Pad { .. }
             | Op::Resize(_)
             | Op::Lrn { .. }
+            | Op::ChannelMean
             | Op::Dropout { .. }
             | Op::Identity
             | Op::Softmax { .. } => Arity::Exactly(1),
@@ -166,6 +173,8 @@ impl Op {
             | Op::Silu
             | Op::Tanh
             | Op::Erf
+            | Op::Pow { .. }
+            | Op::Sqrt
             | Op::Gelu { .. }
             | Op::MaxPool2d(_)
             | Op::AvgPool2d(_)
@@ -175,6 +184,7 @@ impl Op {
             | Op::Dropout { .. }
             | Op::Identity => ChannelRule::PassThrough,
             Op::LayerNorm(_) => ChannelRule::Renormalized,
+            Op::ChannelMean => ChannelRule::Reduced,
             Op::Softmax { axis: 1 } => ChannelRule::Blocked("normalises over these channels"),
             Op::Softmax { .. } => ChannelRule::PassThrough,
             Op::Lrn { .. } => ChannelRule::Blocked(
@@ -258,6 +268,8 @@ impl Op {
             | Op::Silu
             | Op::Tanh
             | Op::Erf
+            | Op::Pow { .. }
+            | Op::Sqrt
             | Op::Gelu { .. }
             | Op::MaxPool2d(_)
             | Op::AvgPool2d(_)
@@ -272,6 +284,7 @@ impl Op {
             | Op::Pad { .. }
             | Op::Resize(_)
             | Op::Lrn { .. }
+            | Op::ChannelMean
             | Op::Concat { .. }
             | Op::Dropout { .. }
             | Op::Identity
@@ -361,6 +374,8 @@ impl Op {
             | Op::Silu
             | Op::Tanh
             | Op::Erf
+            | Op::Pow { .. }
+            | Op::Sqrt
             | Op::Gelu { .. }
             | Op::MaxPool2d(_)
             | Op::AvgPool2d(_)
@@ -375,6 +390,7 @@ impl Op {
             | Op::Pad { .. }
             | Op::Resize(_)
             | Op::Lrn { .. }
+            | Op::ChannelMean
             | Op::Concat { .. }
             | Op::Dropout { .. }
             | Op::Identity

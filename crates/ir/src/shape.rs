@@ -195,6 +195,10 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
             },
             other => Err(fail(format!("input must be [C, H, W], got {other:?}"))),
         },
+        Op::ChannelMean => match x.unwrap().as_slice() {
+            [_, h, w] => Ok(vec![1, *h, *w]),
+            other => Err(fail(format!("input must be [C, H, W], got {other:?}"))),
+        },
         Op::Lrn { size, .. } => {
             let x = x.unwrap();
             if *size == 0 || x.len() != 3 {
@@ -251,6 +255,8 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
         | Op::Silu
         | Op::Tanh
         | Op::Erf
+        | Op::Pow { .. }
+        | Op::Sqrt
         | Op::Gelu { .. }
         | Op::Identity => Ok(x.unwrap().clone()),
         Op::Dropout { ratio } => {

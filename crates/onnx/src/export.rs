@@ -357,6 +357,15 @@ impl Writer<'_> {
                 vec![string("mode", mode)]
             }
             Op::Resize(r) => self.resize(node, r, &mut input)?,
+            Op::Pow { exponent } => {
+                input.push(self.scalar(node, "exponent", *exponent)?);
+                vec![]
+            }
+            Op::ChannelMean if self.opset < 18 => vec![ints("axes", &[1]), int("keepdims", 1)],
+            Op::ChannelMean => {
+                input.push(self.indices(node, "axes", &[1])?);
+                vec![int("keepdims", 1)]
+            }
             Op::Lrn {
                 size,
                 alpha,
@@ -433,6 +442,7 @@ impl Writer<'_> {
             | Op::HardSwish
             | Op::Tanh
             | Op::Erf
+            | Op::Sqrt
             | Op::GlobalAvgPool
             | Op::Add
             | Op::Mul

@@ -237,9 +237,13 @@ pub(crate) fn reduce_mean(ctx: &Ctx) -> Result<Imported, OnnxError> {
         .map(|&a| ctx.axis_of_rank(a, rank))
         .collect::<Result<_, _>>()?;
     axes.sort_unstable();
+    let keepdims = ctx.int("keepdims", 1)? != 0;
+    if rank == 4 && axes == [1] && keepdims {
+        return Imported::unary(Op::ChannelMean);
+    }
     if rank != 4 || axes != [2, 3] {
         return Err(ctx.fail(format!(
-            "ReduceMean over axes {axes:?} of a rank-{rank} input: shears supports the mean over the spatial axes [2, 3] of [N, C, H, W]"
+            "ReduceMean over axes {axes:?} of a rank-{rank} input: shears supports the mean over the spatial axes [2, 3] of [N, C, H, W], or over the channels [1] keeping the axis"
         )));
     }
     let mut ops = vec![Op::GlobalAvgPool];

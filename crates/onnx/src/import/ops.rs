@@ -78,6 +78,8 @@ pub(crate) fn importer(op_type: &str) -> Option<ImportFn> {
         "HardSwish" => |_| Imported::unary(Op::HardSwish),
         "Tanh" => |_| Imported::unary(Op::Tanh),
         "Erf" => |_| Imported::unary(Op::Erf),
+        "Sqrt" => |_| Imported::unary(Op::Sqrt),
+        "Pow" => pow,
         "Gelu" => gelu,
         "LayerNormalization" => layer_norm,
         "MaxPool" => max_pool,
@@ -160,6 +162,15 @@ fn layer_norm(ctx: &Ctx) -> Result<Imported, OnnxError> {
         .unwrap_or_else(|| Array::zeros(scale.shape.clone()));
     let eps = ctx.float("epsilon", 1e-5)?;
     Imported::unary(Op::LayerNorm(LayerNorm { scale, bias, eps }))
+}
+
+/// `Pow` by a constant exponent.
+fn pow(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    let exponent = ctx
+        .scalar(1, "exponent")?
+        .filter(|e| e.is_finite())
+        .ok_or_else(|| ctx.fail("the exponent must be one finite constant"))?;
+    Imported::unary(Op::Pow { exponent })
 }
 
 fn gelu(ctx: &Ctx) -> Result<Imported, OnnxError> {

@@ -233,6 +233,8 @@ fn versions(op_type: &str) -> Option<&'static [Version]> {
         }
         "HardSwish" => const { &[v(14, ONE, &[])] },
         "Erf" => const { &[v(9, ONE, &[])] },
+        "Sqrt" => ACTIVATION,
+        "Pow" => const { &[v(1, TWO, &[("axis", I), ("broadcast", I)]), v(7, TWO, &[])] },
         "LayerNormalization" => {
             const {
                 &[vo(

@@ -26,7 +26,10 @@ pub(crate) fn channel_axes(graph: &Graph, shapes: &[&Shape]) -> (Vec<Axis>, usiz
         let fresh = (shapes[v].first().copied().unwrap_or(0), 1);
         let input = |k: usize| axes[node.inputs[k].node];
         let (channels, per_channel) = match node.op.channel_rule() {
-            ChannelRule::Fresh | ChannelRule::Grouped { .. } | ChannelRule::Blocked(_) => fresh,
+            ChannelRule::Fresh
+            | ChannelRule::Reduced
+            | ChannelRule::Grouped { .. }
+            | ChannelRule::Blocked(_) => fresh,
             ChannelRule::PassThrough | ChannelRule::Renormalized | ChannelRule::Permute(_) => {
                 let x = input(0);
                 (x.channels, x.per_channel)

@@ -68,6 +68,11 @@ pub(crate) fn couple(graph: &Graph, shapes: &[&Shape], axes: &[Axis], total: usi
         };
         match node.op.channel_rule() {
             ChannelRule::Fresh => {}
+            ChannelRule::Reduced => {
+                c.approximate[x.unwrap()] = Some(format!(
+                    "'{name}' averages over these channels, and over fewer once some are pruned"
+                ));
+            }
             rule @ (ChannelRule::PassThrough | ChannelRule::Renormalized) => {
                 let per_channel = !node.op.channel_weights().is_empty();
                 let why =
