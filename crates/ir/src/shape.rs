@@ -91,7 +91,7 @@ fn infer(node: &Node, inputs: &[&Shape]) -> Result<Shape, IrError> {
                     ln.scale.shape, ln.bias.shape
                 )));
             }
-            if !(ln.eps > 0.0) {
+            if ln.eps.is_nan() || ln.eps <= 0.0 {
                 return Err(fail(format!("epsilon {} must be positive", ln.eps)));
             }
             Ok(x.clone())

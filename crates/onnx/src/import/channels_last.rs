@@ -22,7 +22,7 @@ pub(crate) enum Step {
     Back(OutletId),
     /// The node's output is channels-last again: the channels-first op to push, reading these
     /// values, and the map's new `[C, H, W]`.
-    Op(Op, Vec<OutletId>, [usize; 3]),
+    Op(Box<Op>, Vec<OutletId>, [usize; 3]),
 }
 
 /// The channels-first form of `node`, which reads at least one channels-last value (its
@@ -61,7 +61,7 @@ pub(crate) fn step<'g>(
             };
             let eps = attr("epsilon").and_then(|a| a.f).unwrap_or(1e-5);
             Ok(Step::Op(
-                Op::LayerNorm(LayerNorm { scale, bias, eps }),
+                Box::new(Op::LayerNorm(LayerNorm { scale, bias, eps })),
                 vec![p.source],
                 p.shape,
             ))
@@ -88,7 +88,7 @@ pub(crate) fn step<'g>(
                 groups: 1,
             };
             Ok(Step::Op(
-                Op::Conv2d(conv),
+                Box::new(Op::Conv2d(conv)),
                 vec![p.source],
                 [d, p.shape[1], p.shape[2]],
             ))
@@ -103,7 +103,7 @@ pub(crate) fn step<'g>(
                 "Sigmoid" => Op::Sigmoid,
                 _ => Op::Tanh,
             };
-            Ok(Step::Op(op, vec![p.source], p.shape))
+            Ok(Step::Op(Box::new(op), vec![p.source], p.shape))
         }
         ("Add" | "Sub" | "Mul" | "Div", _) => binary(node, consts, pending, constant),
         _ => Err(format!(
@@ -146,7 +146,7 @@ fn binary<'g>(
         };
         operands.push(outlet);
     }
-    Ok(Step::Op(op, operands, shape))
+    Ok(Step::Op(Box::new(op), operands, shape))
 }
 
 /// A constant operand of a channels-last op as a channels-first one: one value stays a scalar,

@@ -171,7 +171,7 @@ fn channels_last_step<'g>(
             values.insert(output, source);
         }
         Step::Op(op, inputs, shape) => {
-            let source = super::push(graph, name, op, inputs, output);
+            let source = super::push(graph, name, *op, inputs, output);
             let flattened = None;
             pending.insert(
                 output,
