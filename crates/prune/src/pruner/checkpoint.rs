@@ -13,7 +13,8 @@ use shears_runtime::train::{
 };
 use std::path::Path;
 
-const MAGIC: &[u8; 8] = b"SHEARSP2";
+/// Bumped with the training checkpoint's (see `shears_runtime::train::Checkpoint`).
+const MAGIC: &[u8; 8] = b"SHEARSP3";
 
 /// The state of a run after its last finished step.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -22,7 +22,9 @@ pub struct Checkpoint {
     pub identity: RunIdentity,
 }
 
-const MAGIC: &[u8; 8] = b"SHEARSC2";
+/// The file format: bumped whenever a checkpoint's encoding changes (the IR's ops included:
+/// bincode numbers enum variants by position), so that an older file is refused by name.
+const MAGIC: &[u8; 8] = b"SHEARSC3";
 
 impl Checkpoint {
     /// Writes the checkpoint atomically (see [`write_checkpoint`]).
