@@ -190,7 +190,7 @@ class ConvNeXt(nn.Module):
     """A small ConvNeXt from torchvision's own blocks: a patchify stem with LayerNorm2d, two
     CNBlocks (7x7 depthwise conv, channels-last LayerNorm, Linear 4x, GELU, Linear back,
     layer scale, residual), a LayerNorm2d + strided conv downsampling, one more CNBlock, and
-    the classifier head (average pool, flatten, LayerNorm, Linear)."""
+    torchvision's classifier head (average pool, LayerNorm2d, flatten, Linear)."""
 
     def __init__(self, classes=5):
         super().__init__()
@@ -201,10 +201,7 @@ class ConvNeXt(nn.Module):
             LayerNorm2d(16), nn.Conv2d(16, 32, 2, stride=2),
             CNBlock(32, 0.5, 0.0),
         )
-        # torchvision's head normalises the pooled [N, 32, 1, 1] map with LayerNorm2d; the same
-        # layer norm on the flattened [N, 32] (torch.export writes the 1x1 permute of the
-        # former as a strided gather that shears does not import).
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.LayerNorm(32),
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), LayerNorm2d(32), nn.Flatten(1),
                                   nn.Linear(32, classes))
 
     def forward(self, x):
@@ -256,14 +253,11 @@ BUILDERS = {
     "yolo": (Yolo, "YOLO-style neck and three detection heads (three outputs)"),
 }
 
-# (name, builder, exporter, free image size). Not yet: ConvNeXt through torch.export, which
-# writes the flatten of the last block's (channels-last strided) pooled map as an
-# `as_strided` gather over a `Range` of the batch size, which shears does not import.
+# (name, builder, exporter, free image size)
 EXPORTS = [
     (f"{key}_{exporter}", key, exporter, False)
     for key in BUILDERS
     for exporter in ("dynamo", "torchscript")
-    if (key, exporter) != ("convnext", "dynamo")
 ] + [("fpn_free_size", "fpn", "torchscript", True), ("fpn_free_size_dynamo", "fpn", "dynamo", True)]
 
 

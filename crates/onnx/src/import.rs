@@ -20,6 +20,7 @@ mod ops;
 mod resize;
 mod schema;
 mod shuffle;
+mod strided;
 mod wellformed;
 
 use crate::OnnxError;
@@ -58,6 +59,8 @@ pub fn from_model_with(model: &ModelProto, options: &ImportOptions) -> Result<Gr
     if g.node.is_empty() {
         return Err(OnnxError::EmptyGraph("it has no nodes"));
     }
+    let rewritten = strided::rewrite(g);
+    let g = rewritten.as_ref().unwrap_or(g);
     let opset = model
         .opset_import
         .iter()
