@@ -29,9 +29,9 @@ impl TrainObserver for TrainProgress {
         if let Some(bar) = &self.bar {
             bar.set_position(p.batch as u64 + 1);
             bar.set_message(format!(
-                "loss {:.4} acc {:.2}% {:.0} img/s",
+                "loss {:.4}{} {:.0} img/s",
                 p.loss,
-                100.0 * p.top1,
+                accuracy(p.top1),
                 p.images_per_sec
             ));
         }
@@ -54,15 +54,21 @@ impl TrainObserver for TrainProgress {
             })
             .unwrap_or_default();
         println!(
-            "epoch {:>3}  train loss {:.4} acc {:.2}%{test}  {:.0}s  {:.0} img/s  lr {:.4}",
+            "epoch {:>3}  train loss {:.4}{}{test}  {:.0}s  {:.0} img/s  lr {:.4}",
             r.epoch + 1,
             r.train_loss,
-            100.0 * r.train_top1,
+            accuracy(r.train_top1),
             r.seconds,
             r.images_per_sec,
             r.lr
         );
     }
+}
+
+/// ` acc 93.12%`, or nothing where the outputs are not class scores.
+fn accuracy(top1: Option<f64>) -> String {
+    top1.map(|a| format!(" acc {:.2}%", 100.0 * a))
+        .unwrap_or_default()
 }
 
 /// Prints each pruning step: the goal, the size after the cut, fine-tuning bars, the result.

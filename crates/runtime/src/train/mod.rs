@@ -102,7 +102,9 @@ impl Default for TrainConfig {
 pub struct EpochReport {
     pub epoch: usize,
     pub train_loss: f64,
-    pub train_top1: f64,
+    /// Top-1 on the training batches; `None` where the outputs are not scores of the data's
+    /// classes (a segmentation or detection model distilled without labels).
+    pub train_top1: Option<f64>,
     pub test: Option<EvalReport>,
     pub seconds: f64,
     pub images_per_sec: f64,
@@ -116,7 +118,8 @@ pub struct BatchProgress {
     pub batch: usize,
     pub batches: usize,
     pub loss: f64,
-    pub top1: f64,
+    /// `None` where the outputs are not class scores (see [`EpochReport::train_top1`]).
+    pub top1: Option<f64>,
     pub images_per_sec: f64,
 }
 
@@ -259,7 +262,7 @@ pub fn train(
                 batch: b,
                 batches,
                 loss: loss_sum / seen as f64,
-                top1: correct as f64 / seen as f64,
+                top1: scores_classes.then(|| correct as f64 / seen as f64),
                 images_per_sec: seen as f64 / start.elapsed().as_secs_f64(),
             });
         }
@@ -279,7 +282,7 @@ pub fn train(
         let report = EpochReport {
             epoch,
             train_loss: loss_sum / seen.max(1) as f64,
-            train_top1: correct as f64 / seen.max(1) as f64,
+            train_top1: scores_classes.then(|| correct as f64 / seen.max(1) as f64),
             test,
             seconds,
             images_per_sec: seen as f64 / seconds,
