@@ -155,3 +155,58 @@ impl<'g> Chains<'g> {
             .then(|| (flat.input[0].clone(), chain))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(op_type: &str, input: &[&str], output: &str) -> NodeProto {
+        NodeProto {
+            op_type: op_type.into(),
+            input: input.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.into()],
+            ..NodeProto::default()
+        }
+    }
+
+    /// `Gather(Reshape(x, [-1]), Range(0, n) * 4 + offsets)` on `[N, 4, 1, 1]` values.
+    fn strided(offsets: &[i64]) -> GraphProto {
+        let ints = |name: &str, shape: &[usize], v: &[i64]| tensor::int_tensor(name, shape, v);
+        GraphProto {
+            node: vec![
+                node("Reshape", &["x", "flat_shape"], "flat"),
+                node("Range", &["zero", "n", "one"], "r"),
+                node("Mul", &["r", "stride"], "m"),
+                node("Unsqueeze", &["m", "axes"], "u"),
+                node("Add", &["u", "offsets"], "idx"),
+                node("Gather", &["flat", "idx"], "y"),
+            ],
+            initializer: vec![
+                ints("flat_shape", &[1], &[-1]),
+                ints("zero", &[], &[0]),
+                ints("one", &[], &[1]),
+                ints("stride", &[], &[4]),
+                ints("axes", &[3], &[1, 2, 3]),
+                ints("offsets", &[1, 4, 1, 1], offsets),
+            ],
+            ..GraphProto::default()
+        }
+    }
+
+    #[test]
+    fn an_in_order_gather_becomes_the_map() {
+        let g = rewrite(&strided(&[0, 1, 2, 3])).unwrap();
+        assert_eq!(g.node.len(), 1);
+        assert_eq!(
+            (g.node[0].op_type.as_str(), g.node[0].input.as_slice()),
+            ("Identity", &["x".to_string()][..])
+        );
+        assert_eq!(g.node[0].output, ["y"]);
+    }
+
+    #[test]
+    fn a_reordering_gather_is_left_alone() {
+        assert!(rewrite(&strided(&[3, 2, 1, 0])).is_none());
+        assert!(rewrite(&strided(&[0, 1, 2, 4])).is_none());
+    }
+}
