@@ -3,7 +3,8 @@
 //! Pruning removes whole channels (conv filters, BN entries, linear features) so that the network
 //! really gets smaller. Channels are coupled: a conv's output channels are its consumers' input
 //! channels, a residual `Add` ties every branch it joins, a depthwise conv carries its input
-//! channels to its output. [`analysis`] finds these couplings from the IR alone and hands out
+//! channels to its output. [`analysis`] finds these couplings from each op's rules in
+//! `shears_ir` (its `ChannelRule` and weight layout, never by matching on the op) and hands out
 //! [`ChannelGroup`]s, each a set of [`Member`]s (layer slices) that must lose the same channels
 //! together. [`surgery`] removes channels from every member of a group, or zeroes them
 //! ([`mask_group`]) so a test can check that pruning did not change what the network computes.
