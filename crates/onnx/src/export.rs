@@ -558,9 +558,7 @@ impl Writer<'_> {
         attrs.push(string("coordinate_transformation_mode", coordinates));
         Ok(attrs)
     }
-}
 
-impl Writer<'_> {
     /// `Concat(Shape(x)[0..2], spatial)`: the sizes of `x`'s batch and channel axes followed by
     /// `spatial`, for a `Resize` before opset 18 (which has no `axes`).
     fn full_sizes(&mut self, node: &Node, x: &str, spatial: String) -> Result<String, String> {

@@ -76,11 +76,9 @@ pub(crate) fn step<'g>(
                 ));
             };
             // [C, D] read as D filters of C channels: [D, C, 1, 1].
-            let data = (0..d * c)
-                .map(|i| weight.data[(i % c) * d + i / c])
-                .collect();
+            let filters = super::ops::transpose(&weight).data;
             let conv = Conv2d {
-                weight: Array::new(vec![d, c, 1, 1], data),
+                weight: Array::new(vec![d, c, 1, 1], filters),
                 bias: None,
                 stride: [1, 1],
                 padding: [0; 4],

@@ -109,11 +109,13 @@ pub(crate) fn importer(op_type: &str) -> Option<ImportFn> {
     })
 }
 
-fn conv(ctx: &Ctx) -> Result<Imported, OnnxError> {
+/// A 2-D (transposed) convolution's weight, input 1, of the 4-D `layout` named in errors, and
+/// its `[kh, kw]` (which `kernel_shape`, if given, must match).
+fn kernel_weight(ctx: &Ctx, layout: &str) -> Result<(Array, [usize; 2]), OnnxError> {
     let weight = ctx.required_weight(1, "weight")?;
     let [_, _, kh, kw] = weight.shape[..] else {
         return Err(ctx.fail(format!(
-            "weight has shape {:?}; shears supports 2-D convolutions only ([out, in/groups, kh, kw])",
+            "weight has shape {:?}; shears supports 2-D convolutions only ({layout})",
             weight.shape
         )));
     };
@@ -128,13 +130,23 @@ fn conv(ctx: &Ctx) -> Result<Imported, OnnxError> {
             weight.shape
         )));
     }
-    let stride = ctx.pair("strides", 1)?;
-    let dilation = ctx.pair("dilations", 1)?;
-    let groups = usize::try_from(ctx.int("group", 1)?)
+    Ok((weight, [kh, kw]))
+}
+
+/// Attribute `group`, from 1 to [`MAX_EXTENT`].
+fn group_count(ctx: &Ctx) -> Result<usize, OnnxError> {
+    usize::try_from(ctx.int("group", 1)?)
         .ok()
         .filter(|g| (1..=MAX_EXTENT).contains(g))
-        .ok_or_else(|| ctx.fail(format!("attribute 'group' must be from 1 to {MAX_EXTENT}")))?;
-    let padding = padding(ctx, [kh, kw], stride, dilation)?;
+        .ok_or_else(|| ctx.fail(format!("attribute 'group' must be from 1 to {MAX_EXTENT}")))
+}
+
+fn conv(ctx: &Ctx) -> Result<Imported, OnnxError> {
+    let (weight, kernel) = kernel_weight(ctx, "[out, in/groups, kh, kw]")?;
+    let stride = ctx.pair("strides", 1)?;
+    let dilation = ctx.pair("dilations", 1)?;
+    let groups = group_count(ctx)?;
+    let padding = padding(ctx, kernel, stride, dilation)?;
     let bias = ctx.weight(2, "bias")?;
     Imported::unary(Op::Conv2d(Conv2d {
         weight,
@@ -186,73 +198,18 @@ fn gelu(ctx: &Ctx) -> Result<Imported, OnnxError> {
     Imported::unary(Op::Gelu { tanh })
 }
 
-/// `ConvTranspose`: pads from `pads`, or worked out from `output_shape` or `auto_pad` as the
-/// spec says (the total padding split evenly, the odd one at the end for `SAME_UPPER`).
+/// `ConvTranspose`, its pads from `pads`, `output_shape` or `auto_pad` (see
+/// [`transpose_padding`]).
 fn conv_transpose(ctx: &Ctx) -> Result<Imported, OnnxError> {
-    let weight = ctx.required_weight(1, "weight")?;
-    let [_, _, kh, kw] = weight.shape[..] else {
-        return Err(ctx.fail(format!(
-            "weight has shape {:?}; shears supports 2-D transposed convolutions only ([in, out/groups, kh, kw])",
-            weight.shape
-        )));
-    };
-    if weight.shape.contains(&0) {
-        return Err(ctx.fail(format!("weight has an empty axis: {:?}", weight.shape)));
-    }
+    let (weight, kernel) = kernel_weight(ctx, "[in, out/groups, kh, kw]")?;
     let stride = ctx.pair("strides", 1)?;
     let dilation = ctx.pair("dilations", 1)?;
     let output_padding = match ctx.usizes("output_padding", 2, 0, 0)?[..] {
         [h, w] => [h, w],
         _ => unreachable!("two values"),
     };
-    let groups = usize::try_from(ctx.int("group", 1)?)
-        .ok()
-        .filter(|g| (1..=MAX_EXTENT).contains(g))
-        .ok_or_else(|| ctx.fail(format!("attribute 'group' must be from 1 to {MAX_EXTENT}")))?;
-    let auto_pad = ctx.string("auto_pad")?.unwrap_or_default();
-    let output_shape = ctx.ints("output_shape")?;
-    let padding = if output_shape.is_none() && matches!(auto_pad.as_str(), "" | "NOTSET") {
-        let p = ctx.usizes("pads", 4, 0, 0)?;
-        [p[0], p[1], p[2], p[3]]
-    } else if auto_pad == "VALID" {
-        [0; 4]
-    } else {
-        let shape = ctx.shape(0)?;
-        let [_, h, w] = shape[..] else {
-            return Err(ctx.fail(format!(
-                "input must be [N, C, H, W], got per-sample shape {shape:?}"
-            )));
-        };
-        let wanted: Vec<usize> = match output_shape {
-            Some(s) => s[s.len().saturating_sub(2)..]
-                .iter()
-                .map(|&v| usize::try_from(v).unwrap_or(0))
-                .collect(),
-            None => vec![h * stride[0], w * stride[1]],
-        };
-        let mut pads = [0; 4];
-        for (axis, len) in [h, w].into_iter().enumerate() {
-            let full = (len - 1) * stride[axis]
-                + output_padding[axis]
-                + dilation[axis] * ([kh, kw][axis] - 1)
-                + 1;
-            let total = full
-                .checked_sub(*wanted.get(axis).unwrap_or(&0))
-                .ok_or_else(|| {
-                    ctx.fail(format!(
-                        "output_shape {wanted:?} is larger than the full output"
-                    ))
-                })?;
-            let (begin, end) = if auto_pad == "SAME_UPPER" {
-                (total / 2, total - total / 2)
-            } else {
-                (total - total / 2, total / 2)
-            };
-            pads[axis] = begin;
-            pads[axis + 2] = end;
-        }
-        pads
-    };
+    let groups = group_count(ctx)?;
+    let padding = transpose_padding(ctx, kernel, stride, dilation, output_padding)?;
     Imported::unary(Op::ConvTranspose2d(ConvTranspose2d {
         weight,
         bias: ctx.weight(2, "bias")?,
@@ -262,6 +219,62 @@ fn conv_transpose(ctx: &Ctx) -> Result<Imported, OnnxError> {
         dilation,
         groups,
     }))
+}
+
+/// A transposed conv's `[top, left, bottom, right]`: `pads`, or worked out from `output_shape`
+/// or `auto_pad` as the spec says (the total padding split evenly, the odd one at the end for
+/// `SAME_UPPER`).
+fn transpose_padding(
+    ctx: &Ctx,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    output_padding: [usize; 2],
+) -> Result<[usize; 4], OnnxError> {
+    let auto_pad = ctx.string("auto_pad")?.unwrap_or_default();
+    let output_shape = ctx.ints("output_shape")?;
+    if output_shape.is_none() && matches!(auto_pad.as_str(), "" | "NOTSET") {
+        let p = ctx.usizes("pads", 4, 0, 0)?;
+        return Ok([p[0], p[1], p[2], p[3]]);
+    }
+    if auto_pad == "VALID" {
+        return Ok([0; 4]);
+    }
+    let shape = ctx.shape(0)?;
+    let [_, h, w] = shape[..] else {
+        return Err(ctx.fail(format!(
+            "input must be [N, C, H, W], got per-sample shape {shape:?}"
+        )));
+    };
+    let wanted: Vec<usize> = match output_shape {
+        Some(s) => s[s.len().saturating_sub(2)..]
+            .iter()
+            .map(|&v| usize::try_from(v).unwrap_or(0))
+            .collect(),
+        None => vec![h * stride[0], w * stride[1]],
+    };
+    let mut pads = [0; 4];
+    for (axis, len) in [h, w].into_iter().enumerate() {
+        let full = (len - 1) * stride[axis]
+            + output_padding[axis]
+            + dilation[axis] * (kernel[axis] - 1)
+            + 1;
+        let total = full
+            .checked_sub(*wanted.get(axis).unwrap_or(&0))
+            .ok_or_else(|| {
+                ctx.fail(format!(
+                    "output_shape {wanted:?} is larger than the full output"
+                ))
+            })?;
+        let (begin, end) = if auto_pad == "SAME_UPPER" {
+            (total / 2, total - total / 2)
+        } else {
+            (total - total / 2, total / 2)
+        };
+        pads[axis] = begin;
+        pads[axis + 2] = end;
+    }
+    Ok(pads)
 }
 
 /// `[top, left, bottom, right]` from `pads` or `auto_pad` (SAME_* computed from the input size).
@@ -323,7 +336,7 @@ fn batch_norm(ctx: &Ctx) -> Result<Imported, OnnxError> {
 }
 
 /// `[rows, cols]` to `[cols, rows]`.
-fn transpose(a: &Array) -> Array {
+pub(crate) fn transpose(a: &Array) -> Array {
     let (rows, cols) = (a.shape[0], a.shape[1]);
     let data = (0..cols)
         .flat_map(|c| (0..rows).map(move |r| a.data[r * cols + c]))

@@ -62,6 +62,9 @@ pub fn prune_groups(
     let mut undo = Vec::new();
     for v in 0..graph.nodes.len() {
         let input = input_losses(graph, &removed, v);
+        if removed[v].is_empty() && input.is_empty() {
+            continue;
+        }
         if let Some(op) = graph.nodes[v].op.without_channels(&removed[v], input) {
             undo.push((v, std::mem::replace(&mut graph.nodes[v].op, op)));
         }
@@ -98,7 +101,9 @@ pub fn mask_groups(
     let removed = plan::plan(graph, cuts)?;
     for v in 0..graph.nodes.len() {
         let input = input_losses(graph, &removed, v);
-        graph.nodes[v].op.zero_channels(&removed[v], input);
+        if !removed[v].is_empty() || !input.is_empty() {
+            graph.nodes[v].op.zero_channels(&removed[v], input);
+        }
     }
     Ok(())
 }
