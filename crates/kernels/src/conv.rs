@@ -1,0 +1,215 @@
+//! 2-D convolution on NCHW `f32` slices: forward, input gradient and weight gradient.
+
+use crate::matmul::{Mat, matmul};
+use crate::patches::{Axis, col2im, im2col};
+use rayon::prelude::*;
+
+/// The geometry of one convolution: `weight` is `[out_channels, in_channels / groups, kh, kw]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2d {
+    pub batch: usize,
+    pub in_channels: usize,
+    /// Input height and width.
+    pub in_size: [usize; 2],
+    pub out_channels: usize,
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    /// `(begin, end)` padding of height and width.
+    pub padding: [(usize, usize); 2],
+    pub dilation: [usize; 2],
+    pub groups: usize,
+}
+
+impl Conv2d {
+    /// Output height and width.
+    pub fn out_size(&self) -> [usize; 2] {
+        std::array::from_fn(|i| {
+            let (begin, end) = self.padding[i];
+            let span = self.dilation[i] * (self.kernel[i] - 1) + 1;
+            (self.in_size[i] + begin + end - span) / self.stride[i] + 1
+        })
+    }
+
+    /// Elements of the input, weight and output tensors.
+    pub fn lens(&self) -> [usize; 3] {
+        let [oh, ow] = self.out_size();
+        [
+            self.batch * self.in_channels * self.in_size[0] * self.in_size[1],
+            self.out_channels * self.patch_len(),
+            self.batch * self.out_channels * oh * ow,
+        ]
+    }
+
+    fn group_in(&self) -> usize {
+        self.in_channels / self.groups
+    }
+
+    fn group_out(&self) -> usize {
+        self.out_channels / self.groups
+    }
+
+    /// K: rows of one group's patch matrix.
+    fn patch_len(&self) -> usize {
+        self.group_in() * self.kernel[0] * self.kernel[1]
+    }
+
+    /// P: output positions of one image.
+    fn positions(&self) -> usize {
+        let [oh, ow] = self.out_size();
+        oh * ow
+    }
+
+    fn plane(&self) -> usize {
+        self.in_size[0] * self.in_size[1]
+    }
+
+    fn axes(&self) -> [Axis; 2] {
+        let out = self.out_size();
+        std::array::from_fn(|i| Axis {
+            input: self.in_size[i],
+            output: out[i],
+            kernel: self.kernel[i],
+            stride: self.stride[i],
+            pad: self.padding[i].0,
+            dilation: self.dilation[i],
+        })
+    }
+
+    /// A 1x1, stride-1, unpadded convolution reads its input as the patch matrix itself.
+    fn pointwise(&self) -> bool {
+        self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [(0, 0); 2]
+    }
+
+    /// Whether one image is the whole batch's work, so GEMM itself should use the threads.
+    fn lone_image(&self) -> bool {
+        self.batch < rayon::current_num_threads()
+    }
+
+    fn check(&self, x: usize, w: usize, y: usize) {
+        assert!(
+            self.groups > 0
+                && self.in_channels % self.groups == 0
+                && self.out_channels % self.groups == 0,
+            "conv: channels must divide into groups"
+        );
+        assert_eq!([x, w, y], self.lens(), "conv: slice lengths do not match the geometry");
+    }
+
+    /// Group `g`'s patch matrix of one image `x`: `x` itself for a pointwise convolution,
+    /// else written into `col`.
+    fn patches<'a>(&self, x: &'a [f32], g: usize, col: &'a mut [f32]) -> Mat<'a> {
+        let (k, p) = (self.patch_len(), self.positions());
+        let x = &x[g * self.group_in() * self.plane()..][..self.group_in() * self.plane()];
+        if self.pointwise() {
+            return Mat::rows(x, k, p);
+        }
+        im2col(x, self.group_in(), self.axes(), col);
+        Mat::rows(col, k, p)
+    }
+
+    fn group_weight<'a>(&self, w: &'a [f32], g: usize) -> Mat<'a> {
+        let (m, k) = (self.group_out(), self.patch_len());
+        Mat::rows(&w[g * m * k..(g + 1) * m * k], m, k)
+    }
+
+    fn scratch(&self) -> Vec<f32> {
+        if self.pointwise() {
+            Vec::new()
+        } else {
+            vec![0.0; self.patch_len() * self.positions()]
+        }
+    }
+
+    /// `y = conv(x, w) + bias`.
+    pub fn forward(&self, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+        self.check(x.len(), w.len(), y.len());
+        let image_in = self.in_channels * self.plane();
+        let image_out = self.out_channels * self.positions();
+        y.par_chunks_mut(image_out.max(1))
+            .zip(x.par_chunks(image_in.max(1)))
+            .for_each_init(|| self.scratch(), |col, (y, x)| self.forward_image(x, w, bias, y, col));
+    }
+
+    fn forward_image(&self, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32], col: &mut [f32]) {
+        let (m, p) = (self.group_out(), self.positions());
+        for (g, y) in y.chunks_exact_mut(m * p).enumerate() {
+            if let Some(bias) = bias {
+                for (row, b) in y.chunks_exact_mut(p).zip(&bias[g * m..(g + 1) * m]) {
+                    row.fill(*b);
+                }
+            }
+            let patches = self.patches(x, g, col);
+            matmul(y, self.group_weight(w, g), patches, bias.is_some(), self.lone_image());
+        }
+    }
+
+    /// `dx`, the gradient of the input, from the output gradient `dy`.
+    pub fn backward_input(&self, w: &[f32], dy: &[f32], dx: &mut [f32]) {
+        self.check(dx.len(), w.len(), dy.len());
+        let image_in = self.in_channels * self.plane();
+        let image_out = self.out_channels * self.positions();
+        dx.par_chunks_mut(image_in.max(1))
+            .zip(dy.par_chunks(image_out.max(1)))
+            .for_each_init(|| self.scratch(), |col, (dx, dy)| self.backward_image(w, dy, dx, col));
+    }
+
+    fn backward_image(&self, w: &[f32], dy: &[f32], dx: &mut [f32], col: &mut [f32]) {
+        let (m, p, c) = (self.group_out(), self.positions(), self.group_in() * self.plane());
+        for (g, dx) in dx.chunks_exact_mut(c).enumerate() {
+            let dy = Mat::rows(&dy[g * m * p..(g + 1) * m * p], m, p);
+            let wt = self.group_weight(w, g).t();
+            if self.pointwise() {
+                matmul(dx, wt, dy, false, self.lone_image());
+            } else {
+                matmul(col, wt, dy, false, self.lone_image());
+                dx.fill(0.0);
+                col2im(col, self.group_in(), self.axes(), dx);
+            }
+        }
+    }
+
+    /// `dw`, the gradient of the weight, from the input `x` and the output gradient `dy`.
+    pub fn backward_weight(&self, x: &[f32], dy: &[f32], dw: &mut [f32]) {
+        self.check(x.len(), dw.len(), dy.len());
+        let image_in = self.in_channels * self.plane();
+        let image_out = self.out_channels * self.positions();
+        let per_task = self.batch.div_ceil(rayon::current_num_threads()).max(1);
+        let partials: Vec<Vec<f32>> = x
+            .par_chunks((per_task * image_in).max(1))
+            .zip(dy.par_chunks((per_task * image_out).max(1)))
+            .map(|(xs, dys)| {
+                let mut dw = vec![0.0; dw.len()];
+                let mut col = self.scratch();
+                for (x, dy) in xs.chunks(image_in.max(1)).zip(dys.chunks(image_out.max(1))) {
+                    self.weight_image(x, dy, &mut dw, &mut col);
+                }
+                dw
+            })
+            .collect();
+        dw.fill(0.0);
+        for partial in partials {
+            dw.iter_mut().zip(partial).for_each(|(a, b)| *a += b);
+        }
+    }
+
+    fn weight_image(&self, x: &[f32], dy: &[f32], dw: &mut [f32], col: &mut [f32]) {
+        let (m, p, k) = (self.group_out(), self.positions(), self.patch_len());
+        for (g, dw) in dw.chunks_exact_mut(m * k).enumerate() {
+            let dy = Mat::rows(&dy[g * m * p..(g + 1) * m * p], m, p);
+            let patches = self.patches(x, g, col);
+            matmul(dw, dy, patches.t(), true, self.lone_image());
+        }
+    }
+
+    /// The gradient of the bias: `dy` summed over the batch and the output positions.
+    pub fn backward_bias(&self, dy: &[f32]) -> Vec<f32> {
+        let p = self.positions();
+        let mut db = vec![0.0f32; self.out_channels];
+        for image in dy.chunks_exact((self.out_channels * p).max(1)) {
+            for (d, row) in db.iter_mut().zip(image.chunks_exact(p.max(1))) {
+                *d += row.iter().sum::<f32>();
+            }
+        }
+        db
+    }
+}
