@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod device;
 mod error;
+pub mod kernels;
 pub mod memory;
 mod network;
 mod ops;

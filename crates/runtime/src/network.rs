@@ -1,6 +1,7 @@
 //! A graph compiled to burn tensors: forward in eval or train mode, taps, and write-back.
 
 use crate::RuntimeError;
+use crate::kernels;
 use crate::ops::{self, align_for_broadcast, padded, padding_pairs};
 use burn::tensor::module::{batch_norm, batch_norm_train, conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -111,6 +112,8 @@ pub struct Network {
     /// Which parameters are BN scales (gamma).
     gammas: Vec<usize>,
     device: Device,
+    /// Whether convolutions run on shears' own kernels ([`kernels::fast_conv2d`]).
+    kernels: bool,
     /// The largest batch already checked against available memory ([`Network::check_batch`]).
     checked_batch: std::cell::Cell<usize>,
 }
@@ -146,6 +149,7 @@ impl Network {
             stats: Vec::new(),
             gammas: Vec::new(),
             device: device.clone(),
+            kernels: kernels::fast_conv2d(device),
             checked_batch: std::cell::Cell::new(0),
         };
         for node in &graph.nodes {
@@ -547,12 +551,16 @@ impl Network {
                 bias,
                 shape,
                 options,
-            } => conv2d(
-                args.swap_remove(0),
-                p(*weight).reshape(*shape),
-                bias.map(p),
-                options.clone(),
-            ),
+            } => {
+                let (x, w) = (args.swap_remove(0), p(*weight).reshape(*shape));
+                // A depthwise convolution (one input channel per group) keeps flex's direct kernel.
+                if self.kernels && shape[1] > 1 {
+                    let b = bias.map(p).unwrap_or_else(|| Tensor::zeros([shape[0]], &self.device));
+                    kernels::conv2d(x, w, b, options.clone())
+                } else {
+                    conv2d(x, w, bias.map(p), options.clone())
+                }
+            }
             Step::ConvTranspose {
                 weight,
                 bias,
