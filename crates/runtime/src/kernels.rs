@@ -8,11 +8,11 @@ use burn_autodiff::{
     grads::Gradients,
     ops::{Backward, Ops, OpsKind},
 };
-use burn::backend::{Backend, DispatchDevice, Flex, TensorMetadata, backend_extension, tensor::FloatTensor};
+use burn::backend::{AutodiffBackend, Backend, DispatchDevice, Flex, TensorMetadata, backend_extension, tensor::FloatTensor};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use burn_flex::FlexTensor;
-use shears_kernels::Conv2d;
+use shears_kernels::{BatchNorm, Conv2d};
 
 /// Operations shears computes with its own kernels.
 #[backend_extension(Flex, Autodiff)]
@@ -24,9 +24,17 @@ pub trait KernelOps: Backend {
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self>;
+
+    /// Batch norm with batch statistics: the output, the batch mean and the biased variance.
+    fn fused_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
-/// Whether [`conv2d`] runs on shears' kernels on `device` (flex, f32).
+/// Whether [`conv2d`] and [`batch_norm_train`] run on shears' kernels on `device` (flex, f32).
 pub fn fast_conv2d(device: &Device) -> bool {
     matches!(device.clone().inner().as_dispatch(), DispatchDevice::Flex(_))
 }
@@ -39,6 +47,27 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, options: ConvOpt
         bias.into_dispatch(),
         options,
     ))
+}
+
+/// Batch norm with batch statistics on shears' kernels: the output, the batch mean and the
+/// biased variance; only for a device where [`fast_conv2d`] holds.
+pub fn batch_norm_train(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    let (y, mean, var) = <burn::backend::Dispatch as KernelOps>::fused_batch_norm_train(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        epsilon,
+    );
+    (Tensor::from_dispatch(y), Tensor::from_dispatch(mean), Tensor::from_dispatch(var))
+}
+
+fn norm_layout(x: &[usize]) -> BatchNorm {
+    BatchNorm { batch: x[0], channels: x[1], plane: x[2..].iter().product() }
 }
 
 fn geometry(x: &[usize], w: &[usize], options: &ConvOptions<2>) -> Conv2d {
@@ -80,6 +109,48 @@ impl KernelOps for Flex {
         conv.forward(&values(&x), &values(&weight), Some(&values(&bias)), &mut y);
         let [oh, ow] = conv.out_size();
         tensor(y, vec![conv.batch, conv.out_channels, oh, ow])
+    }
+
+    fn fused_batch_norm_train(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let x_dims = dims(&x);
+        let channels = x_dims[1];
+        let (y, mean, var) = norm_layout(&x_dims).forward(&values(&x), &values(&gamma), &values(&beta), epsilon);
+        (tensor(y, x_dims), tensor(mean, vec![channels]), tensor(var, vec![channels]))
+    }
+}
+
+/// The backward pass of [`KernelOps::fused_batch_norm_train`]: input, scale and shift gradients.
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl Backward<Flex, 3> for BatchNormBackward {
+    /// Input and scale checkpoints, the batch mean and variance, epsilon.
+    type State = (NodeId, NodeId, FlexTensor, FlexTensor, f64);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (x_state, gamma_state, mean, var, epsilon) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
+        let gamma = checkpointer.retrieve_node_output::<FlexTensor>(gamma_state);
+        let x_dims = dims(&x);
+        let channels = x_dims[1];
+        let stats = [&*values(&mean), &*values(&var)];
+        let g = norm_layout(&x_dims).backward(&values(&x), &values(&gamma), stats, epsilon, &values(&dy));
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, tensor(g.x, x_dims));
+        }
+        if let Some(node) = node_gamma {
+            grads.register::<Flex>(node.id, tensor(g.gamma, vec![channels]));
+        }
+        if let Some(node) = node_beta {
+            grads.register::<Flex>(node.id, tensor(g.beta, vec![channels]));
+        }
     }
 }
 
@@ -138,5 +209,33 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
                 prep.finish(Flex::gemm_conv2d(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), options))
             }
         }
+    }
+
+    fn fused_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let prepared = BatchNormBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful();
+        let (y, mean, var) = match prepared {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let gamma_state = prep.checkpoint(&gamma);
+                let (y, mean, var) =
+                    Flex::fused_batch_norm_train(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), epsilon);
+                let y = prep.finish((x_state, gamma_state, mean.clone(), var.clone(), epsilon), y);
+                (y, mean, var)
+            }
+            OpsKind::UnTracked(prep) => {
+                let (y, mean, var) =
+                    Flex::fused_batch_norm_train(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), epsilon);
+                (prep.finish(y), mean, var)
+            }
+        };
+        (y, Self::from_inner(mean), Self::from_inner(var))
     }
 }

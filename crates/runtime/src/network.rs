@@ -631,15 +631,20 @@ impl Network {
             return batch_norm(x, gamma, beta, mean, var, eps);
         }
         let [n, _, h, w] = x.dims();
-        let out = batch_norm_train(x, gamma, beta, eps);
+        let (output, mean, variance) = if self.kernels {
+            kernels::batch_norm_train(x, gamma, beta, eps)
+        } else {
+            let out = batch_norm_train(x, gamma, beta, eps);
+            (out.output, out.mean, out.variance)
+        };
         let count = (n * h * w) as f64;
-        let unbiased = out.variance.inner() * (count / (count - 1.0).max(1.0));
+        let unbiased = variance.inner() * (count / (count - 1.0).max(1.0));
         let update = |running: &Tensor<1>, batch_stat: Tensor<1>| {
             running.clone() * (1.0 - momentum) + batch_stat * momentum
         };
-        self.stats[stats] = update(&self.stats[stats], out.mean.inner());
+        self.stats[stats] = update(&self.stats[stats], mean.inner());
         self.stats[stats + 1] = update(&self.stats[stats + 1], unbiased);
-        out.output
+        output
     }
 
     /// Copies the current weights and BN statistics back into `graph`, which must be the graph

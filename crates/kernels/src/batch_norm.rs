@@ -1,0 +1,113 @@
+//! Batch normalisation in training mode on NCHW `f32` slices: batch statistics, the
+//! normalised output and the three gradients, each in two passes over the data.
+
+use rayon::prelude::*;
+
+/// The layout of one batch-norm input: `[batch, channels, plane]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchNorm {
+    pub batch: usize,
+    pub channels: usize,
+    /// Elements per channel per image (H x W).
+    pub plane: usize,
+}
+
+/// The gradients of a batch-norm layer.
+pub struct BatchNormGrads {
+    pub x: Vec<f32>,
+    pub gamma: Vec<f32>,
+    pub beta: Vec<f32>,
+}
+
+impl BatchNorm {
+    fn len(&self) -> usize {
+        self.batch * self.channels * self.plane
+    }
+
+    /// Values averaged per channel.
+    fn count(&self) -> f64 {
+        (self.batch * self.plane) as f64
+    }
+
+    /// The values of channel `c`, image by image.
+    fn channel<'a>(&self, x: &'a [f32], c: usize) -> impl Iterator<Item = &'a [f32]> {
+        (0..self.batch).map(move |n| &x[(n * self.channels + c) * self.plane..][..self.plane])
+    }
+
+    /// Per channel, `f(c)` computed in parallel.
+    fn per_channel<T: Send>(&self, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+        (0..self.channels).into_par_iter().map(&f).collect()
+    }
+
+    /// `y[n, c, i] = f(c, x[n, c, i], dy[n, c, i])`, images in parallel.
+    fn map(&self, x: &[f32], dy: &[f32], f: impl Fn(usize, f32, f32) -> f32 + Sync) -> Vec<f32> {
+        let mut y = vec![0.0; self.len()];
+        let image = (self.channels * self.plane).max(1);
+        let plane = self.plane.max(1);
+        y.par_chunks_mut(image).enumerate().for_each(|(n, y)| {
+            for (c, y) in y.chunks_exact_mut(plane).enumerate() {
+                let start = (n * self.channels + c) * self.plane;
+                let (x, dy) = (&x[start..][..self.plane], &dy[start..][..self.plane]);
+                for ((y, x), dy) in y.iter_mut().zip(x).zip(dy) {
+                    *y = f(c, *x, *dy);
+                }
+            }
+        });
+        y
+    }
+
+    /// The normalised, scaled and shifted `x`, with the batch mean and (biased) variance.
+    pub fn forward(&self, x: &[f32], gamma: &[f32], beta: &[f32], eps: f64) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        assert_eq!(x.len(), self.len(), "batch norm: input length");
+        let stats = self.per_channel(|c| {
+            let mean = self.channel(x, c).flatten().map(|v| *v as f64).sum::<f64>() / self.count();
+            let var = self
+                .channel(x, c)
+                .flatten()
+                .map(|v| (*v as f64 - mean).powi(2))
+                .sum::<f64>()
+                / self.count();
+            (mean as f32, var as f32)
+        });
+        let scale: Vec<f32> = stats
+            .iter()
+            .zip(gamma)
+            .map(|((_, var), g)| g / (*var as f64 + eps).sqrt() as f32)
+            .collect();
+        let shift: Vec<f32> = stats.iter().zip(&scale).zip(beta).map(|(((m, _), s), b)| b - m * s).collect();
+        let y = self.map(x, x, |c, x, _| x * scale[c] + shift[c]);
+        let (mean, var) = stats.into_iter().unzip();
+        (y, mean, var)
+    }
+
+    /// The gradients for `x`, `gamma` and `beta`, given the statistics [`BatchNorm::forward`]
+    /// returned and the output gradient `dy`.
+    pub fn backward(
+        &self,
+        x: &[f32],
+        gamma: &[f32],
+        [mean, var]: [&[f32]; 2],
+        eps: f64,
+        dy: &[f32],
+    ) -> BatchNormGrads {
+        assert!(x.len() == self.len() && dy.len() == self.len(), "batch norm: gradient length");
+        let inv_std: Vec<f32> = var.iter().map(|v| (1.0 / (*v as f64 + eps).sqrt()) as f32).collect();
+        let sums = self.per_channel(|c| {
+            let (mut beta, mut gamma) = (0.0f64, 0.0f64);
+            for (x, dy) in self.channel(x, c).zip(self.channel(dy, c)) {
+                for (x, dy) in x.iter().zip(dy) {
+                    beta += *dy as f64;
+                    gamma += (*dy as f64) * ((x - mean[c]) * inv_std[c]) as f64;
+                }
+            }
+            (gamma as f32, beta as f32)
+        });
+        let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
+        let count = self.count() as f32;
+        let dx = self.map(x, dy, |c, x, dy| {
+            let xhat = (x - mean[c]) * inv_std[c];
+            gamma[c] * inv_std[c] * (dy - dbeta[c] / count - xhat * dgamma[c] / count)
+        });
+        BatchNormGrads { x: dx, gamma: dgamma, beta: dbeta }
+    }
+}
