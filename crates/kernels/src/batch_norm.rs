@@ -60,14 +60,10 @@ impl BatchNorm {
     pub fn forward(&self, x: &[f32], gamma: &[f32], beta: &[f32], eps: f64) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         assert_eq!(x.len(), self.len(), "batch norm: input length");
         let stats = self.per_channel(|c| {
-            let mean = self.channel(x, c).flatten().map(|v| *v as f64).sum::<f64>() / self.count();
-            let var = self
-                .channel(x, c)
-                .flatten()
-                .map(|v| (*v as f64 - mean).powi(2))
-                .sum::<f64>()
-                / self.count();
-            (mean as f32, var as f32)
+            let mean = self.channel(x, c).map(|x| sum(x, |v| v)).sum::<f64>() / self.count();
+            let m = mean as f32;
+            let var = self.channel(x, c).map(|x| sum(x, |v| (v - m) * (v - m))).sum::<f64>() / self.count();
+            (m, var as f32)
         });
         let scale: Vec<f32> = stats
             .iter()
@@ -95,10 +91,8 @@ impl BatchNorm {
         let sums = self.per_channel(|c| {
             let (mut beta, mut gamma) = (0.0f64, 0.0f64);
             for (x, dy) in self.channel(x, c).zip(self.channel(dy, c)) {
-                for (x, dy) in x.iter().zip(dy) {
-                    beta += *dy as f64;
-                    gamma += (*dy as f64) * ((x - mean[c]) * inv_std[c]) as f64;
-                }
+                beta += sum(dy, |v| v);
+                gamma += sum_products(x, dy, |x| (x - mean[c]) * inv_std[c]);
             }
             (gamma as f32, beta as f32)
         });
@@ -110,4 +104,30 @@ impl BatchNorm {
         });
         BatchNormGrads { x: dx, gamma: dgamma, beta: dbeta }
     }
+}
+
+/// Independent f32 partial sums per plane, so that the compiler can vectorise a reduction.
+const LANES: usize = 16;
+
+/// `sum(f(a[i], b[i]))` over one plane: `LANES` f32 partial sums, added up in f64.
+fn lanes(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(a, b)| f(*a, *b)).sum();
+    let mut acc = [0.0f32; LANES];
+    for (a, b) in a_chunks.zip(b_chunks) {
+        for i in 0..LANES {
+            acc[i] += f(a[i], b[i]);
+        }
+    }
+    acc.iter().map(|v| *v as f64).sum::<f64>() + tail as f64
+}
+
+/// `sum(f(v))` over one plane.
+fn sum(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+    lanes(values, values, |v, _| f(v))
+}
+
+/// `sum(f(x) * dy)` over one plane.
+fn sum_products(x: &[f32], dy: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+    lanes(x, dy, |x, dy| f(x) * dy)
 }

@@ -86,8 +86,14 @@ pub(crate) fn col2im(col: &[f32], channels: usize, [h, w]: [Axis; 2], x: &mut [f
                 for oy in ylo..yhi {
                     let out = &row[oy * w.output..][..w.output];
                     let dst = &mut x[h.source(oy, ki) * w.input..][..w.input];
-                    for ox in xlo..xhi {
-                        dst[w.source(ox, kj)] += out[ox];
+                    if w.stride == 1 && xlo < xhi {
+                        let start = w.source(xlo, kj);
+                        let dst = &mut dst[start..start + xhi - xlo];
+                        dst.iter_mut().zip(&out[xlo..xhi]).for_each(|(d, o)| *d += o);
+                    } else {
+                        for ox in xlo..xhi {
+                            dst[w.source(ox, kj)] += out[ox];
+                        }
                     }
                 }
             }
