@@ -39,17 +39,18 @@ impl BatchNorm {
         (0..self.channels).into_par_iter().map(&f).collect()
     }
 
-    /// `y[n, c, i] = f(c, x[n, c, i], dy[n, c, i])`, images in parallel.
-    fn map(&self, x: &[f32], dy: &[f32], f: impl Fn(usize, f32, f32) -> f32 + Sync) -> Vec<f32> {
+    /// `y = a * x + b * dy + k`, with `[a, b, k] = coefficients[c]` for channel `c`; images in
+    /// parallel.
+    fn affine(&self, x: &[f32], dy: &[f32], coefficients: &[[f32; 3]]) -> Vec<f32> {
         let mut y = vec![0.0; self.len()];
         let image = (self.channels * self.plane).max(1);
         let plane = self.plane.max(1);
         y.par_chunks_mut(image).enumerate().for_each(|(n, y)| {
-            for (c, y) in y.chunks_exact_mut(plane).enumerate() {
+            for ((c, y), [a, b, k]) in y.chunks_exact_mut(plane).enumerate().zip(coefficients) {
                 let start = (n * self.channels + c) * self.plane;
                 let (x, dy) = (&x[start..][..self.plane], &dy[start..][..self.plane]);
                 for ((y, x), dy) in y.iter_mut().zip(x).zip(dy) {
-                    *y = f(c, *x, *dy);
+                    *y = a * x + b * dy + k;
                 }
             }
         });
@@ -65,13 +66,15 @@ impl BatchNorm {
             let var = self.channel(x, c).map(|x| sum(x, |v| (v - m) * (v - m))).sum::<f64>() / self.count();
             (m, var as f32)
         });
-        let scale: Vec<f32> = stats
+        let coefficients: Vec<[f32; 3]> = stats
             .iter()
-            .zip(gamma)
-            .map(|((_, var), g)| g / (*var as f64 + eps).sqrt() as f32)
+            .zip(gamma.iter().zip(beta))
+            .map(|((mean, var), (g, b))| {
+                let scale = g / (*var as f64 + eps).sqrt() as f32;
+                [scale, 0.0, b - mean * scale]
+            })
             .collect();
-        let shift: Vec<f32> = stats.iter().zip(&scale).zip(beta).map(|(((m, _), s), b)| b - m * s).collect();
-        let y = self.map(x, x, |c, x, _| x * scale[c] + shift[c]);
+        let y = self.affine(x, x, &coefficients);
         let (mean, var) = stats.into_iter().unzip();
         (y, mean, var)
     }
@@ -97,11 +100,17 @@ impl BatchNorm {
             (gamma as f32, beta as f32)
         });
         let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
+        // dx = g * (dy - dbeta / count - xhat * dgamma / count), g = gamma / sigma, which is
+        // affine in x and dy per channel.
         let count = self.count() as f32;
-        let dx = self.map(x, dy, |c, x, dy| {
-            let xhat = (x - mean[c]) * inv_std[c];
-            gamma[c] * inv_std[c] * (dy - dbeta[c] / count - xhat * dgamma[c] / count)
-        });
+        let coefficients: Vec<[f32; 3]> = (0..self.channels)
+            .map(|c| {
+                let g = gamma[c] * inv_std[c];
+                let a = -g * inv_std[c] * dgamma[c] / count;
+                [a, g, -g * dbeta[c] / count - a * mean[c]]
+            })
+            .collect();
+        let dx = self.affine(x, dy, &coefficients);
         BatchNormGrads { x: dx, gamma: dgamma, beta: dbeta }
     }
 }
