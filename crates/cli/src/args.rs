@@ -284,6 +284,13 @@ pub struct BenchArgs {
     pub device: DeviceArgs,
     #[arg(long)]
     pub json: bool,
+    /// Also measure the same built-in in PyTorch (eager, same threads), in interleaved rounds,
+    /// and print both side by side (needs python3 with torch).
+    #[arg(long)]
+    pub against_pytorch: bool,
+    /// The PyTorch benchmark script `--against-pytorch` runs.
+    #[arg(long, default_value = "scripts/bench_pytorch.py")]
+    pub pytorch_script: std::path::PathBuf,
 }
 
 #[derive(Args, Debug)]
