@@ -4,6 +4,9 @@ use crate::matmul::{Mat, matmul};
 use crate::patches::{Axis, col2im, im2col};
 use rayon::prelude::*;
 
+/// Images whose patch matrices one weight-gradient GEMM takes side by side.
+const WEIGHT_BATCH: usize = 2;
+
 /// The geometry of one convolution: `weight` is `[out_channels, in_channels / groups, kh, kw]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2d {
@@ -103,7 +106,7 @@ impl Conv2d {
         if self.pointwise() {
             return Mat::rows(x, k, p);
         }
-        im2col(x, self.group_in(), self.axes(), col);
+        im2col(x, self.group_in(), self.axes(), col, p);
         Mat::rows(col, k, p)
     }
 
@@ -169,35 +172,59 @@ impl Conv2d {
     }
 
     /// `dw`, the gradient of the weight, from the input `x` and the output gradient `dy`.
+    ///
+    /// Each thread takes a share of the batch and multiplies [`WEIGHT_BATCH`] images' patch
+    /// matrices at a time, side by side, so that one GEMM has a long inner dimension.
     pub fn backward_weight(&self, x: &[f32], dy: &[f32], dw: &mut [f32]) {
         self.check(x.len(), dw.len(), dy.len());
-        let image_in = self.in_channels * self.plane();
-        let image_out = self.out_channels * self.positions();
+        let image_in = (self.in_channels * self.plane()).max(1);
+        let image_out = (self.out_channels * self.positions()).max(1);
         let per_task = self.batch.div_ceil(rayon::current_num_threads()).max(1);
         let partials: Vec<Vec<f32>> = x
-            .par_chunks((per_task * image_in).max(1))
-            .zip(dy.par_chunks((per_task * image_out).max(1)))
+            .par_chunks(per_task * image_in)
+            .zip(dy.par_chunks(per_task * image_out))
             .map(|(xs, dys)| {
-                let mut dw = vec![0.0; dw.len()];
-                let mut col = self.scratch();
-                for (x, dy) in xs.chunks(image_in.max(1)).zip(dys.chunks(image_out.max(1))) {
-                    self.weight_image(x, dy, &mut dw, &mut col);
+                let mut dw_t = vec![0.0; dw.len()];
+                let width = WEIGHT_BATCH.min(per_task) * self.positions();
+                let mut col = vec![0.0; self.patch_len() * width];
+                let mut dy_rows = vec![0.0; self.group_out() * width];
+                let images = xs.chunks(WEIGHT_BATCH * image_in).zip(dys.chunks(WEIGHT_BATCH * image_out));
+                for (xs, dys) in images {
+                    self.weight_images(xs, dys, &mut dw_t, &mut col, &mut dy_rows);
                 }
-                dw
+                dw_t
             })
             .collect();
+        let (m, k) = (self.group_out(), self.patch_len());
         dw.fill(0.0);
         for partial in partials {
-            dw.iter_mut().zip(partial).for_each(|(a, b)| *a += b);
+            for (dw, dw_t) in dw.chunks_exact_mut(m * k).zip(partial.chunks_exact(m * k)) {
+                for (o, row) in dw.chunks_exact_mut(k).enumerate() {
+                    row.iter_mut().enumerate().for_each(|(j, d)| *d += dw_t[j * m + o]);
+                }
+            }
         }
     }
 
-    fn weight_image(&self, x: &[f32], dy: &[f32], dw: &mut [f32], col: &mut [f32]) {
+    /// Adds the weight gradient of a few images to `dw_t`, which holds each group's gradient
+    /// transposed (`[K, m]`: GEMM runs fastest with the long patch matrix on the left). The
+    /// images' patch matrices sit side by side in `col` (`[K, images * P]`), their output
+    /// gradients in `dy_rows` (`[m, images * P]`).
+    fn weight_images(&self, xs: &[f32], dys: &[f32], dw_t: &mut [f32], col: &mut [f32], dy_rows: &mut [f32]) {
         let (m, p, k) = (self.group_out(), self.positions(), self.patch_len());
-        for (g, dw) in dw.chunks_exact_mut(m * k).enumerate() {
-            let dy = Mat::rows(&dy[g * m * p..(g + 1) * m * p], m, p);
-            let patches = self.patches(x, g, col);
-            matmul(dw, dy, patches.t(), true, self.lone_image());
+        let (image_in, image_out) = (self.in_channels * self.plane(), self.out_channels * p);
+        let images = xs.len() / image_in.max(1);
+        let width = images * p;
+        let group_in = self.group_in() * self.plane();
+        for (g, dw_t) in dw_t.chunks_exact_mut(m * k).enumerate() {
+            for (i, (x, dy)) in xs.chunks_exact(image_in).zip(dys.chunks_exact(image_out)).enumerate() {
+                im2col(&x[g * group_in..][..group_in], self.group_in(), self.axes(), &mut col[i * p..], width);
+                for (r, row) in dy[g * m * p..][..m * p].chunks_exact(p.max(1)).enumerate() {
+                    dy_rows[r * width + i * p..][..p].copy_from_slice(row);
+                }
+            }
+            let dy = Mat::rows(&dy_rows[..m * width], m, width);
+            matmul(dw_t, Mat::rows(&col[..k * width], k, width), dy.t(), true, self.lone_image());
         }
     }
 

@@ -37,11 +37,12 @@ impl Axis {
     }
 }
 
-/// Writes the patch matrix of `x` (`[channels, H, W]`) into `col` (`[channels * kh * kw, oh * ow]`).
-pub(crate) fn im2col(x: &[f32], channels: usize, [h, w]: [Axis; 2], col: &mut [f32]) {
+/// Writes the patch matrix of `x` (`[channels, H, W]`) into `col` (`[channels * kh * kw, oh * ow]`),
+/// its rows `row_stride` apart (so that several images' matrices can sit side by side).
+pub(crate) fn im2col(x: &[f32], channels: usize, [h, w]: [Axis; 2], col: &mut [f32], row_stride: usize) {
     let plane = h.input * w.input;
     let outputs = h.output * w.output;
-    let mut rows = col.chunks_exact_mut(outputs);
+    let mut rows = col.chunks_mut(row_stride).map(|row| &mut row[..outputs]);
     for c in 0..channels {
         let x = &x[c * plane..(c + 1) * plane];
         for ki in 0..h.kernel {
