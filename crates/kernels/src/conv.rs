@@ -99,7 +99,7 @@ impl Conv2d {
     }
 
     /// Group `g`'s patch matrix of one image `x`: `x` itself for a pointwise convolution,
-    /// else written into `col`.
+    /// else written into `col` (zeroed, or last written by this convolution).
     fn patches<'a>(&self, x: &'a [f32], g: usize, col: &'a mut [f32]) -> Mat<'a> {
         let (k, p) = (self.patch_len(), self.positions());
         let x = &x[g * self.group_in() * self.plane()..][..self.group_in() * self.plane()];
@@ -147,13 +147,58 @@ impl Conv2d {
     }
 
     /// `dx`, the gradient of the input, from the output gradient `dy`.
+    ///
+    /// With stride 1 this is itself a convolution (of `dy`, by the flipped and transposed
+    /// weight), which runs as a forward pass; otherwise GEMM and col2im.
     pub fn backward_input(&self, w: &[f32], dy: &[f32], dx: &mut [f32]) {
         self.check(dx.len(), w.len(), dy.len());
+        if let Some(transposed) = self.transposed() {
+            return transposed.forward(dy, &self.flipped_weight(w), None, dx);
+        }
         let image_in = self.in_channels * self.plane();
         let image_out = self.out_channels * self.positions();
         dx.par_chunks_mut(image_in.max(1))
             .zip(dy.par_chunks(image_out.max(1)))
             .for_each_init(|| self.scratch(), |col, (dx, dy)| self.backward_image(w, dy, dx, col));
+    }
+
+    /// The convolution whose forward pass is this one's input gradient, for stride 1 and
+    /// padding no wider than the kernel's reach.
+    fn transposed(&self) -> Option<Conv2d> {
+        if self.stride != [1, 1] {
+            return None;
+        }
+        let mut padding = [(0, 0); 2];
+        for (i, pad) in padding.iter_mut().enumerate() {
+            let reach = self.dilation[i] * (self.kernel[i] - 1);
+            let (begin, end) = self.padding[i];
+            *pad = (reach.checked_sub(begin)?, reach.checked_sub(end)?);
+        }
+        Some(Conv2d {
+            in_channels: self.out_channels,
+            in_size: self.out_size(),
+            out_channels: self.in_channels,
+            padding,
+            ..*self
+        })
+    }
+
+    /// The weight of [`Conv2d::transposed`]: per group, input and output channels swapped and
+    /// the kernel rotated by 180 degrees.
+    fn flipped_weight(&self, w: &[f32]) -> Vec<f32> {
+        let [kh, kw] = self.kernel;
+        let (m, c_in) = (self.group_out(), self.group_in());
+        let mut flipped = vec![0.0; w.len()];
+        for g in 0..self.groups {
+            for o in 0..m {
+                for c in 0..c_in {
+                    let from = &w[((g * m + o) * c_in + c) * kh * kw..][..kh * kw];
+                    let to = &mut flipped[((g * c_in + c) * m + o) * kh * kw..][..kh * kw];
+                    to.iter_mut().zip(from.iter().rev()).for_each(|(t, f)| *t = *f);
+                }
+            }
+        }
+        flipped
     }
 
     fn backward_image(&self, w: &[f32], dy: &[f32], dx: &mut [f32], col: &mut [f32]) {

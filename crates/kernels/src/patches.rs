@@ -39,6 +39,9 @@ impl Axis {
 
 /// Writes the patch matrix of `x` (`[channels, H, W]`) into `col` (`[channels * kh * kw, oh * ow]`),
 /// its rows `row_stride` apart (so that several images' matrices can sit side by side).
+///
+/// Only the entries that read the input are written: the ones that read padding must already
+/// be zero, as a zeroed buffer or an earlier call with the same geometry leaves them.
 pub(crate) fn im2col(x: &[f32], channels: usize, [h, w]: [Axis; 2], col: &mut [f32], row_stride: usize) {
     let plane = h.input * w.input;
     let outputs = h.output * w.output;
@@ -50,25 +53,36 @@ pub(crate) fn im2col(x: &[f32], channels: usize, [h, w]: [Axis; 2], col: &mut [f
             for kj in 0..w.kernel {
                 let (xlo, xhi) = w.valid(kj);
                 let row = rows.next().expect("col holds K rows");
-                for (oy, out) in row.chunks_exact_mut(w.output).enumerate() {
-                    if oy < ylo || oy >= yhi {
-                        out.fill(0.0);
-                        continue;
-                    }
+                if xlo >= xhi {
+                    continue;
+                }
+                for oy in ylo..yhi {
+                    let out = &mut row[oy * w.output..][xlo..xhi];
                     let src = &x[h.source(oy, ki) * w.input..][..w.input];
-                    out[..xlo].fill(0.0);
-                    out[xhi..].fill(0.0);
-                    if w.stride == 1 && xlo < xhi {
+                    if w.stride == 1 {
                         let start = w.source(xlo, kj);
-                        out[xlo..xhi].copy_from_slice(&src[start..start + xhi - xlo]);
+                        copy(&src[start..start + out.len()], out);
                     } else {
-                        for ox in xlo..xhi {
-                            out[ox] = src[w.source(ox, kj)];
+                        for (ox, out) in (xlo..xhi).zip(out) {
+                            *out = src[w.source(ox, kj)];
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// A short copy, inlined in blocks of 16 (a row of a small feature map is too short for a
+/// `memcpy` call to pay).
+fn copy(src: &[f32], dst: &mut [f32]) {
+    let (mut d, mut s) = (dst.chunks_exact_mut(16), src.chunks_exact(16));
+    for (d, s) in (&mut d).zip(&mut s) {
+        let s: &[f32; 16] = s.try_into().expect("16 values");
+        d.copy_from_slice(s);
+    }
+    for (d, s) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *d = *s;
     }
 }
 
