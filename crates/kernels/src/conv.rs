@@ -2,6 +2,7 @@
 
 use crate::matmul::{Mat, matmul};
 use crate::patches::{Axis, col2im, im2col};
+use crate::wide::Wide;
 use rayon::prelude::*;
 
 /// Images whose patch matrices one weight-gradient GEMM takes side by side.
@@ -52,7 +53,7 @@ impl Conv2d {
     }
 
     /// K: rows of one group's patch matrix.
-    fn patch_len(&self) -> usize {
+    pub(crate) fn patch_len(&self) -> usize {
         self.group_in() * self.kernel[0] * self.kernel[1]
     }
 
@@ -84,7 +85,7 @@ impl Conv2d {
     }
 
     /// Whether one image is the whole batch's work, so GEMM itself should use the threads.
-    fn lone_image(&self) -> bool {
+    pub(crate) fn lone_image(&self) -> bool {
         self.batch < rayon::current_num_threads()
     }
 
@@ -110,7 +111,7 @@ impl Conv2d {
         Mat::rows(col, k, p)
     }
 
-    fn group_weight<'a>(&self, w: &'a [f32], g: usize) -> Mat<'a> {
+    pub(crate) fn group_weight<'a>(&self, w: &'a [f32], g: usize) -> Mat<'a> {
         let (m, k) = (self.group_out(), self.patch_len());
         Mat::rows(&w[g * m * k..(g + 1) * m * k], m, k)
     }
@@ -128,9 +129,15 @@ impl Conv2d {
         self.check(x.len(), w.len(), y.len());
         let image_in = self.in_channels * self.plane();
         let image_out = self.out_channels * self.positions();
-        y.par_chunks_mut(image_out.max(1))
-            .zip(x.par_chunks(image_in.max(1)))
-            .for_each_init(|| self.scratch(), |col, (y, x)| self.forward_image(x, w, bias, y, col));
+        let images = y.par_chunks_mut(image_out.max(1)).zip(x.par_chunks(image_in.max(1)));
+        match Wide::of(self).filter(|_| !self.pointwise()) {
+            Some(wide) => images.for_each_init(
+                || wide.scratch(self),
+                |s, (y, x)| wide.forward_image(self, [x, w], bias, y, s),
+            ),
+            None => images
+                .for_each_init(|| self.scratch(), |col, (y, x)| self.forward_image(x, w, bias, y, col)),
+        }
     }
 
     fn forward_image(&self, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32], col: &mut [f32]) {

@@ -10,6 +10,7 @@ mod batch_norm;
 mod conv;
 mod matmul;
 mod patches;
+mod wide;
 
 pub use batch_norm::{BatchNorm, BatchNormGrads};
 pub use conv::Conv2d;

@@ -48,6 +48,9 @@ impl DeviceKind {
             Self::Tch => Ok(Device::libtorch()),
             #[cfg(not(feature = "tch"))]
             Self::Tch => Err(missing("tch")),
+            #[cfg(feature = "cuda")]
+            Self::Cuda => Ok(Device::cuda(0)),
+            #[cfg(not(feature = "cuda"))]
             Self::Cuda => Err(missing("cuda")),
             Self::Wgpu => Err(missing("wgpu")),
         }
