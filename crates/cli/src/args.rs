@@ -369,6 +369,13 @@ pub struct TargetArgs {
     /// groups loses about 1 - (1 - R)^2.
     #[arg(long, value_parser = values::fraction)]
     pub ratio: Option<f64>,
+    /// Prune until one forward pass of --latency-batch images takes at most MS milliseconds on
+    /// shears' CPU runtime, measured on each candidate plan (the fastest of 15 runs).
+    #[arg(long, value_parser = values::positive_f64)]
+    pub target_latency: Option<f64>,
+    /// Prune until that measured forward pass runs X times faster than the original's (X > 1).
+    #[arg(long, value_parser = values::positive_f64)]
+    pub target_speedup: Option<f64>,
 }
 
 #[derive(Args, Debug)]
@@ -387,6 +394,9 @@ pub struct PruneArgs {
     pub scope: ScopeArg,
     #[command(flatten)]
     pub target: TargetArgs,
+    /// The batch size --target-latency and --target-speedup measure at.
+    #[arg(long, default_value_t = 1, value_parser = values::count)]
+    pub latency_batch: usize,
     /// Steps to reach the target (1: one-shot).
     #[arg(long, default_value_t = 1, value_parser = values::steps)]
     pub steps: usize,

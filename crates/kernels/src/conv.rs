@@ -84,11 +84,6 @@ impl Conv2d {
         self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [(0, 0); 2]
     }
 
-    /// Whether one image is the whole batch's work, so GEMM itself should use the threads.
-    pub(crate) fn lone_image(&self) -> bool {
-        self.batch < rayon::current_num_threads()
-    }
-
     fn check(&self, x: usize, w: usize, y: usize) {
         assert!(
             self.groups > 0
@@ -149,7 +144,7 @@ impl Conv2d {
                 }
             }
             let patches = self.patches(x, g, col);
-            matmul(y, self.group_weight(w, g), patches, bias.is_some(), self.lone_image());
+            matmul(y, self.group_weight(w, g), patches, bias.is_some());
         }
     }
 
@@ -214,9 +209,9 @@ impl Conv2d {
             let dy = Mat::rows(&dy[g * m * p..(g + 1) * m * p], m, p);
             let wt = self.group_weight(w, g).t();
             if self.pointwise() {
-                matmul(dx, wt, dy, false, self.lone_image());
+                matmul(dx, wt, dy, false);
             } else {
-                matmul(col, wt, dy, false, self.lone_image());
+                matmul(col, wt, dy, false);
                 dx.fill(0.0);
                 col2im(col, self.group_in(), self.axes(), dx);
             }
@@ -276,7 +271,7 @@ impl Conv2d {
                 }
             }
             let dy = Mat::rows(&dy_rows[..m * width], m, width);
-            matmul(dw_t, Mat::rows(&col[..k * width], k, width), dy.t(), true, self.lone_image());
+            matmul(dw_t, Mat::rows(&col[..k * width], k, width), dy.t(), true);
         }
     }
 

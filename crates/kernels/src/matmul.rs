@@ -36,8 +36,10 @@ impl<'a> Mat<'a> {
 }
 
 /// `dst = lhs · rhs`, or `dst += lhs · rhs` when `accumulate`; `dst` is contiguous row-major.
-/// `threads`: let `gemm` split this product across rayon's pool (for a lone large product).
-pub(crate) fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool, threads: bool) {
+///
+/// Single-threaded: the callers split work by image. (Splitting one image's small products
+/// across threads made batch-1 latency slower and, on a shared machine, erratic.)
+pub(crate) fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool) {
     let (m, n, k) = (lhs.rows, rhs.cols, lhs.cols);
     assert_eq!(k, rhs.rows, "matmul: inner dimensions differ");
     assert!(lhs.fits() && rhs.fits() && dst.len() >= m * n, "matmul: view out of bounds");
@@ -50,11 +52,6 @@ pub(crate) fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool, thre
         }
         return;
     }
-    let parallelism = if threads {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
     // SAFETY: every view was checked to lie inside its slice; `dst` is exclusively borrowed.
     unsafe {
         gemm::gemm(
@@ -76,7 +73,7 @@ pub(crate) fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool, thre
             false,
             false,
             false,
-            parallelism,
+            gemm::Parallelism::None,
         );
     }
 }

@@ -67,7 +67,7 @@ impl Wide {
                 }
             }
             let patches = Mat::rows(&s.col, conv.patch_len(), self.columns);
-            matmul(&mut s.out, conv.group_weight(w, g), patches, bias.is_some(), conv.lone_image());
+            matmul(&mut s.out, conv.group_weight(w, g), patches, bias.is_some());
             for (y, out) in y.chunks_exact_mut(oh * ow).zip(s.out.chunks_exact(self.columns)) {
                 for (y, out) in y.chunks_exact_mut(ow).zip(out.chunks_exact(self.width)) {
                     y.copy_from_slice(&out[..ow]);

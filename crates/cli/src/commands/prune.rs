@@ -2,7 +2,7 @@
 //! repeat to a target, then write the smaller model and (with `--report`) a report.
 
 use super::millions;
-use crate::args::{NormalizationArg, PruneArgs, RampArg, ScopeArg};
+use crate::args::{NormalizationArg, PruneArgs, RampArg, ScopeArg, TargetArgs};
 use crate::commands::train::crop_padding;
 use crate::criteria::{self, ScoreSource};
 use crate::data::{Data, check_fit, shape_of};
@@ -16,7 +16,7 @@ use shears_ir::Graph;
 use shears_prune::compare::{SensitivityReport, layer_ratios};
 use shears_prune::importance::{Criterion, Normalization};
 use shears_prune::pruner::{PruneCheckpoint, PruneConfig, PruneRecord, Pruner, StopReason};
-use shears_prune::schedule::{PlanConfig, Ramp, Scope, Target};
+use shears_prune::schedule::{self, PlanConfig, Ramp, Scope, Target};
 use shears_runtime::train::{Distill, TrainConfig, TrainData};
 use std::path::Path;
 
@@ -73,7 +73,10 @@ pub fn run(args: &PruneArgs) -> Result<()> {
     if let Some(d) = &train_data {
         check_fit(&graph, &d.train, &args.model.model, !label_free)?;
     }
-    let config = prune_config(args, &graph, train_data.is_some(), labelled)?;
+    let latency_before = latency_wanted(&args.target)
+        .then(|| schedule::latency(&graph, args.latency_batch))
+        .transpose()?;
+    let config = prune_config(args, &graph, train_data.is_some(), labelled, latency_before)?;
     let device = args.device.kind()?;
     let source = train_data.as_ref().map(|d| ScoreSource {
         train: &d.train,
@@ -105,6 +108,9 @@ pub fn run(args: &PruneArgs) -> Result<()> {
     let record = pruner.run(&mut graph, resume, &mut PruneProgress::default())?;
     model::save(&outputs, &graph, &args.output)?;
     print_summary(&record, &graph);
+    if let Some(before) = latency_before {
+        print_latency(args, before, schedule::latency(&graph, args.latency_batch)?);
+    }
     println!("model written to {}", args.output.display());
     if let Some(dir) = &args.report {
         let files = report::write_report(&outputs, dir, &record)?;
@@ -156,18 +162,24 @@ fn check_label_free(args: &PruneArgs, criterion: Criterion) -> Result<()> {
 }
 
 /// The library configuration for the command's options.
+/// `latency_before`: the original's measured latency (seconds) when the target is one.
 fn prune_config(
     args: &PruneArgs,
     graph: &Graph,
     has_data: bool,
     labelled: bool,
+    latency_before: Option<f64>,
 ) -> Result<PruneConfig> {
     let t = &args.target;
-    let target = match (t.target_params, t.target_macs, t.ratio) {
-        (Some(f), _, _) => Target::Params(f),
-        (_, Some(f), _) => Target::Macs(f),
-        (_, _, Some(f)) => Target::Channels(f),
-        _ => bail!("give one of --target-params, --target-macs or --ratio"),
+    let target = match (t.target_params, t.target_macs, t.ratio, latency_before) {
+        (Some(f), _, _, _) => Target::Params(f),
+        (_, Some(f), _, _) => Target::Macs(f),
+        (_, _, Some(f), _) => Target::Channels(f),
+        (_, _, _, Some(before)) => Target::Latency {
+            fraction: latency_fraction(args, before)?,
+            batch: args.latency_batch,
+        },
+        _ => bail!("give one of --target-params, --target-macs, --ratio, --target-latency or --target-speedup"),
     };
     let epochs = match args.finetune_iters {
         Some(_) => 1,
@@ -256,6 +268,41 @@ fn ratios_from(path: &Path, drop_points: f64, graph: &Graph) -> Result<Vec<(Stri
     }
     layer_ratios(&report, drop_points / 100.0, graph)
         .with_context(|| format!("--ratios-from '{}'", path.display()))
+}
+
+/// Whether the target is a measured latency.
+fn latency_wanted(t: &TargetArgs) -> bool {
+    t.target_latency.is_some() || t.target_speedup.is_some()
+}
+
+/// The fraction of the original's measured latency (`before`, seconds) to remove.
+fn latency_fraction(args: &PruneArgs, before: f64) -> Result<f64> {
+    let ms = 1e3 * before;
+    match (args.target.target_latency, args.target.target_speedup) {
+        (Some(asked), _) if asked >= ms => bail!(
+            "--target-latency {asked} ms: the model already runs in {ms:.3} ms at --latency-batch {}; ask for less",
+            args.latency_batch
+        ),
+        (Some(asked), _) => Ok(1.0 - asked / ms),
+        (_, Some(x)) if x <= 1.0 => bail!("--target-speedup {x} must be above 1 (2 halves the latency)"),
+        (_, Some(x)) => Ok(1.0 - 1.0 / x),
+        (None, None) => unreachable!("called for a latency target"),
+    }
+}
+
+fn print_latency(args: &PruneArgs, before: f64, after: f64) {
+    let asked = match (args.target.target_latency, args.target.target_speedup) {
+        (Some(ms), _) => format!("{ms} ms"),
+        (_, Some(x)) => format!("{:.3} ms ({x}x)", 1e3 * before / x),
+        (None, None) => unreachable!("called for a latency target"),
+    };
+    println!(
+        "latency at batch {} (measured): {:.3} ms -> {:.3} ms ({:.2}x faster), asked {asked}",
+        args.latency_batch,
+        1e3 * before,
+        1e3 * after,
+        before / after
+    );
 }
 
 fn print_summary(record: &PruneRecord, graph: &Graph) {

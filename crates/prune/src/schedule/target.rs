@@ -1,11 +1,13 @@
-//! Targets: what a run removes (channels, parameters or MACs) and how much, and the search
-//! that turns a parameter or MAC goal into a channel amount for the planner.
+//! Targets: what a run removes (channels, parameters, MACs or measured latency) and how much,
+//! and the search that turns a parameter, MAC or latency goal into a channel amount for the
+//! planner.
 
 use super::planner::{Cut, OriginalChannels, PlanConfig};
 use crate::importance::GroupScores;
 use crate::{ChannelGroup, PruneError, prune_groups};
 use serde::{Deserialize, Serialize};
 use shears_ir::Graph;
+use shears_runtime::{DeviceKind, bench};
 use std::fmt;
 
 /// How much of the original model to remove: each value is a fraction in `[0, 1)`.
@@ -18,12 +20,26 @@ pub enum Target {
     Params(f64),
     /// A fraction of the multiply-accumulates of one forward pass.
     Macs(f64),
+    /// A fraction of the measured latency of one forward pass of `batch` images on shears' CPU
+    /// runtime (see [`latency`]).
+    Latency { fraction: f64, batch: usize },
+}
+
+/// Timed runs behind one latency measurement (after two warm-up runs).
+const LATENCY_RUNS: usize = 15;
+
+/// Seconds one forward pass of `batch` images of `graph` takes on shears' CPU runtime (flex,
+/// BN folded): the fastest of [`LATENCY_RUNS`] runs, which other load on a shared machine
+/// disturbs least (a median moves by tens of percent between calls there).
+pub fn latency(graph: &Graph, batch: usize) -> Result<f64, PruneError> {
+    Ok(bench::inference(graph, DeviceKind::Flex, batch, LATENCY_RUNS)?.best_s)
 }
 
 impl Target {
     pub fn fraction(self) -> f64 {
         match self {
             Target::Channels(f) | Target::Params(f) | Target::Macs(f) => f,
+            Target::Latency { fraction, .. } => fraction,
         }
     }
 
@@ -33,6 +49,7 @@ impl Target {
             Target::Channels(_) => Target::Channels(f),
             Target::Params(_) => Target::Params(f),
             Target::Macs(_) => Target::Macs(f),
+            Target::Latency { batch, .. } => Target::Latency { fraction: f, batch },
         }
     }
 
@@ -54,18 +71,22 @@ impl Target {
             Target::Channels(_) => None,
             Target::Params(_) => Some(graph.param_count() as f64),
             Target::Macs(_) => Some(graph.mac_count()? as f64),
+            Target::Latency { batch, .. } => Some(latency(graph, batch)?),
         })
     }
 }
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (what, v) = match self {
-            Target::Channels(v) => ("channels", v),
-            Target::Params(v) => ("parameters", v),
-            Target::Macs(v) => ("MACs", v),
-        };
-        write!(f, "{}% of {what}", (1000.0 * v).round() / 10.0)
+        let percent = |v: f64| (1000.0 * v).round() / 10.0;
+        match self {
+            Target::Channels(v) => write!(f, "{}% of channels", percent(*v)),
+            Target::Params(v) => write!(f, "{}% of parameters", percent(*v)),
+            Target::Macs(v) => write!(f, "{}% of MACs", percent(*v)),
+            Target::Latency { fraction, batch } => {
+                write!(f, "{}% of the latency at batch {batch}", percent(*fraction))
+            }
+        }
     }
 }
 
