@@ -2,9 +2,11 @@
 //! plain NCHW `f32` slices.
 //!
 //! Convolution runs as im2col + GEMM (the `gemm` crate, AVX-512 where the CPU has it), one
-//! image per task across rayon's threads; the input gradient is GEMM + col2im and the weight
-//! gradient a GEMM against the same patches, accumulated per thread. Nothing here knows about
-//! burn: the runtime wraps these functions as a backend extension.
+//! image per task across rayon's threads. Stride-1 convolutions take their patches from a
+//! padded copy of the input (`wide`); the stride-1 input gradient is a forward convolution by
+//! the flipped weight, other input gradients GEMM + col2im; the weight gradient is a GEMM
+//! against the patches of two images at a time, accumulated per thread. Nothing here knows
+//! about burn: the runtime wraps these functions as a backend extension.
 
 mod batch_norm;
 mod conv;
