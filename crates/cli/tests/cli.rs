@@ -56,6 +56,18 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
     );
     assert_user_error(&["bench", "resnet20", "--device", "tpu"], "tpu");
     assert_user_error(&["bench", "lenet5", "--runs", "0"], "--runs");
+    assert_user_error(&["bench", "nosuchnet", "--against-pytorch"], "built-in");
+    let script = dir.join("missing.py");
+    assert_user_error(
+        &["bench", "lenet5", "--against-pytorch", "--pytorch-script", script.to_str().unwrap()],
+        "missing.py",
+    );
+    let out = dir.join("fast.onnx");
+    let path = out.to_str().unwrap();
+    let prune = ["prune", "lenet5", "--criterion", "l1", "--finetune-epochs", "0", "-o", path];
+    assert_user_error(&[&prune[..], &["--target-speedup", "0.5"]].concat(), "above 1");
+    assert_user_error(&[&prune[..], &["--target-latency", "1e6"]].concat(), "already runs in");
+    assert!(!out.exists(), "a refused run wrote its output");
     assert_user_error(
         &["eval", "lenet5", "--data", "mnist", "--batch", "0"],
         "--batch",
@@ -164,6 +176,29 @@ fn bench_prints_throughput() {
             .iter()
             .all(|t| t["images_per_sec"].as_f64().unwrap() > 0.0)
     );
+}
+
+/// `--target-speedup`: the planner measures candidates on the runtime and the pruned model is
+/// measured and reported at the end. (How close it lands is a benchmark's question, not a
+/// test's: see the README.)
+#[test]
+fn prune_to_a_measured_speedup_reports_the_latency() {
+    let dir = temp_dir("latency");
+    let out = dir.join("fast.onnx");
+    let run = shears(&[
+        "prune", "resnet20", "--criterion", "l1", "--input-shape", "1,16,16", "--target-speedup", "1.5",
+        "--latency-batch", "4", "--finetune-epochs", "0", "-o", out.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(text.contains("latency at batch 4 (measured)"), "{text}");
+    assert!(text.contains("of the latency at batch 4"), "{text}");
+    let info = shears(&["info", out.to_str().unwrap(), "--json"]);
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let original = shears(&["info", "resnet20", "--input-shape", "1,16,16", "--json"]);
+    let original: serde_json::Value = serde_json::from_slice(&original.stdout).unwrap();
+    assert!(info["macs"].as_u64().unwrap() < original["macs"].as_u64().unwrap());
+    std::fs::remove_dir_all(dir).ok();
 }
 
 /// `--data images:DIR`: an FPN (from PyTorch's default exporter, weights in `model.onnx.data`)

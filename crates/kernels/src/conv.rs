@@ -126,10 +126,13 @@ impl Conv2d {
         let image_out = self.out_channels * self.positions();
         let images = y.par_chunks_mut(image_out.max(1)).zip(x.par_chunks(image_in.max(1)));
         match Wide::of(self).filter(|_| !self.pointwise()) {
-            Some(wide) => images.for_each_init(
-                || wide.scratch(self),
-                |s, (y, x)| wide.forward_image(self, [x, w], bias, y, s),
-            ),
+            Some(wide) => {
+                let direct = wide.direct_weights(self, w);
+                images.for_each_init(
+                    || wide.scratch(self, direct.is_some()),
+                    |s, (y, x)| wide.forward_image(self, [x, w], direct.as_deref(), bias, y, s),
+                )
+            }
             None => images
                 .for_each_init(|| self.scratch(), |col, (y, x)| self.forward_image(x, w, bias, y, col)),
         }

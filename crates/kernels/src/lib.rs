@@ -10,6 +10,7 @@
 
 mod batch_norm;
 mod conv;
+mod direct;
 mod matmul;
 mod patches;
 mod wide;

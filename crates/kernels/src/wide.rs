@@ -3,6 +3,7 @@
 //! of `(kw - 1) * dilation` extra output columns per row, computed and dropped.
 
 use crate::conv::Conv2d;
+use crate::direct::{self, Direct, TILE};
 use crate::matmul::{Mat, matmul};
 
 /// The wide layout of one convolution.
@@ -12,16 +13,20 @@ pub(crate) struct Wide {
     width: usize,
     /// Columns of the wide patch matrix and output (output rows x padded width).
     columns: usize,
-    /// Values per channel of the padded input, with the tail the last kernel tap reads.
-    channel_len: usize,
+    /// The padded input's channels lie this far apart: the padded plane, the tail the last
+    /// kernel tap reads, and [`TILE`] more so that the direct kernel's last tile reads zeros.
+    channel_stride: usize,
+    /// Wide output rows lie this far apart: `columns` rounded up to [`TILE`].
+    out_stride: usize,
 }
 
 /// Buffers one task reuses across images: the padded input (its borders stay zero), the wide
-/// patch matrix and the wide output.
+/// patch matrix (without the direct kernel), the wide output and each tap's offset.
 pub(crate) struct Scratch {
     input: Vec<f32>,
     col: Vec<f32>,
     out: Vec<f32>,
+    offsets: Vec<usize>,
 }
 
 impl Wide {
@@ -35,22 +40,38 @@ impl Wide {
         let width = w + left + right;
         let columns = conv.out_size()[0] * width;
         let channel_len = (h + top + bottom) * width + (conv.kernel[1] - 1) * conv.dilation[1];
-        Some(Self { width, columns, channel_len })
+        Some(Self {
+            width,
+            columns,
+            channel_stride: channel_len + TILE,
+            out_stride: columns.div_ceil(TILE) * TILE,
+        })
     }
 
-    pub fn scratch(&self, conv: &Conv2d) -> Scratch {
+    /// The weight as the direct kernel reads it, when this CPU runs that kernel.
+    pub fn direct_weights(&self, conv: &Conv2d, w: &[f32]) -> Option<Vec<f32>> {
+        let m = conv.out_channels / conv.groups;
+        direct::available().then(|| direct::transpose_weights(w, conv.groups, m, conv.patch_len()))
+    }
+
+    pub fn scratch(&self, conv: &Conv2d, direct: bool) -> Scratch {
+        let [kh, kw] = conv.kernel;
+        let [dh, dw] = conv.dilation;
         Scratch {
-            input: vec![0.0; conv.in_channels / conv.groups * self.channel_len],
-            col: vec![0.0; conv.patch_len() * self.columns],
-            out: vec![0.0; conv.out_channels / conv.groups * self.columns],
+            input: vec![0.0; conv.in_channels / conv.groups * self.channel_stride],
+            col: if direct { Vec::new() } else { vec![0.0; conv.patch_len() * self.columns] },
+            out: vec![0.0; conv.out_channels / conv.groups * self.out_stride],
+            offsets: (0..kh * kw).map(|t| (t / kw) * dh * self.width + (t % kw) * dw).collect(),
         }
     }
 
-    /// One image's forward pass: `y = conv(x, w) + bias`.
+    /// One image's forward pass: `y = conv(x, w) + bias`; `direct_weights` (from
+    /// [`Wide::direct_weights`]) selects the direct kernel.
     pub fn forward_image(
         &self,
         conv: &Conv2d,
         [x, w]: [&[f32]; 2],
+        direct_weights: Option<&[f32]>,
         bias: Option<&[f32]>,
         y: &mut [f32],
         s: &mut Scratch,
@@ -60,15 +81,22 @@ impl Wide {
         let [oh, ow] = conv.out_size();
         for (g, y) in y.chunks_exact_mut(m * oh * ow).enumerate() {
             self.pad(conv, &x[g * channels * plane..][..channels * plane], &mut s.input);
-            self.patch_rows(conv, &s.input, &mut s.col);
-            if let Some(bias) = bias {
-                for (row, b) in s.out.chunks_exact_mut(self.columns).zip(&bias[g * m..(g + 1) * m]) {
-                    row.fill(*b);
+            let bias = bias.map(|b| &b[g * m..(g + 1) * m]);
+            match direct_weights {
+                Some(weights) => Direct {
+                    padded: &s.input,
+                    channel_stride: self.channel_stride,
+                    channels,
+                    offsets: &s.offsets,
+                    weights: &weights[g * m * conv.patch_len()..][..m * conv.patch_len()],
+                    m,
+                    bias,
+                    columns: self.columns,
                 }
+                .run(&mut s.out, self.out_stride),
+                None => self.gemm(conv, conv.group_weight(w, g), bias, s),
             }
-            let patches = Mat::rows(&s.col, conv.patch_len(), self.columns);
-            matmul(&mut s.out, conv.group_weight(w, g), patches, bias.is_some());
-            for (y, out) in y.chunks_exact_mut(oh * ow).zip(s.out.chunks_exact(self.columns)) {
+            for (y, out) in y.chunks_exact_mut(oh * ow).zip(s.out.chunks_exact(self.out_stride)) {
                 for (y, out) in y.chunks_exact_mut(ow).zip(out.chunks_exact(self.width)) {
                     y.copy_from_slice(&out[..ow]);
                 }
@@ -76,11 +104,30 @@ impl Wide {
         }
     }
 
+    /// The wide output as a GEMM of the weight and the wide patch matrix.
+    fn gemm(&self, conv: &Conv2d, weight: Mat, bias: Option<&[f32]>, s: &mut Scratch) {
+        self.patch_rows(conv, &s.input, &mut s.col);
+        let rows = weight.rows;
+        let out = &mut s.out[..rows * self.out_stride];
+        if let Some(bias) = bias {
+            for (row, b) in out.chunks_exact_mut(self.out_stride).zip(bias) {
+                row.fill(*b);
+            }
+        }
+        // The GEMM writes rows `columns` apart; spread them to `out_stride` afterwards.
+        let patches = Mat::rows(&s.col, conv.patch_len(), self.columns);
+        let mut packed = vec![0.0; rows * self.columns];
+        matmul(&mut packed, weight, patches, false);
+        for (row, packed) in out.chunks_exact_mut(self.out_stride).zip(packed.chunks_exact(self.columns)) {
+            row[..self.columns].iter_mut().zip(packed).for_each(|(o, p)| *o = if bias.is_some() { *o + p } else { *p });
+        }
+    }
+
     /// Copies one group's input into the interior of the padded buffer.
     fn pad(&self, conv: &Conv2d, x: &[f32], padded: &mut [f32]) {
         let [h, w] = conv.in_size;
         let origin = conv.padding[0].0 * self.width + conv.padding[1].0;
-        for (x, padded) in x.chunks_exact(h * w).zip(padded.chunks_exact_mut(self.channel_len)) {
+        for (x, padded) in x.chunks_exact(h * w).zip(padded.chunks_exact_mut(self.channel_stride)) {
             for (row, x) in x.chunks_exact(w).enumerate() {
                 padded[origin + row * self.width..][..w].copy_from_slice(x);
             }
@@ -93,7 +140,7 @@ impl Wide {
         let [kh, kw] = conv.kernel;
         let [dh, dw] = conv.dilation;
         let mut rows = col.chunks_exact_mut(self.columns);
-        for channel in padded.chunks_exact(self.channel_len) {
+        for channel in padded.chunks_exact(self.channel_stride) {
             for ki in 0..kh {
                 for kj in 0..kw {
                     let offset = ki * dh * self.width + kj * dw;

@@ -1,0 +1,129 @@
+//! A direct convolution kernel for AVX-512 on the wide layout (`wide.rs`): the output
+//! `[m, columns]` is a sum, over input channels and kernel taps, of a weight times the padded
+//! input shifted by the tap's offset. Tiles of 8 output channels by 32 columns accumulate in
+//! registers; no patch matrix is written.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// Columns one tile computes: two AVX-512 vectors.
+pub(crate) const TILE: usize = 32;
+
+/// Whether this CPU runs the kernel (else the caller multiplies a patch matrix).
+pub(crate) fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
+}
+
+/// One group of one image: `out[o][q] = bias[o] + sum over c, t of
+/// weights[(c * taps + t) * m + o] * padded[c * channel_stride + offsets[t] + q]`.
+pub(crate) struct Direct<'a> {
+    /// The padded input, `channel_stride` apart per channel, readable [`TILE`] values past
+    /// the last column any tap reads.
+    pub padded: &'a [f32],
+    pub channel_stride: usize,
+    pub channels: usize,
+    /// Each kernel tap's offset into a channel of `padded`.
+    pub offsets: &'a [usize],
+    /// `[channels * taps, m]`: the weight with output channels innermost.
+    pub weights: &'a [f32],
+    pub m: usize,
+    pub bias: Option<&'a [f32]>,
+    /// Columns wanted; the kernel writes them rounded up to [`TILE`].
+    pub columns: usize,
+}
+
+impl Direct<'_> {
+    /// Computes the output into `out`, rows `out_stride` apart (at least `columns` rounded up
+    /// to [`TILE`]). Panics if a buffer is too short for that.
+    pub fn run(&self, out: &mut [f32], out_stride: usize) {
+        let columns = self.columns.div_ceil(TILE) * TILE;
+        let taps = self.offsets.len();
+        let reach = self.offsets.iter().max().copied().unwrap_or(0) + columns;
+        assert!(available(), "direct convolution needs AVX-512");
+        assert!(out_stride >= columns && out.len() >= (self.m.max(1) - 1) * out_stride + columns);
+        assert!(self.channels == 0 || self.padded.len() >= (self.channels - 1) * self.channel_stride + reach);
+        assert!(self.weights.len() >= self.channels * taps * self.m);
+        assert!(self.bias.is_none_or(|b| b.len() >= self.m));
+        // SAFETY: the CPU has AVX-512 and every access below lies within the checked bounds.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            self.run_avx512(out.as_mut_ptr(), out_stride, columns)
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn run_avx512(&self, out: *mut f32, out_stride: usize, columns: usize) {
+        for q0 in (0..columns).step_by(TILE) {
+            let mut o0 = 0;
+            while o0 + 8 <= self.m {
+                unsafe { self.tile::<8>(o0, q0, out, out_stride) };
+                o0 += 8;
+            }
+            if o0 + 4 <= self.m {
+                unsafe { self.tile::<4>(o0, q0, out, out_stride) };
+                o0 += 4;
+            }
+            if o0 + 2 <= self.m {
+                unsafe { self.tile::<2>(o0, q0, out, out_stride) };
+                o0 += 2;
+            }
+            if o0 < self.m {
+                unsafe { self.tile::<1>(o0, q0, out, out_stride) };
+            }
+        }
+    }
+
+    /// Output channels `o0..o0 + OB`, columns `q0..q0 + TILE`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn tile<const OB: usize>(&self, o0: usize, q0: usize, out: *mut f32, out_stride: usize) {
+        let mut acc = [[_mm512_setzero_ps(); 2]; OB];
+        if let Some(bias) = self.bias {
+            for (o, acc) in acc.iter_mut().enumerate() {
+                *acc = [_mm512_set1_ps(bias[o0 + o]); 2];
+            }
+        }
+        let taps = self.offsets.len();
+        let weights = unsafe { self.weights.as_ptr().add(o0) };
+        for c in 0..self.channels {
+            let x = unsafe { self.padded.as_ptr().add(c * self.channel_stride + q0) };
+            for (t, offset) in self.offsets.iter().enumerate() {
+                let (x0, x1) = unsafe {
+                    let x = x.add(*offset);
+                    (_mm512_loadu_ps(x), _mm512_loadu_ps(x.add(16)))
+                };
+                let w = unsafe { weights.add((c * taps + t) * self.m) };
+                for (o, acc) in acc.iter_mut().enumerate() {
+                    let w = _mm512_set1_ps(unsafe { *w.add(o) });
+                    acc[0] = _mm512_fmadd_ps(w, x0, acc[0]);
+                    acc[1] = _mm512_fmadd_ps(w, x1, acc[1]);
+                }
+            }
+        }
+        for (o, acc) in acc.iter().enumerate() {
+            unsafe {
+                let dst = out.add((o0 + o) * out_stride + q0);
+                _mm512_storeu_ps(dst, acc[0]);
+                _mm512_storeu_ps(dst.add(16), acc[1]);
+            }
+        }
+    }
+}
+
+/// The weight of every group as [`Direct`] wants it: `[groups][channels * taps, m]` from
+/// `[groups * m, channels, taps]`.
+pub(crate) fn transpose_weights(w: &[f32], groups: usize, m: usize, patch: usize) -> Vec<f32> {
+    let mut out = vec![0.0; w.len()];
+    for (w, out) in w.chunks_exact(m * patch).zip(out.chunks_exact_mut(m * patch)).take(groups) {
+        for (o, row) in w.chunks_exact(patch).enumerate() {
+            for (k, v) in row.iter().enumerate() {
+                out[k * m + o] = *v;
+            }
+        }
+    }
+    out
+}
