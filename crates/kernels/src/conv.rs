@@ -2,11 +2,16 @@
 
 use crate::matmul::{Mat, matmul};
 use crate::patches::{Axis, col2im, im2col};
+use crate::direct;
 use crate::wide::Wide;
 use rayon::prelude::*;
 
 /// Images whose patch matrices one weight-gradient GEMM takes side by side.
 const WEIGHT_BATCH: usize = 2;
+
+/// The direct weight-gradient kernel reduces over one image's wide columns per register
+/// tile; below this many columns (an 8x8 map has 80) its per-tile overhead loses to GEMM.
+const DIRECT_WEIGHT_COLUMNS: usize = 256;
 
 /// The geometry of one convolution: `weight` is `[out_channels, in_channels / groups, kh, kw]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,8 +228,10 @@ impl Conv2d {
 
     /// `dw`, the gradient of the weight, from the input `x` and the output gradient `dy`.
     ///
-    /// Each thread takes a share of the batch and multiplies [`WEIGHT_BATCH`] images' patch
-    /// matrices at a time, side by side, so that one GEMM has a long inner dimension.
+    /// Each thread takes a share of the batch. A stride-1 convolution on an AVX-512 CPU with
+    /// feature maps of at least [`DIRECT_WEIGHT_COLUMNS`] wide columns runs the direct kernel
+    /// on the wide layout; otherwise [`WEIGHT_BATCH`] images' patch matrices
+    /// at a time, side by side, go through one GEMM with a long inner dimension.
     pub fn backward_weight(&self, x: &[f32], dy: &[f32], dw: &mut [f32]) {
         self.check(x.len(), dw.len(), dy.len());
         let image_in = (self.in_channels * self.plane()).max(1);
@@ -235,6 +242,16 @@ impl Conv2d {
             .zip(dy.par_chunks(per_task * image_out))
             .map(|(xs, dys)| {
                 let mut dw_t = vec![0.0; dw.len()];
+                let direct = Wide::of(self).filter(|w| {
+                    !self.pointwise() && direct::available() && w.columns() >= DIRECT_WEIGHT_COLUMNS
+                });
+                if let Some(wide) = direct {
+                    let mut scratch = wide.scratch(self, true);
+                    for (x, dy) in xs.chunks_exact(image_in).zip(dys.chunks_exact(image_out)) {
+                        wide.weight_image(self, [x, dy], &mut dw_t, &mut scratch);
+                    }
+                    return dw_t;
+                }
                 let width = WEIGHT_BATCH.min(per_task) * self.positions();
                 let mut col = vec![0.0; self.patch_len() * width];
                 let mut dy_rows = vec![0.0; self.group_out() * width];

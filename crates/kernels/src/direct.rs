@@ -127,3 +127,91 @@ pub(crate) fn transpose_weights(w: &[f32], groups: usize, m: usize, patch: usize
     }
     out
 }
+
+/// One group of one image's weight gradient on the wide layout, added to `dw_t[k * m + o]`
+/// (`k = c * taps + t`): the sum over columns q of
+/// `dy[o * dy_stride + q] * padded[c * channel_stride + offsets[t] + q]`. Tiles of 4 output
+/// channels by 4 (channel, tap) pairs accumulate 16 vectors in registers.
+pub(crate) struct WeightGrad<'a> {
+    pub padded: &'a [f32],
+    pub channel_stride: usize,
+    pub channels: usize,
+    pub offsets: &'a [usize],
+    /// The output gradient in the wide layout, zero in its dropped columns.
+    pub dy: &'a [f32],
+    pub dy_stride: usize,
+    pub m: usize,
+    /// Columns summed; the kernel reads them rounded up to 16 (`dy` must be zero there).
+    pub columns: usize,
+}
+
+impl WeightGrad<'_> {
+    pub fn add_to(&self, dw_t: &mut [f32]) {
+        let columns = self.columns.div_ceil(16) * 16;
+        let patch = self.channels * self.offsets.len();
+        let reach = self.offsets.iter().max().copied().unwrap_or(0) + columns;
+        assert!(available(), "direct convolution needs AVX-512");
+        assert!(dw_t.len() >= patch * self.m);
+        assert!(self.m == 0 || self.dy.len() >= (self.m - 1) * self.dy_stride + columns);
+        assert!(self.channels == 0 || self.padded.len() >= (self.channels - 1) * self.channel_stride + reach);
+        // SAFETY: the CPU has AVX-512 and every access below lies within the checked bounds.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            self.run_avx512(dw_t.as_mut_ptr(), columns, patch)
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn run_avx512(&self, dw_t: *mut f32, columns: usize, patch: usize) {
+        let mut o0 = 0;
+        for ob in [4, 2, 1] {
+            while o0 + ob <= self.m {
+                let mut k0 = 0;
+                for kb in [4, 1] {
+                    while k0 + kb <= patch {
+                        unsafe {
+                            match (ob, kb) {
+                                (4, 4) => self.tile::<4, 4>(o0, k0, dw_t, columns),
+                                (4, _) => self.tile::<4, 1>(o0, k0, dw_t, columns),
+                                (2, 4) => self.tile::<2, 4>(o0, k0, dw_t, columns),
+                                (2, _) => self.tile::<2, 1>(o0, k0, dw_t, columns),
+                                (_, 4) => self.tile::<1, 4>(o0, k0, dw_t, columns),
+                                _ => self.tile::<1, 1>(o0, k0, dw_t, columns),
+                            }
+                        }
+                        k0 += kb;
+                    }
+                }
+                o0 += ob;
+            }
+        }
+    }
+
+    /// Output channels `o0..o0 + OB` by (channel, tap) pairs `k0..k0 + KB`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn tile<const OB: usize, const KB: usize>(&self, o0: usize, k0: usize, dw_t: *mut f32, columns: usize) {
+        let taps = self.offsets.len();
+        let x: [*const f32; KB] = std::array::from_fn(|j| {
+            let k = k0 + j;
+            unsafe { self.padded.as_ptr().add((k / taps) * self.channel_stride + self.offsets[k % taps]) }
+        });
+        let dy: [*const f32; OB] = std::array::from_fn(|i| unsafe { self.dy.as_ptr().add((o0 + i) * self.dy_stride) });
+        let mut acc = [[_mm512_setzero_ps(); KB]; OB];
+        for q in (0..columns).step_by(16) {
+            let xv: [__m512; KB] = std::array::from_fn(|j| unsafe { _mm512_loadu_ps(x[j].add(q)) });
+            for (acc, dy) in acc.iter_mut().zip(&dy) {
+                let d = unsafe { _mm512_loadu_ps(dy.add(q)) };
+                for (acc, x) in acc.iter_mut().zip(&xv) {
+                    *acc = _mm512_fmadd_ps(d, *x, *acc);
+                }
+            }
+        }
+        for (i, acc) in acc.iter().enumerate() {
+            for (j, acc) in acc.iter().enumerate() {
+                unsafe { *dw_t.add((k0 + j) * self.m + o0 + i) += _mm512_reduce_add_ps(*acc) };
+            }
+        }
+    }
+}

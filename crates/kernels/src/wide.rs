@@ -3,7 +3,7 @@
 //! of `(kw - 1) * dilation` extra output columns per row, computed and dropped.
 
 use crate::conv::Conv2d;
-use crate::direct::{self, Direct, TILE};
+use crate::direct::{self, Direct, TILE, WeightGrad};
 use crate::matmul::{Mat, matmul};
 
 /// The wide layout of one convolution.
@@ -21,7 +21,8 @@ pub(crate) struct Wide {
 }
 
 /// Buffers one task reuses across images: the padded input (its borders stay zero), the wide
-/// patch matrix (without the direct kernel), the wide output and each tap's offset.
+/// patch matrix (without the direct kernel), the wide output (or output gradient, whose
+/// dropped columns stay zero) and each tap's offset.
 pub(crate) struct Scratch {
     input: Vec<f32>,
     col: Vec<f32>,
@@ -46,6 +47,11 @@ impl Wide {
             channel_stride: channel_len + TILE,
             out_stride: columns.div_ceil(TILE) * TILE,
         })
+    }
+
+    /// Columns of the wide output: output rows times the padded width.
+    pub fn columns(&self) -> usize {
+        self.columns
     }
 
     /// The weight as the direct kernel reads it, when this CPU runs that kernel.
@@ -120,6 +126,34 @@ impl Wide {
         matmul(&mut packed, weight, patches, false);
         for (row, packed) in out.chunks_exact_mut(self.out_stride).zip(packed.chunks_exact(self.columns)) {
             row[..self.columns].iter_mut().zip(packed).for_each(|(o, p)| *o = if bias.is_some() { *o + p } else { *p });
+        }
+    }
+
+    /// Adds one image's weight gradient to `dw_t` (per group `[K, m]`) with the direct
+    /// kernel: the input padded, the output gradient spread to the wide layout.
+    pub fn weight_image(&self, conv: &Conv2d, [x, dy]: [&[f32]; 2], dw_t: &mut [f32], s: &mut Scratch) {
+        let (channels, plane) = (conv.in_channels / conv.groups, conv.in_size[0] * conv.in_size[1]);
+        let (m, k) = (conv.out_channels / conv.groups, conv.patch_len());
+        let [oh, ow] = conv.out_size();
+        for (g, dw_t) in dw_t.chunks_exact_mut(m * k).enumerate() {
+            self.pad(conv, &x[g * channels * plane..][..channels * plane], &mut s.input);
+            let dy = &dy[g * m * oh * ow..][..m * oh * ow];
+            for (dy, wide) in dy.chunks_exact(oh * ow).zip(s.out.chunks_exact_mut(self.out_stride)) {
+                for (dy, wide) in dy.chunks_exact(ow).zip(wide.chunks_exact_mut(self.width)) {
+                    wide[..ow].copy_from_slice(dy);
+                }
+            }
+            WeightGrad {
+                padded: &s.input,
+                channel_stride: self.channel_stride,
+                channels,
+                offsets: &s.offsets,
+                dy: &s.out,
+                dy_stride: self.out_stride,
+                m,
+                columns: self.columns,
+            }
+            .add_to(dw_t);
         }
     }
 

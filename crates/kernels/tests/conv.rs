@@ -139,8 +139,9 @@ fn resnet_shapes_match_the_direct_loops() {
     check(base, false);
     check(Conv2d { kernel: [1, 1], stride: [1, 1], padding: [(0, 0); 2], ..base }, true);
     check(Conv2d { in_channels: 32, groups: 32, stride: [1, 1], ..base }, false);
-    // Stride 1 with output channels in blocks of 8, 4 and 1 and columns over several tiles.
-    let wide = Conv2d { in_channels: 5, in_size: [9, 11], out_channels: 13, stride: [1, 1], ..base };
+    // Stride 1 with output channels in blocks of 8, 4 and 1, columns over several tiles and
+    // maps large enough for the direct weight gradient.
+    let wide = Conv2d { in_channels: 5, in_size: [18, 19], out_channels: 13, stride: [1, 1], ..base };
     check(wide, true);
     check(Conv2d { padding: [(2, 0), (0, 3)], dilation: [2, 1], ..wide }, false);
     check(Conv2d { in_channels: 6, out_channels: 26, groups: 2, ..wide }, true);
