@@ -1,13 +1,16 @@
 //! A direct convolution kernel for AVX-512 on the wide layout (`wide.rs`): the output
 //! `[m, columns]` is a sum, over input channels and kernel taps, of a weight times the padded
-//! input shifted by the tap's offset. Tiles of 8 output channels by 32 columns accumulate in
-//! registers; no patch matrix is written.
+//! input shifted by the tap's offset. Tiles of 8 output channels by 48 columns accumulate in
+//! registers (24 of the 32 vector registers); no patch matrix is written.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-/// Columns one tile computes: two AVX-512 vectors.
-pub(crate) const TILE: usize = 32;
+/// AVX-512 vectors of columns one tile computes.
+const VECTORS: usize = 3;
+
+/// Columns one tile computes.
+pub(crate) const TILE: usize = 16 * VECTORS;
 
 /// Whether this CPU runs the kernel (else the caller multiplies a patch matrix).
 pub(crate) fn available() -> bool {
@@ -81,10 +84,10 @@ impl Direct<'_> {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     unsafe fn tile<const OB: usize>(&self, o0: usize, q0: usize, out: *mut f32, out_stride: usize) {
-        let mut acc = [[_mm512_setzero_ps(); 2]; OB];
+        let mut acc = [[_mm512_setzero_ps(); VECTORS]; OB];
         if let Some(bias) = self.bias {
             for (o, acc) in acc.iter_mut().enumerate() {
-                *acc = [_mm512_set1_ps(bias[o0 + o]); 2];
+                *acc = [_mm512_set1_ps(bias[o0 + o]); VECTORS];
             }
         }
         let taps = self.offsets.len();
@@ -92,23 +95,20 @@ impl Direct<'_> {
         for c in 0..self.channels {
             let x = unsafe { self.padded.as_ptr().add(c * self.channel_stride + q0) };
             for (t, offset) in self.offsets.iter().enumerate() {
-                let (x0, x1) = unsafe {
-                    let x = x.add(*offset);
-                    (_mm512_loadu_ps(x), _mm512_loadu_ps(x.add(16)))
-                };
+                let xv: [__m512; VECTORS] =
+                    std::array::from_fn(|v| unsafe { _mm512_loadu_ps(x.add(*offset + 16 * v)) });
                 let w = unsafe { weights.add((c * taps + t) * self.m) };
                 for (o, acc) in acc.iter_mut().enumerate() {
                     let w = _mm512_set1_ps(unsafe { *w.add(o) });
-                    acc[0] = _mm512_fmadd_ps(w, x0, acc[0]);
-                    acc[1] = _mm512_fmadd_ps(w, x1, acc[1]);
+                    for (acc, x) in acc.iter_mut().zip(&xv) {
+                        *acc = _mm512_fmadd_ps(w, *x, *acc);
+                    }
                 }
             }
         }
         for (o, acc) in acc.iter().enumerate() {
-            unsafe {
-                let dst = out.add((o0 + o) * out_stride + q0);
-                _mm512_storeu_ps(dst, acc[0]);
-                _mm512_storeu_ps(dst.add(16), acc[1]);
+            for (v, acc) in acc.iter().enumerate() {
+                unsafe { _mm512_storeu_ps(out.add((o0 + o) * out_stride + q0 + 16 * v), *acc) };
             }
         }
     }
