@@ -3,8 +3,9 @@
 //! [`Network`] compiles a [`shears_ir::Graph`] into burn tensors on a run-time chosen
 //! [`Device`](burn::tensor::Device) (see [`device`]); it runs forward in eval or train mode,
 //! captures chosen nodes' activations and gradients ([`Taps`]), and writes trained weights and
-//! BN statistics back into the IR. [`train`] holds the training loop with its optimisers,
-//! learning-rate schedules, evaluation and checkpoints.
+//! BN statistics back into the IR. On the default flex device, convolutions and training-mode
+//! batch norm run on shears' own CPU kernels ([`kernels`]). [`train`] holds the training loop
+//! with its optimisers, learning-rate schedules, evaluation and checkpoints.
 
 pub mod bench;
 pub mod device;
