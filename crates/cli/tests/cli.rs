@@ -59,14 +59,35 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
     assert_user_error(&["bench", "nosuchnet", "--against-pytorch"], "built-in");
     let script = dir.join("missing.py");
     assert_user_error(
-        &["bench", "lenet5", "--against-pytorch", "--pytorch-script", script.to_str().unwrap()],
+        &[
+            "bench",
+            "lenet5",
+            "--against-pytorch",
+            "--pytorch-script",
+            script.to_str().unwrap(),
+        ],
         "missing.py",
     );
     let out = dir.join("fast.onnx");
     let path = out.to_str().unwrap();
-    let prune = ["prune", "lenet5", "--criterion", "l1", "--finetune-epochs", "0", "-o", path];
-    assert_user_error(&[&prune[..], &["--target-speedup", "0.5"]].concat(), "above 1");
-    assert_user_error(&[&prune[..], &["--target-latency", "1e6"]].concat(), "already runs in");
+    let prune = [
+        "prune",
+        "lenet5",
+        "--criterion",
+        "l1",
+        "--finetune-epochs",
+        "0",
+        "-o",
+        path,
+    ];
+    assert_user_error(
+        &[&prune[..], &["--target-speedup", "0.5"]].concat(),
+        "above 1",
+    );
+    assert_user_error(
+        &[&prune[..], &["--target-latency", "1e6"]].concat(),
+        "already runs in",
+    );
     assert!(!out.exists(), "a refused run wrote its output");
     assert_user_error(
         &["eval", "lenet5", "--data", "mnist", "--batch", "0"],
@@ -186,8 +207,20 @@ fn prune_to_a_measured_speedup_reports_the_latency() {
     let dir = temp_dir("latency");
     let out = dir.join("fast.onnx");
     let run = shears(&[
-        "prune", "resnet20", "--criterion", "l1", "--input-shape", "1,16,16", "--target-speedup", "1.5",
-        "--latency-batch", "4", "--finetune-epochs", "0", "-o", out.to_str().unwrap(),
+        "prune",
+        "resnet20",
+        "--criterion",
+        "l1",
+        "--input-shape",
+        "1,16,16",
+        "--target-speedup",
+        "1.5",
+        "--latency-batch",
+        "4",
+        "--finetune-epochs",
+        "0",
+        "-o",
+        out.to_str().unwrap(),
     ]);
     let text = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "{}", stderr(&run));

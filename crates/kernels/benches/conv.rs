@@ -43,7 +43,10 @@ fn main() {
         ("64->64 3x3 @8", conv([64, 64], 8, 3, 1)),
         ("32->64 1x1/2 @16", conv([32, 64], 16, 1, 2)),
     ];
-    println!("{:<18} {:>10} {:>10} {:>10}   (ms; GFLOP/s)", "conv", "forward", "d input", "d weight");
+    println!(
+        "{:<18} {:>10} {:>10} {:>10}   (ms; GFLOP/s)",
+        "conv", "forward", "d input", "d weight"
+    );
     for (name, c) in shapes {
         let [xl, wl, yl] = c.lens();
         let (x, w, dy) = (vec![0.5f32; xl], vec![0.1f32; wl], vec![0.2f32; yl]);
@@ -60,7 +63,11 @@ fn main() {
             rate(g)
         );
     }
-    let bn = BatchNorm { batch: 128, channels: 16, plane: 32 * 32 };
+    let bn = BatchNorm {
+        batch: 128,
+        channels: 16,
+        plane: 32 * 32,
+    };
     let x = vec![0.5f32; 128 * 16 * 1024];
     let (gamma, beta) = (vec![1.0; 16], vec![0.0; 16]);
     let forward = median_ms(|| drop(bn.forward(&x, &gamma, &beta, 1e-5)));

@@ -58,12 +58,22 @@ impl BatchNorm {
     }
 
     /// The normalised, scaled and shifted `x`, with the batch mean and (biased) variance.
-    pub fn forward(&self, x: &[f32], gamma: &[f32], beta: &[f32], eps: f64) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    pub fn forward(
+        &self,
+        x: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        eps: f64,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         assert_eq!(x.len(), self.len(), "batch norm: input length");
         let stats = self.per_channel(|c| {
             let mean = self.channel(x, c).map(|x| sum(x, |v| v)).sum::<f64>() / self.count();
             let m = mean as f32;
-            let var = self.channel(x, c).map(|x| sum(x, |v| (v - m) * (v - m))).sum::<f64>() / self.count();
+            let var = self
+                .channel(x, c)
+                .map(|x| sum(x, |v| (v - m) * (v - m)))
+                .sum::<f64>()
+                / self.count();
             (m, var as f32)
         });
         let coefficients: Vec<[f32; 3]> = stats
@@ -89,8 +99,14 @@ impl BatchNorm {
         eps: f64,
         dy: &[f32],
     ) -> BatchNormGrads {
-        assert!(x.len() == self.len() && dy.len() == self.len(), "batch norm: gradient length");
-        let inv_std: Vec<f32> = var.iter().map(|v| (1.0 / (*v as f64 + eps).sqrt()) as f32).collect();
+        assert!(
+            x.len() == self.len() && dy.len() == self.len(),
+            "batch norm: gradient length"
+        );
+        let inv_std: Vec<f32> = var
+            .iter()
+            .map(|v| (1.0 / (*v as f64 + eps).sqrt()) as f32)
+            .collect();
         let sums = self.per_channel(|c| {
             let (mut beta, mut gamma) = (0.0f64, 0.0f64);
             for (x, dy) in self.channel(x, c).zip(self.channel(dy, c)) {
@@ -111,7 +127,11 @@ impl BatchNorm {
             })
             .collect();
         let dx = self.affine(x, dy, &coefficients);
-        BatchNormGrads { x: dx, gamma: dgamma, beta: dbeta }
+        BatchNormGrads {
+            x: dx,
+            gamma: dgamma,
+            beta: dbeta,
+        }
     }
 }
 
@@ -121,7 +141,12 @@ const LANES: usize = 16;
 /// `sum(f(a[i], b[i]))` over one plane: `LANES` f32 partial sums, added up in f64.
 fn lanes(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(a, b)| f(*a, *b)).sum();
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(a, b)| f(*a, *b))
+        .sum();
     let mut acc = [0.0f32; LANES];
     for (a, b) in a_chunks.zip(b_chunks) {
         for i in 0..LANES {

@@ -1,8 +1,8 @@
 //! 2-D convolution on NCHW `f32` slices: forward, input gradient and weight gradient.
 
+use crate::direct;
 use crate::matmul::{Mat, matmul};
 use crate::patches::{Axis, col2im, im2col};
-use crate::direct;
 use crate::wide::Wide;
 use rayon::prelude::*;
 
@@ -96,7 +96,11 @@ impl Conv2d {
                 && self.out_channels % self.groups == 0,
             "conv: channels must divide into groups"
         );
-        assert_eq!([x, w, y], self.lens(), "conv: slice lengths do not match the geometry");
+        assert_eq!(
+            [x, w, y],
+            self.lens(),
+            "conv: slice lengths do not match the geometry"
+        );
     }
 
     /// Group `g`'s patch matrix of one image `x`: `x` itself for a pointwise convolution,
@@ -129,7 +133,9 @@ impl Conv2d {
         self.check(x.len(), w.len(), y.len());
         let image_in = self.in_channels * self.plane();
         let image_out = self.out_channels * self.positions();
-        let images = y.par_chunks_mut(image_out.max(1)).zip(x.par_chunks(image_in.max(1)));
+        let images = y
+            .par_chunks_mut(image_out.max(1))
+            .zip(x.par_chunks(image_in.max(1)));
         match Wide::of(self).filter(|_| !self.pointwise()) {
             Some(wide) => {
                 let direct = wide.direct_weights(self, w);
@@ -138,12 +144,21 @@ impl Conv2d {
                     |s, (y, x)| wide.forward_image(self, [x, w], direct.as_deref(), bias, y, s),
                 )
             }
-            None => images
-                .for_each_init(|| self.scratch(), |col, (y, x)| self.forward_image(x, w, bias, y, col)),
+            None => images.for_each_init(
+                || self.scratch(),
+                |col, (y, x)| self.forward_image(x, w, bias, y, col),
+            ),
         }
     }
 
-    fn forward_image(&self, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32], col: &mut [f32]) {
+    fn forward_image(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        y: &mut [f32],
+        col: &mut [f32],
+    ) {
         let (m, p) = (self.group_out(), self.positions());
         for (g, y) in y.chunks_exact_mut(m * p).enumerate() {
             if let Some(bias) = bias {
@@ -169,7 +184,10 @@ impl Conv2d {
         let image_out = self.out_channels * self.positions();
         dx.par_chunks_mut(image_in.max(1))
             .zip(dy.par_chunks(image_out.max(1)))
-            .for_each_init(|| self.scratch(), |col, (dx, dy)| self.backward_image(w, dy, dx, col));
+            .for_each_init(
+                || self.scratch(),
+                |col, (dx, dy)| self.backward_image(w, dy, dx, col),
+            );
     }
 
     /// The convolution whose forward pass is this one's input gradient, for stride 1 and
@@ -204,7 +222,9 @@ impl Conv2d {
                 for c in 0..c_in {
                     let from = &w[((g * m + o) * c_in + c) * kh * kw..][..kh * kw];
                     let to = &mut flipped[((g * c_in + c) * m + o) * kh * kw..][..kh * kw];
-                    to.iter_mut().zip(from.iter().rev()).for_each(|(t, f)| *t = *f);
+                    to.iter_mut()
+                        .zip(from.iter().rev())
+                        .for_each(|(t, f)| *t = *f);
                 }
             }
         }
@@ -212,7 +232,11 @@ impl Conv2d {
     }
 
     fn backward_image(&self, w: &[f32], dy: &[f32], dx: &mut [f32], col: &mut [f32]) {
-        let (m, p, c) = (self.group_out(), self.positions(), self.group_in() * self.plane());
+        let (m, p, c) = (
+            self.group_out(),
+            self.positions(),
+            self.group_in() * self.plane(),
+        );
         for (g, dx) in dx.chunks_exact_mut(c).enumerate() {
             let dy = Mat::rows(&dy[g * m * p..(g + 1) * m * p], m, p);
             let wt = self.group_weight(w, g).t();
@@ -255,7 +279,9 @@ impl Conv2d {
                 let width = WEIGHT_BATCH.min(per_task) * self.positions();
                 let mut col = vec![0.0; self.patch_len() * width];
                 let mut dy_rows = vec![0.0; self.group_out() * width];
-                let images = xs.chunks(WEIGHT_BATCH * image_in).zip(dys.chunks(WEIGHT_BATCH * image_out));
+                let images = xs
+                    .chunks(WEIGHT_BATCH * image_in)
+                    .zip(dys.chunks(WEIGHT_BATCH * image_out));
                 for (xs, dys) in images {
                     self.weight_images(xs, dys, &mut dw_t, &mut col, &mut dy_rows);
                 }
@@ -267,7 +293,9 @@ impl Conv2d {
         for partial in partials {
             for (dw, dw_t) in dw.chunks_exact_mut(m * k).zip(partial.chunks_exact(m * k)) {
                 for (o, row) in dw.chunks_exact_mut(k).enumerate() {
-                    row.iter_mut().enumerate().for_each(|(j, d)| *d += dw_t[j * m + o]);
+                    row.iter_mut()
+                        .enumerate()
+                        .for_each(|(j, d)| *d += dw_t[j * m + o]);
                 }
             }
         }
@@ -277,15 +305,32 @@ impl Conv2d {
     /// transposed (`[K, m]`: GEMM runs fastest with the long patch matrix on the left). The
     /// images' patch matrices sit side by side in `col` (`[K, images * P]`), their output
     /// gradients in `dy_rows` (`[m, images * P]`).
-    fn weight_images(&self, xs: &[f32], dys: &[f32], dw_t: &mut [f32], col: &mut [f32], dy_rows: &mut [f32]) {
+    fn weight_images(
+        &self,
+        xs: &[f32],
+        dys: &[f32],
+        dw_t: &mut [f32],
+        col: &mut [f32],
+        dy_rows: &mut [f32],
+    ) {
         let (m, p, k) = (self.group_out(), self.positions(), self.patch_len());
         let (image_in, image_out) = (self.in_channels * self.plane(), self.out_channels * p);
         let images = xs.len() / image_in.max(1);
         let width = images * p;
         let group_in = self.group_in() * self.plane();
         for (g, dw_t) in dw_t.chunks_exact_mut(m * k).enumerate() {
-            for (i, (x, dy)) in xs.chunks_exact(image_in).zip(dys.chunks_exact(image_out)).enumerate() {
-                im2col(&x[g * group_in..][..group_in], self.group_in(), self.axes(), &mut col[i * p..], width);
+            for (i, (x, dy)) in xs
+                .chunks_exact(image_in)
+                .zip(dys.chunks_exact(image_out))
+                .enumerate()
+            {
+                im2col(
+                    &x[g * group_in..][..group_in],
+                    self.group_in(),
+                    self.axes(),
+                    &mut col[i * p..],
+                    width,
+                );
                 for (r, row) in dy[g * m * p..][..m * p].chunks_exact(p.max(1)).enumerate() {
                     dy_rows[r * width + i * p..][..p].copy_from_slice(row);
                 }

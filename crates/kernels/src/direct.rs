@@ -47,7 +47,10 @@ impl Direct<'_> {
         let reach = self.offsets.iter().max().copied().unwrap_or(0) + columns;
         assert!(available(), "direct convolution needs AVX-512");
         assert!(out_stride >= columns && out.len() >= (self.m.max(1) - 1) * out_stride + columns);
-        assert!(self.channels == 0 || self.padded.len() >= (self.channels - 1) * self.channel_stride + reach);
+        assert!(
+            self.channels == 0
+                || self.padded.len() >= (self.channels - 1) * self.channel_stride + reach
+        );
         assert!(self.weights.len() >= self.channels * taps * self.m);
         assert!(self.bias.is_none_or(|b| b.len() >= self.m));
         // SAFETY: the CPU has AVX-512 and every access below lies within the checked bounds.
@@ -118,7 +121,11 @@ impl Direct<'_> {
 /// `[groups * m, channels, taps]`.
 pub(crate) fn transpose_weights(w: &[f32], groups: usize, m: usize, patch: usize) -> Vec<f32> {
     let mut out = vec![0.0; w.len()];
-    for (w, out) in w.chunks_exact(m * patch).zip(out.chunks_exact_mut(m * patch)).take(groups) {
+    for (w, out) in w
+        .chunks_exact(m * patch)
+        .zip(out.chunks_exact_mut(m * patch))
+        .take(groups)
+    {
         for (o, row) in w.chunks_exact(patch).enumerate() {
             for (k, v) in row.iter().enumerate() {
                 out[k * m + o] = *v;
@@ -153,7 +160,10 @@ impl WeightGrad<'_> {
         assert!(available(), "direct convolution needs AVX-512");
         assert!(dw_t.len() >= patch * self.m);
         assert!(self.m == 0 || self.dy.len() >= (self.m - 1) * self.dy_stride + columns);
-        assert!(self.channels == 0 || self.padded.len() >= (self.channels - 1) * self.channel_stride + reach);
+        assert!(
+            self.channels == 0
+                || self.padded.len() >= (self.channels - 1) * self.channel_stride + reach
+        );
         // SAFETY: the CPU has AVX-512 and every access below lies within the checked bounds.
         #[cfg(target_arch = "x86_64")]
         unsafe {
@@ -191,13 +201,24 @@ impl WeightGrad<'_> {
     /// Output channels `o0..o0 + OB` by (channel, tap) pairs `k0..k0 + KB`.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    unsafe fn tile<const OB: usize, const KB: usize>(&self, o0: usize, k0: usize, dw_t: *mut f32, columns: usize) {
+    unsafe fn tile<const OB: usize, const KB: usize>(
+        &self,
+        o0: usize,
+        k0: usize,
+        dw_t: *mut f32,
+        columns: usize,
+    ) {
         let taps = self.offsets.len();
         let x: [*const f32; KB] = std::array::from_fn(|j| {
             let k = k0 + j;
-            unsafe { self.padded.as_ptr().add((k / taps) * self.channel_stride + self.offsets[k % taps]) }
+            unsafe {
+                self.padded
+                    .as_ptr()
+                    .add((k / taps) * self.channel_stride + self.offsets[k % taps])
+            }
         });
-        let dy: [*const f32; OB] = std::array::from_fn(|i| unsafe { self.dy.as_ptr().add((o0 + i) * self.dy_stride) });
+        let dy: [*const f32; OB] =
+            std::array::from_fn(|i| unsafe { self.dy.as_ptr().add((o0 + i) * self.dy_stride) });
         let mut acc = [[_mm512_setzero_ps(); KB]; OB];
         for q in (0..columns).step_by(16) {
             let xv: [__m512; KB] = std::array::from_fn(|j| unsafe { _mm512_loadu_ps(x[j].add(q)) });

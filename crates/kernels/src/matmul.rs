@@ -13,7 +13,13 @@ pub(crate) struct Mat<'a> {
 impl<'a> Mat<'a> {
     /// A contiguous row-major `rows x cols` matrix.
     pub fn rows(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        Self { data, rows, cols, row_stride: cols, col_stride: 1 }
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
     }
 
     /// The transpose of this view (no copy).
@@ -42,7 +48,10 @@ impl<'a> Mat<'a> {
 pub(crate) fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool) {
     let (m, n, k) = (lhs.rows, rhs.cols, lhs.cols);
     assert_eq!(k, rhs.rows, "matmul: inner dimensions differ");
-    assert!(lhs.fits() && rhs.fits() && dst.len() >= m * n, "matmul: view out of bounds");
+    assert!(
+        lhs.fits() && rhs.fits() && dst.len() >= m * n,
+        "matmul: view out of bounds"
+    );
     if m == 0 || n == 0 {
         return;
     }

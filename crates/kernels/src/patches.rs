@@ -42,7 +42,13 @@ impl Axis {
 ///
 /// Only the entries that read the input are written: the ones that read padding must already
 /// be zero, as a zeroed buffer or an earlier call with the same geometry leaves them.
-pub(crate) fn im2col(x: &[f32], channels: usize, [h, w]: [Axis; 2], col: &mut [f32], row_stride: usize) {
+pub(crate) fn im2col(
+    x: &[f32],
+    channels: usize,
+    [h, w]: [Axis; 2],
+    col: &mut [f32],
+    row_stride: usize,
+) {
     let plane = h.input * w.input;
     let outputs = h.output * w.output;
     let mut rows = col.chunks_mut(row_stride).map(|row| &mut row[..outputs]);
@@ -104,7 +110,9 @@ pub(crate) fn col2im(col: &[f32], channels: usize, [h, w]: [Axis; 2], x: &mut [f
                     if w.stride == 1 && xlo < xhi {
                         let start = w.source(xlo, kj);
                         let dst = &mut dst[start..start + xhi - xlo];
-                        dst.iter_mut().zip(&out[xlo..xhi]).for_each(|(d, o)| *d += o);
+                        dst.iter_mut()
+                            .zip(&out[xlo..xhi])
+                            .for_each(|(d, o)| *d += o);
                     } else {
                         for ox in xlo..xhi {
                             dst[w.source(ox, kj)] += out[ox];

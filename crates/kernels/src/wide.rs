@@ -65,9 +65,15 @@ impl Wide {
         let [dh, dw] = conv.dilation;
         Scratch {
             input: vec![0.0; conv.in_channels / conv.groups * self.channel_stride],
-            col: if direct { Vec::new() } else { vec![0.0; conv.patch_len() * self.columns] },
+            col: if direct {
+                Vec::new()
+            } else {
+                vec![0.0; conv.patch_len() * self.columns]
+            },
             out: vec![0.0; conv.out_channels / conv.groups * self.out_stride],
-            offsets: (0..kh * kw).map(|t| (t / kw) * dh * self.width + (t % kw) * dw).collect(),
+            offsets: (0..kh * kw)
+                .map(|t| (t / kw) * dh * self.width + (t % kw) * dw)
+                .collect(),
         }
     }
 
@@ -82,11 +88,18 @@ impl Wide {
         y: &mut [f32],
         s: &mut Scratch,
     ) {
-        let (channels, plane) = (conv.in_channels / conv.groups, conv.in_size[0] * conv.in_size[1]);
+        let (channels, plane) = (
+            conv.in_channels / conv.groups,
+            conv.in_size[0] * conv.in_size[1],
+        );
         let m = conv.out_channels / conv.groups;
         let [oh, ow] = conv.out_size();
         for (g, y) in y.chunks_exact_mut(m * oh * ow).enumerate() {
-            self.pad(conv, &x[g * channels * plane..][..channels * plane], &mut s.input);
+            self.pad(
+                conv,
+                &x[g * channels * plane..][..channels * plane],
+                &mut s.input,
+            );
             let bias = bias.map(|b| &b[g * m..(g + 1) * m]);
             match direct_weights {
                 Some(weights) => Direct {
@@ -102,7 +115,10 @@ impl Wide {
                 .run(&mut s.out, self.out_stride),
                 None => self.gemm(conv, conv.group_weight(w, g), bias, s),
             }
-            for (y, out) in y.chunks_exact_mut(oh * ow).zip(s.out.chunks_exact(self.out_stride)) {
+            for (y, out) in y
+                .chunks_exact_mut(oh * ow)
+                .zip(s.out.chunks_exact(self.out_stride))
+            {
                 for (y, out) in y.chunks_exact_mut(ow).zip(out.chunks_exact(self.width)) {
                     y.copy_from_slice(&out[..ow]);
                 }
@@ -124,21 +140,43 @@ impl Wide {
         let patches = Mat::rows(&s.col, conv.patch_len(), self.columns);
         let mut packed = vec![0.0; rows * self.columns];
         matmul(&mut packed, weight, patches, false);
-        for (row, packed) in out.chunks_exact_mut(self.out_stride).zip(packed.chunks_exact(self.columns)) {
-            row[..self.columns].iter_mut().zip(packed).for_each(|(o, p)| *o = if bias.is_some() { *o + p } else { *p });
+        for (row, packed) in out
+            .chunks_exact_mut(self.out_stride)
+            .zip(packed.chunks_exact(self.columns))
+        {
+            row[..self.columns]
+                .iter_mut()
+                .zip(packed)
+                .for_each(|(o, p)| *o = if bias.is_some() { *o + p } else { *p });
         }
     }
 
     /// Adds one image's weight gradient to `dw_t` (per group `[K, m]`) with the direct
     /// kernel: the input padded, the output gradient spread to the wide layout.
-    pub fn weight_image(&self, conv: &Conv2d, [x, dy]: [&[f32]; 2], dw_t: &mut [f32], s: &mut Scratch) {
-        let (channels, plane) = (conv.in_channels / conv.groups, conv.in_size[0] * conv.in_size[1]);
+    pub fn weight_image(
+        &self,
+        conv: &Conv2d,
+        [x, dy]: [&[f32]; 2],
+        dw_t: &mut [f32],
+        s: &mut Scratch,
+    ) {
+        let (channels, plane) = (
+            conv.in_channels / conv.groups,
+            conv.in_size[0] * conv.in_size[1],
+        );
         let (m, k) = (conv.out_channels / conv.groups, conv.patch_len());
         let [oh, ow] = conv.out_size();
         for (g, dw_t) in dw_t.chunks_exact_mut(m * k).enumerate() {
-            self.pad(conv, &x[g * channels * plane..][..channels * plane], &mut s.input);
+            self.pad(
+                conv,
+                &x[g * channels * plane..][..channels * plane],
+                &mut s.input,
+            );
             let dy = &dy[g * m * oh * ow..][..m * oh * ow];
-            for (dy, wide) in dy.chunks_exact(oh * ow).zip(s.out.chunks_exact_mut(self.out_stride)) {
+            for (dy, wide) in dy
+                .chunks_exact(oh * ow)
+                .zip(s.out.chunks_exact_mut(self.out_stride))
+            {
                 for (dy, wide) in dy.chunks_exact(ow).zip(wide.chunks_exact_mut(self.width)) {
                     wide[..ow].copy_from_slice(dy);
                 }
@@ -161,7 +199,10 @@ impl Wide {
     fn pad(&self, conv: &Conv2d, x: &[f32], padded: &mut [f32]) {
         let [h, w] = conv.in_size;
         let origin = conv.padding[0].0 * self.width + conv.padding[1].0;
-        for (x, padded) in x.chunks_exact(h * w).zip(padded.chunks_exact_mut(self.channel_stride)) {
+        for (x, padded) in x
+            .chunks_exact(h * w)
+            .zip(padded.chunks_exact_mut(self.channel_stride))
+        {
             for (row, x) in x.chunks_exact(w).enumerate() {
                 padded[origin + row * self.width..][..w].copy_from_slice(x);
             }

@@ -36,7 +36,10 @@ fn gradient(f: impl Fn(&[f64]) -> f64, at: &[f64]) -> Vec<f64> {
 
 fn close(got: &[f32], want: &[f64], tol: f64, what: &str) {
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((*g as f64 - w).abs() <= tol * (1.0 + w.abs()), "{what}[{i}]: {g} vs {w}");
+        assert!(
+            (*g as f64 - w).abs() <= tol * (1.0 + w.abs()),
+            "{what}[{i}]: {g} vs {w}"
+        );
     }
 }
 
@@ -46,7 +49,11 @@ fn case() -> impl Strategy<Value = (BatchNorm, Vec<f32>, Vec<f32>, Vec<f32>, Vec
         .prop_flat_map(|(batch, channels, plane)| {
             let len = batch * channels * plane;
             (
-                Just(BatchNorm { batch, channels, plane }),
+                Just(BatchNorm {
+                    batch,
+                    channels,
+                    plane,
+                }),
                 prop::collection::vec(-2.0f32..2.0, len),
                 prop::collection::vec(0.5f32..2.0, channels),
                 prop::collection::vec(-1.0f32..1.0, channels),

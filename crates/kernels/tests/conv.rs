@@ -8,7 +8,10 @@ use shears_kernels::Conv2d;
 fn each_tap(conv: &Conv2d, mut f: impl FnMut(usize, usize, usize)) {
     let [h, w] = conv.in_size;
     let [oh, ow] = conv.out_size();
-    let (cin_g, cout_g) = (conv.in_channels / conv.groups, conv.out_channels / conv.groups);
+    let (cin_g, cout_g) = (
+        conv.in_channels / conv.groups,
+        conv.out_channels / conv.groups,
+    );
     let [kh, kw] = conv.kernel;
     for n in 0..conv.batch {
         for o in 0..conv.out_channels {
@@ -41,10 +44,14 @@ fn each_tap(conv: &Conv2d, mut f: impl FnMut(usize, usize, usize)) {
 }
 
 fn values(len: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()
@@ -53,7 +60,10 @@ fn values(len: usize, seed: u64) -> Vec<f32> {
 fn assert_close(got: &[f32], want: &[f32], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{what}[{i}]: {g} vs {w}");
+        assert!(
+            (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+            "{what}[{i}]: {g} vs {w}"
+        );
     }
 }
 
@@ -61,22 +71,38 @@ fn geometry() -> impl Strategy<Value = Conv2d> {
     (
         (1usize..4, 1usize..4, 1usize..4, 1usize..4),
         (1usize..8, 1usize..8, 1usize..4, 1usize..4),
-        (1usize..4, 1usize..4, 0usize..3, 0usize..3, 0usize..3, 0usize..3),
+        (
+            1usize..4,
+            1usize..4,
+            0usize..3,
+            0usize..3,
+            0usize..3,
+            0usize..3,
+        ),
         (1usize..3, 1usize..3),
     )
-        .prop_map(|((batch, groups, cin_g, cout_g), (h, w, kh, kw), (sh, sw, pt, pb, pl, pr), (dh, dw))| Conv2d {
-            batch,
-            in_channels: groups * cin_g,
-            in_size: [h, w],
-            out_channels: groups * cout_g,
-            kernel: [kh, kw],
-            stride: [sh, sw],
-            padding: [(pt, pb), (pl, pr)],
-            dilation: [dh, dw],
-            groups,
-        })
+        .prop_map(
+            |(
+                (batch, groups, cin_g, cout_g),
+                (h, w, kh, kw),
+                (sh, sw, pt, pb, pl, pr),
+                (dh, dw),
+            )| Conv2d {
+                batch,
+                in_channels: groups * cin_g,
+                in_size: [h, w],
+                out_channels: groups * cout_g,
+                kernel: [kh, kw],
+                stride: [sh, sw],
+                padding: [(pt, pb), (pl, pr)],
+                dilation: [dh, dw],
+                groups,
+            },
+        )
         .prop_filter("the kernel fits the padded input", |c| {
-            (0..2).all(|i| c.in_size[i] + c.padding[i].0 + c.padding[i].1 > c.dilation[i] * (c.kernel[i] - 1))
+            (0..2).all(|i| {
+                c.in_size[i] + c.padding[i].0 + c.padding[i].1 > c.dilation[i] * (c.kernel[i] - 1)
+            })
         })
 }
 
@@ -110,7 +136,11 @@ fn check(conv: Conv2d, bias: bool) {
     assert_close(&dw, &dw_ref, "dw");
     let p = yl / conv.batch / conv.out_channels;
     let db_ref: Vec<f32> = (0..conv.out_channels)
-        .map(|o| (0..conv.batch).flat_map(|n| &dy[(n * conv.out_channels + o) * p..][..p]).sum())
+        .map(|o| {
+            (0..conv.batch)
+                .flat_map(|n| &dy[(n * conv.out_channels + o) * p..][..p])
+                .sum()
+        })
         .collect();
     assert_close(&conv.backward_bias(&dy), &db_ref, "db");
 }
@@ -137,12 +167,49 @@ fn resnet_shapes_match_the_direct_loops() {
         groups: 1,
     };
     check(base, false);
-    check(Conv2d { kernel: [1, 1], stride: [1, 1], padding: [(0, 0); 2], ..base }, true);
-    check(Conv2d { in_channels: 32, groups: 32, stride: [1, 1], ..base }, false);
+    check(
+        Conv2d {
+            kernel: [1, 1],
+            stride: [1, 1],
+            padding: [(0, 0); 2],
+            ..base
+        },
+        true,
+    );
+    check(
+        Conv2d {
+            in_channels: 32,
+            groups: 32,
+            stride: [1, 1],
+            ..base
+        },
+        false,
+    );
     // Stride 1 with output channels in blocks of 8, 4 and 1, columns over several tiles and
     // maps large enough for the direct weight gradient.
-    let wide = Conv2d { in_channels: 5, in_size: [18, 19], out_channels: 13, stride: [1, 1], ..base };
+    let wide = Conv2d {
+        in_channels: 5,
+        in_size: [18, 19],
+        out_channels: 13,
+        stride: [1, 1],
+        ..base
+    };
     check(wide, true);
-    check(Conv2d { padding: [(2, 0), (0, 3)], dilation: [2, 1], ..wide }, false);
-    check(Conv2d { in_channels: 6, out_channels: 26, groups: 2, ..wide }, true);
+    check(
+        Conv2d {
+            padding: [(2, 0), (0, 3)],
+            dilation: [2, 1],
+            ..wide
+        },
+        false,
+    );
+    check(
+        Conv2d {
+            in_channels: 6,
+            out_channels: 26,
+            groups: 2,
+            ..wide
+        },
+        true,
+    );
 }

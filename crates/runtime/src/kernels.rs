@@ -2,15 +2,18 @@
 //! `shears_kernels` (im2col + AVX-512 GEMM) on the flex backend, with its own backward pass
 //! under autodiff. Other backends keep burn's convolution ([`fast_conv2d`] decides).
 
+use burn::backend::{
+    AutodiffBackend, Backend, DispatchDevice, Flex, TensorMetadata, backend_extension,
+    tensor::FloatTensor,
+};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use burn_autodiff::{
     Autodiff, NodeId,
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
     grads::Gradients,
     ops::{Backward, Ops, OpsKind},
 };
-use burn::backend::{AutodiffBackend, Backend, DispatchDevice, Flex, TensorMetadata, backend_extension, tensor::FloatTensor};
-use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, Device, Tensor, TensorData};
 use burn_flex::FlexTensor;
 use shears_kernels::{BatchNorm, Conv2d};
 
@@ -36,11 +39,19 @@ pub trait KernelOps: Backend {
 
 /// Whether [`conv2d`] and [`batch_norm_train`] run on shears' kernels on `device` (flex, f32).
 pub fn fast_conv2d(device: &Device) -> bool {
-    matches!(device.clone().inner().as_dispatch(), DispatchDevice::Flex(_))
+    matches!(
+        device.clone().inner().as_dispatch(),
+        DispatchDevice::Flex(_)
+    )
 }
 
 /// `conv2d(x, weight) + bias` on shears' kernels; only for a device where [`fast_conv2d`] holds.
-pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, options: ConvOptions<2>) -> Tensor<4> {
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
     Tensor::from_dispatch(<burn::backend::Dispatch as KernelOps>::gemm_conv2d(
         x.into_dispatch(),
         weight.into_dispatch(),
@@ -63,11 +74,19 @@ pub fn batch_norm_train(
         beta.into_dispatch(),
         epsilon,
     );
-    (Tensor::from_dispatch(y), Tensor::from_dispatch(mean), Tensor::from_dispatch(var))
+    (
+        Tensor::from_dispatch(y),
+        Tensor::from_dispatch(mean),
+        Tensor::from_dispatch(var),
+    )
 }
 
 fn norm_layout(x: &[usize]) -> BatchNorm {
-    BatchNorm { batch: x[0], channels: x[1], plane: x[2..].iter().product() }
+    BatchNorm {
+        batch: x[0],
+        channels: x[1],
+        plane: x[2..].iter().product(),
+    }
 }
 
 fn geometry(x: &[usize], w: &[usize], options: &ConvOptions<2>) -> Conv2d {
@@ -93,7 +112,12 @@ fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     assert_eq!(t.dtype(), DType::F32, "shears' kernels run in f32");
     match t.as_slice::<f32>() {
         Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous").to_vec()),
+        None => std::borrow::Cow::Owned(
+            t.to_contiguous()
+                .as_slice::<f32>()
+                .expect("contiguous")
+                .to_vec(),
+        ),
     }
 }
 
@@ -102,7 +126,12 @@ fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
 }
 
 impl KernelOps for Flex {
-    fn gemm_conv2d(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
+    fn gemm_conv2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
         let conv = geometry(&dims(&x), &dims(&weight), &options);
         let [_, _, len] = conv.lens();
         let mut y = vec![0.0; len];
@@ -119,8 +148,13 @@ impl KernelOps for Flex {
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let x_dims = dims(&x);
         let channels = x_dims[1];
-        let (y, mean, var) = norm_layout(&x_dims).forward(&values(&x), &values(&gamma), &values(&beta), epsilon);
-        (tensor(y, x_dims), tensor(mean, vec![channels]), tensor(var, vec![channels]))
+        let (y, mean, var) =
+            norm_layout(&x_dims).forward(&values(&x), &values(&gamma), &values(&beta), epsilon);
+        (
+            tensor(y, x_dims),
+            tensor(mean, vec![channels]),
+            tensor(var, vec![channels]),
+        )
     }
 }
 
@@ -132,7 +166,12 @@ impl Backward<Flex, 3> for BatchNormBackward {
     /// Input and scale checkpoints, the batch mean and variance, epsilon.
     type State = (NodeId, NodeId, FlexTensor, FlexTensor, f64);
 
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
         let (x_state, gamma_state, mean, var, epsilon) = ops.state;
@@ -141,7 +180,13 @@ impl Backward<Flex, 3> for BatchNormBackward {
         let x_dims = dims(&x);
         let channels = x_dims[1];
         let stats = [&*values(&mean), &*values(&var)];
-        let g = norm_layout(&x_dims).backward(&values(&x), &values(&gamma), stats, epsilon, &values(&dy));
+        let g = norm_layout(&x_dims).backward(
+            &values(&x),
+            &values(&gamma),
+            stats,
+            epsilon,
+            &values(&dy),
+        );
         if let Some(node) = node_x {
             grads.register::<Flex>(node.id, tensor(g.x, x_dims));
         }
@@ -161,7 +206,12 @@ struct ConvBackward;
 impl Backward<Flex, 3> for ConvBackward {
     type State = (NodeId, NodeId, ConvOptions<2>);
 
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
         let [node_x, node_w, node_b] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
         let (x_state, w_state, options) = ops.state;
@@ -182,7 +232,10 @@ impl Backward<Flex, 3> for ConvBackward {
             grads.register::<Flex>(node.id, tensor(dw, w_dims));
         }
         if let Some(node) = node_b {
-            grads.register::<Flex>(node.id, tensor(conv.backward_bias(&dy_values), vec![conv.out_channels]));
+            grads.register::<Flex>(
+                node.id,
+                tensor(conv.backward_bias(&dy_values), vec![conv.out_channels]),
+            );
         }
     }
 }
@@ -202,12 +255,20 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let w_state = prep.checkpoint(&weight);
-                let y = Flex::gemm_conv2d(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), options.clone());
+                let y = Flex::gemm_conv2d(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    bias.into_primitive(),
+                    options.clone(),
+                );
                 prep.finish((x_state, w_state, options), y)
             }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(Flex::gemm_conv2d(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), options))
-            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::gemm_conv2d(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+                options,
+            )),
         }
     }
 
@@ -225,14 +286,25 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let gamma_state = prep.checkpoint(&gamma);
-                let (y, mean, var) =
-                    Flex::fused_batch_norm_train(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), epsilon);
-                let y = prep.finish((x_state, gamma_state, mean.clone(), var.clone(), epsilon), y);
+                let (y, mean, var) = Flex::fused_batch_norm_train(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
+                let y = prep.finish(
+                    (x_state, gamma_state, mean.clone(), var.clone(), epsilon),
+                    y,
+                );
                 (y, mean, var)
             }
             OpsKind::UnTracked(prep) => {
-                let (y, mean, var) =
-                    Flex::fused_batch_norm_train(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), epsilon);
+                let (y, mean, var) = Flex::fused_batch_norm_train(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
                 (prep.finish(y), mean, var)
             }
         };

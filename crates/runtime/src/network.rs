@@ -555,7 +555,9 @@ impl Network {
                 let (x, w) = (args.swap_remove(0), p(*weight).reshape(*shape));
                 // A depthwise convolution (one input channel per group) keeps flex's direct kernel.
                 if self.kernels && shape[1] > 1 {
-                    let b = bias.map(p).unwrap_or_else(|| Tensor::zeros([shape[0]], &self.device));
+                    let b = bias
+                        .map(p)
+                        .unwrap_or_else(|| Tensor::zeros([shape[0]], &self.device));
                     kernels::conv2d(x, w, b, options.clone())
                 } else {
                     conv2d(x, w, bias.map(p), options.clone())

@@ -179,7 +179,9 @@ fn prune_config(
             fraction: latency_fraction(args, before)?,
             batch: args.latency_batch,
         },
-        _ => bail!("give one of --target-params, --target-macs, --ratio, --target-latency or --target-speedup"),
+        _ => bail!(
+            "give one of --target-params, --target-macs, --ratio, --target-latency or --target-speedup"
+        ),
     };
     let epochs = match args.finetune_iters {
         Some(_) => 1,
@@ -284,7 +286,9 @@ fn latency_fraction(args: &PruneArgs, before: f64) -> Result<f64> {
             args.latency_batch
         ),
         (Some(asked), _) => Ok(1.0 - asked / ms),
-        (_, Some(x)) if x <= 1.0 => bail!("--target-speedup {x} must be above 1 (2 halves the latency)"),
+        (_, Some(x)) if x <= 1.0 => {
+            bail!("--target-speedup {x} must be above 1 (2 halves the latency)")
+        }
         (_, Some(x)) => Ok(1.0 - 1.0 / x),
         (None, None) => unreachable!("called for a latency target"),
     }

@@ -63,7 +63,9 @@ pub fn measure(script: &Path, request: &Request) -> Result<Reference> {
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().last().unwrap_or("no message");
-        bail!("the PyTorch benchmark failed: {last} (it needs python3 with torch: pip install torch==2.15.0)");
+        bail!(
+            "the PyTorch benchmark failed: {last} (it needs python3 with torch: pip install torch==2.15.0)"
+        );
     }
     serde_json::from_slice(&output.stdout).context("the PyTorch benchmark printed no timings")
 }
