@@ -1,7 +1,7 @@
 //! 2-D convolution on NCHW `f32` slices: forward, input gradient and weight gradient.
 
 use crate::direct;
-use crate::matmul::{Mat, matmul};
+use crate::matmul::{Mat, matmul, transpose_blocks};
 use crate::patches::{Axis, col2im, im2col};
 use crate::wide::Wide;
 use rayon::prelude::*;
@@ -49,11 +49,11 @@ impl Conv2d {
         ]
     }
 
-    fn group_in(&self) -> usize {
+    pub(crate) fn group_in(&self) -> usize {
         self.in_channels / self.groups
     }
 
-    fn group_out(&self) -> usize {
+    pub(crate) fn group_out(&self) -> usize {
         self.out_channels / self.groups
     }
 
@@ -68,7 +68,7 @@ impl Conv2d {
         oh * ow
     }
 
-    fn plane(&self) -> usize {
+    pub(crate) fn plane(&self) -> usize {
         self.in_size[0] * self.in_size[1]
     }
 
@@ -261,14 +261,14 @@ impl Conv2d {
         let image_in = (self.in_channels * self.plane()).max(1);
         let image_out = (self.out_channels * self.positions()).max(1);
         let per_task = self.batch.div_ceil(rayon::current_num_threads()).max(1);
+        let direct = Wide::of(self).filter(|w| {
+            !self.pointwise() && direct::available() && w.columns() >= DIRECT_WEIGHT_COLUMNS
+        });
         let partials: Vec<Vec<f32>> = x
             .par_chunks(per_task * image_in)
             .zip(dy.par_chunks(per_task * image_out))
             .map(|(xs, dys)| {
                 let mut dw_t = vec![0.0; dw.len()];
-                let direct = Wide::of(self).filter(|w| {
-                    !self.pointwise() && direct::available() && w.columns() >= DIRECT_WEIGHT_COLUMNS
-                });
                 if let Some(wide) = direct {
                     let mut scratch = wide.scratch(self, true);
                     for (x, dy) in xs.chunks_exact(image_in).zip(dys.chunks_exact(image_out)) {
@@ -288,17 +288,12 @@ impl Conv2d {
                 dw_t
             })
             .collect();
-        let (m, k) = (self.group_out(), self.patch_len());
-        dw.fill(0.0);
+        let mut dw_t = vec![0.0; dw.len()];
         for partial in partials {
-            for (dw, dw_t) in dw.chunks_exact_mut(m * k).zip(partial.chunks_exact(m * k)) {
-                for (o, row) in dw.chunks_exact_mut(k).enumerate() {
-                    row.iter_mut()
-                        .enumerate()
-                        .for_each(|(j, d)| *d += dw_t[j * m + o]);
-                }
-            }
+            dw_t.iter_mut().zip(partial).for_each(|(a, b)| *a += b);
         }
+        let (m, k) = (self.group_out(), self.patch_len());
+        dw.copy_from_slice(&transpose_blocks(&dw_t, self.groups, k, m));
     }
 
     /// Adds the weight gradient of a few images to `dw_t`, which holds each group's gradient

@@ -20,16 +20,44 @@ pub(crate) fn available() -> bool {
     return false;
 }
 
-/// One group of one image: `out[o][q] = bias[o] + sum over c, t of
-/// weights[(c * taps + t) * m + o] * padded[c * channel_stride + offsets[t] + q]`.
-pub(crate) struct Direct<'a> {
-    /// The padded input, `channel_stride` apart per channel, readable [`TILE`] values past
-    /// the last column any tap reads.
-    pub padded: &'a [f32],
+/// One group's padded input in the wide layout, as both kernels read it: channel `c`, tap `t`
+/// starts at `data[c * channel_stride + offsets[t]]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Padded<'a> {
+    /// Readable [`TILE`] values past the last column any tap reads.
+    pub data: &'a [f32],
     pub channel_stride: usize,
     pub channels: usize,
-    /// Each kernel tap's offset into a channel of `padded`.
+    /// Each kernel tap's offset into a channel.
     pub offsets: &'a [usize],
+}
+
+impl Padded<'_> {
+    fn taps(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// Panics unless every tap of every channel can be read for `columns` values.
+    fn check(&self, columns: usize) {
+        let reach = self.offsets.iter().max().copied().unwrap_or(0) + columns;
+        assert!(available(), "direct convolution needs AVX-512");
+        assert!(
+            self.channels == 0
+                || self.data.len() >= (self.channels - 1) * self.channel_stride + reach
+        );
+    }
+
+    /// Where (channel, tap) pair `k = c * taps + t` starts, for `k` below channels x taps.
+    fn row(&self, k: usize) -> *const f32 {
+        let (c, t) = (k / self.taps(), k % self.taps());
+        self.data[c * self.channel_stride + self.offsets[t]..].as_ptr()
+    }
+}
+
+/// One group of one image: `out[o][q] = bias[o] + sum over c, t of
+/// weights[(c * taps + t) * m + o] * input row (c, t) at q`.
+pub(crate) struct Direct<'a> {
+    pub input: Padded<'a>,
     /// `[channels * taps, m]`: the weight with output channels innermost.
     pub weights: &'a [f32],
     pub m: usize,
@@ -43,15 +71,9 @@ impl Direct<'_> {
     /// to [`TILE`]). Panics if a buffer is too short for that.
     pub fn run(&self, out: &mut [f32], out_stride: usize) {
         let columns = self.columns.div_ceil(TILE) * TILE;
-        let taps = self.offsets.len();
-        let reach = self.offsets.iter().max().copied().unwrap_or(0) + columns;
-        assert!(available(), "direct convolution needs AVX-512");
+        self.input.check(columns);
         assert!(out_stride >= columns && out.len() >= (self.m.max(1) - 1) * out_stride + columns);
-        assert!(
-            self.channels == 0
-                || self.padded.len() >= (self.channels - 1) * self.channel_stride + reach
-        );
-        assert!(self.weights.len() >= self.channels * taps * self.m);
+        assert!(self.weights.len() >= self.input.channels * self.input.taps() * self.m);
         assert!(self.bias.is_none_or(|b| b.len() >= self.m));
         // SAFETY: the CPU has AVX-512 and every access below lies within the checked bounds.
         #[cfg(target_arch = "x86_64")]
@@ -93,20 +115,22 @@ impl Direct<'_> {
                 *acc = [_mm512_set1_ps(bias[o0 + o]); VECTORS];
             }
         }
-        let taps = self.offsets.len();
         let weights = unsafe { self.weights.as_ptr().add(o0) };
-        for c in 0..self.channels {
-            let x = unsafe { self.padded.as_ptr().add(c * self.channel_stride + q0) };
-            for (t, offset) in self.offsets.iter().enumerate() {
+        let input = &self.input;
+        let mut k = 0;
+        for c in 0..input.channels {
+            let x = unsafe { input.data.as_ptr().add(c * input.channel_stride + q0) };
+            for offset in input.offsets {
                 let xv: [__m512; VECTORS] =
-                    std::array::from_fn(|v| unsafe { _mm512_loadu_ps(x.add(*offset + 16 * v)) });
-                let w = unsafe { weights.add((c * taps + t) * self.m) };
+                    std::array::from_fn(|v| unsafe { _mm512_loadu_ps(x.add(offset + 16 * v)) });
+                let w = unsafe { weights.add(k * self.m) };
                 for (o, acc) in acc.iter_mut().enumerate() {
                     let w = _mm512_set1_ps(unsafe { *w.add(o) });
                     for (acc, x) in acc.iter_mut().zip(&xv) {
                         *acc = _mm512_fmadd_ps(w, *x, *acc);
                     }
                 }
+                k += 1;
             }
         }
         for (o, acc) in acc.iter().enumerate() {
@@ -117,33 +141,12 @@ impl Direct<'_> {
     }
 }
 
-/// The weight of every group as [`Direct`] wants it: `[groups][channels * taps, m]` from
-/// `[groups * m, channels, taps]`.
-pub(crate) fn transpose_weights(w: &[f32], groups: usize, m: usize, patch: usize) -> Vec<f32> {
-    let mut out = vec![0.0; w.len()];
-    for (w, out) in w
-        .chunks_exact(m * patch)
-        .zip(out.chunks_exact_mut(m * patch))
-        .take(groups)
-    {
-        for (o, row) in w.chunks_exact(patch).enumerate() {
-            for (k, v) in row.iter().enumerate() {
-                out[k * m + o] = *v;
-            }
-        }
-    }
-    out
-}
-
 /// One group of one image's weight gradient on the wide layout, added to `dw_t[k * m + o]`
-/// (`k = c * taps + t`): the sum over columns q of
-/// `dy[o * dy_stride + q] * padded[c * channel_stride + offsets[t] + q]`. Tiles of 4 output
-/// channels by 4 (channel, tap) pairs accumulate 16 vectors in registers.
+/// (`k = c * taps + t`): the sum over columns q of `dy[o * dy_stride + q]` times input row
+/// (c, t) at q. Tiles of 4 output channels by 4 (channel, tap) pairs accumulate 16 vectors
+/// in registers.
 pub(crate) struct WeightGrad<'a> {
-    pub padded: &'a [f32],
-    pub channel_stride: usize,
-    pub channels: usize,
-    pub offsets: &'a [usize],
+    pub input: Padded<'a>,
     /// The output gradient in the wide layout, zero in its dropped columns.
     pub dy: &'a [f32],
     pub dy_stride: usize,
@@ -155,15 +158,10 @@ pub(crate) struct WeightGrad<'a> {
 impl WeightGrad<'_> {
     pub fn add_to(&self, dw_t: &mut [f32]) {
         let columns = self.columns.div_ceil(16) * 16;
-        let patch = self.channels * self.offsets.len();
-        let reach = self.offsets.iter().max().copied().unwrap_or(0) + columns;
-        assert!(available(), "direct convolution needs AVX-512");
+        let patch = self.input.channels * self.input.taps();
+        self.input.check(columns);
         assert!(dw_t.len() >= patch * self.m);
         assert!(self.m == 0 || self.dy.len() >= (self.m - 1) * self.dy_stride + columns);
-        assert!(
-            self.channels == 0
-                || self.padded.len() >= (self.channels - 1) * self.channel_stride + reach
-        );
         // SAFETY: the CPU has AVX-512 and every access below lies within the checked bounds.
         #[cfg(target_arch = "x86_64")]
         unsafe {
@@ -208,15 +206,7 @@ impl WeightGrad<'_> {
         dw_t: *mut f32,
         columns: usize,
     ) {
-        let taps = self.offsets.len();
-        let x: [*const f32; KB] = std::array::from_fn(|j| {
-            let k = k0 + j;
-            unsafe {
-                self.padded
-                    .as_ptr()
-                    .add((k / taps) * self.channel_stride + self.offsets[k % taps])
-            }
-        });
+        let x: [*const f32; KB] = std::array::from_fn(|j| self.input.row(k0 + j));
         let dy: [*const f32; OB] =
             std::array::from_fn(|i| unsafe { self.dy.as_ptr().add((o0 + i) * self.dy_stride) });
         let mut acc = [[_mm512_setzero_ps(); KB]; OB];

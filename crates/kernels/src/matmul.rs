@@ -46,18 +46,35 @@ impl<'a> Mat<'a> {
 /// Single-threaded: the callers split work by image. (Splitting one image's small products
 /// across threads made batch-1 latency slower and, on a shared machine, erratic.)
 pub(crate) fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool) {
+    matmul_rows(dst, rhs.cols, lhs, rhs, accumulate);
+}
+
+/// [`matmul`] with `dst`'s rows `dst_stride` apart.
+pub(crate) fn matmul_rows(
+    dst: &mut [f32],
+    dst_stride: usize,
+    lhs: Mat,
+    rhs: Mat,
+    accumulate: bool,
+) {
     let (m, n, k) = (lhs.rows, rhs.cols, lhs.cols);
     assert_eq!(k, rhs.rows, "matmul: inner dimensions differ");
     assert!(
-        lhs.fits() && rhs.fits() && dst.len() >= m * n,
+        lhs.fits() && rhs.fits() && dst_stride >= n,
         "matmul: view out of bounds"
     );
     if m == 0 || n == 0 {
         return;
     }
+    assert!(
+        dst.len() >= (m - 1) * dst_stride + n,
+        "matmul: view out of bounds"
+    );
     if k == 0 {
         if !accumulate {
-            dst[..m * n].fill(0.0);
+            dst.chunks_mut(dst_stride)
+                .take(m)
+                .for_each(|row| row[..n].fill(0.0));
         }
         return;
     }
@@ -69,7 +86,7 @@ pub(crate) fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool) {
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_stride as isize,
             accumulate,
             lhs.data.as_ptr(),
             lhs.col_stride as isize,
@@ -85,4 +102,23 @@ pub(crate) fn matmul(dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool) {
             gemm::Parallelism::None,
         );
     }
+}
+
+/// Each of `blocks` consecutive `rows x cols` row-major matrices of `a`, transposed in place
+/// of a new buffer (`cols x rows` each).
+pub(crate) fn transpose_blocks(a: &[f32], blocks: usize, rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; a.len()];
+    let size = (rows * cols).max(1);
+    for (a, out) in a
+        .chunks_exact(size)
+        .zip(out.chunks_exact_mut(size))
+        .take(blocks)
+    {
+        for (r, row) in a.chunks_exact(cols.max(1)).enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                out[c * rows + r] = *v;
+            }
+        }
+    }
+    out
 }

@@ -3,8 +3,8 @@
 //! of `(kw - 1) * dilation` extra output columns per row, computed and dropped.
 
 use crate::conv::Conv2d;
-use crate::direct::{self, Direct, TILE, WeightGrad};
-use crate::matmul::{Mat, matmul};
+use crate::direct::{self, Direct, Padded, TILE, WeightGrad};
+use crate::matmul::{Mat, matmul_rows, transpose_blocks};
 
 /// The wide layout of one convolution.
 #[derive(Clone, Copy, Debug)]
@@ -54,23 +54,23 @@ impl Wide {
         self.columns
     }
 
-    /// The weight as the direct kernel reads it, when this CPU runs that kernel.
+    /// The weight as the direct kernel reads it (`[groups][K, m]`), when this CPU runs it.
     pub fn direct_weights(&self, conv: &Conv2d, w: &[f32]) -> Option<Vec<f32>> {
-        let m = conv.out_channels / conv.groups;
-        direct::available().then(|| direct::transpose_weights(w, conv.groups, m, conv.patch_len()))
+        direct::available()
+            .then(|| transpose_blocks(w, conv.groups, conv.group_out(), conv.patch_len()))
     }
 
     pub fn scratch(&self, conv: &Conv2d, direct: bool) -> Scratch {
         let [kh, kw] = conv.kernel;
         let [dh, dw] = conv.dilation;
         Scratch {
-            input: vec![0.0; conv.in_channels / conv.groups * self.channel_stride],
+            input: vec![0.0; conv.group_in() * self.channel_stride],
             col: if direct {
                 Vec::new()
             } else {
                 vec![0.0; conv.patch_len() * self.columns]
             },
-            out: vec![0.0; conv.out_channels / conv.groups * self.out_stride],
+            out: vec![0.0; conv.group_out() * self.out_stride],
             offsets: (0..kh * kw)
                 .map(|t| (t / kw) * dh * self.width + (t % kw) * dw)
                 .collect(),
@@ -88,26 +88,15 @@ impl Wide {
         y: &mut [f32],
         s: &mut Scratch,
     ) {
-        let (channels, plane) = (
-            conv.in_channels / conv.groups,
-            conv.in_size[0] * conv.in_size[1],
-        );
-        let m = conv.out_channels / conv.groups;
+        let (m, k) = (conv.group_out(), conv.patch_len());
         let [oh, ow] = conv.out_size();
         for (g, y) in y.chunks_exact_mut(m * oh * ow).enumerate() {
-            self.pad(
-                conv,
-                &x[g * channels * plane..][..channels * plane],
-                &mut s.input,
-            );
+            self.pad(conv, x, g, s);
             let bias = bias.map(|b| &b[g * m..(g + 1) * m]);
             match direct_weights {
                 Some(weights) => Direct {
-                    padded: &s.input,
-                    channel_stride: self.channel_stride,
-                    channels,
-                    offsets: &s.offsets,
-                    weights: &weights[g * m * conv.patch_len()..][..m * conv.patch_len()],
+                    input: self.padded(conv, &s.input, &s.offsets),
+                    weights: &weights[g * m * k..][..m * k],
                     m,
                     bias,
                     columns: self.columns,
@@ -115,40 +104,26 @@ impl Wide {
                 .run(&mut s.out, self.out_stride),
                 None => self.gemm(conv, conv.group_weight(w, g), bias, s),
             }
+            // Back from the wide layout: drop each row's extra columns.
             for (y, out) in y
                 .chunks_exact_mut(oh * ow)
                 .zip(s.out.chunks_exact(self.out_stride))
             {
-                for (y, out) in y.chunks_exact_mut(ow).zip(out.chunks_exact(self.width)) {
-                    y.copy_from_slice(&out[..ow]);
-                }
+                spread(out, self.width, y, ow, [oh, ow]);
             }
         }
     }
 
     /// The wide output as a GEMM of the weight and the wide patch matrix.
     fn gemm(&self, conv: &Conv2d, weight: Mat, bias: Option<&[f32]>, s: &mut Scratch) {
-        self.patch_rows(conv, &s.input, &mut s.col);
-        let rows = weight.rows;
-        let out = &mut s.out[..rows * self.out_stride];
+        self.patch_rows(s);
         if let Some(bias) = bias {
-            for (row, b) in out.chunks_exact_mut(self.out_stride).zip(bias) {
+            for (row, b) in s.out.chunks_exact_mut(self.out_stride).zip(bias) {
                 row.fill(*b);
             }
         }
-        // The GEMM writes rows `columns` apart; spread them to `out_stride` afterwards.
         let patches = Mat::rows(&s.col, conv.patch_len(), self.columns);
-        let mut packed = vec![0.0; rows * self.columns];
-        matmul(&mut packed, weight, patches, false);
-        for (row, packed) in out
-            .chunks_exact_mut(self.out_stride)
-            .zip(packed.chunks_exact(self.columns))
-        {
-            row[..self.columns]
-                .iter_mut()
-                .zip(packed)
-                .for_each(|(o, p)| *o = if bias.is_some() { *o + p } else { *p });
-        }
+        matmul_rows(&mut s.out, self.out_stride, weight, patches, bias.is_some());
     }
 
     /// Adds one image's weight gradient to `dw_t` (per group `[K, m]`) with the direct
@@ -160,32 +135,19 @@ impl Wide {
         dw_t: &mut [f32],
         s: &mut Scratch,
     ) {
-        let (channels, plane) = (
-            conv.in_channels / conv.groups,
-            conv.in_size[0] * conv.in_size[1],
-        );
-        let (m, k) = (conv.out_channels / conv.groups, conv.patch_len());
+        let (m, k) = (conv.group_out(), conv.patch_len());
         let [oh, ow] = conv.out_size();
         for (g, dw_t) in dw_t.chunks_exact_mut(m * k).enumerate() {
-            self.pad(
-                conv,
-                &x[g * channels * plane..][..channels * plane],
-                &mut s.input,
-            );
+            self.pad(conv, x, g, s);
             let dy = &dy[g * m * oh * ow..][..m * oh * ow];
             for (dy, wide) in dy
                 .chunks_exact(oh * ow)
                 .zip(s.out.chunks_exact_mut(self.out_stride))
             {
-                for (dy, wide) in dy.chunks_exact(ow).zip(wide.chunks_exact_mut(self.width)) {
-                    wide[..ow].copy_from_slice(dy);
-                }
+                spread(dy, ow, wide, self.width, [oh, ow]);
             }
             WeightGrad {
-                padded: &s.input,
-                channel_stride: self.channel_stride,
-                channels,
-                offsets: &s.offsets,
+                input: self.padded(conv, &s.input, &s.offsets),
                 dy: &s.out,
                 dy_stride: self.out_stride,
                 m,
@@ -195,34 +157,54 @@ impl Wide {
         }
     }
 
-    /// Copies one group's input into the interior of the padded buffer.
-    fn pad(&self, conv: &Conv2d, x: &[f32], padded: &mut [f32]) {
+    /// Copies group `g` of one image `x` into the interior of the padded buffer (whose
+    /// borders stay zero).
+    fn pad(&self, conv: &Conv2d, x: &[f32], g: usize, s: &mut Scratch) {
         let [h, w] = conv.in_size;
+        let (channels, plane) = (conv.group_in(), conv.plane());
+        let x = &x[g * channels * plane..][..channels * plane];
         let origin = conv.padding[0].0 * self.width + conv.padding[1].0;
         for (x, padded) in x
-            .chunks_exact(h * w)
-            .zip(padded.chunks_exact_mut(self.channel_stride))
+            .chunks_exact(plane)
+            .zip(s.input.chunks_exact_mut(self.channel_stride))
         {
-            for (row, x) in x.chunks_exact(w).enumerate() {
-                padded[origin + row * self.width..][..w].copy_from_slice(x);
-            }
+            spread(x, w, &mut padded[origin..], self.width, [h, w]);
         }
     }
 
-    /// Row (c, ki, kj) of the wide patch matrix: channel c of the padded input from the tap's
+    /// The padded buffer as the direct kernels read it.
+    fn padded<'a>(&self, conv: &Conv2d, data: &'a [f32], offsets: &'a [usize]) -> Padded<'a> {
+        Padded {
+            data,
+            channel_stride: self.channel_stride,
+            channels: conv.group_in(),
+            offsets,
+        }
+    }
+
+    /// Row (c, t) of the wide patch matrix: channel c of the padded input from tap t's
     /// offset on.
-    fn patch_rows(&self, conv: &Conv2d, padded: &[f32], col: &mut [f32]) {
-        let [kh, kw] = conv.kernel;
-        let [dh, dw] = conv.dilation;
-        let mut rows = col.chunks_exact_mut(self.columns);
-        for channel in padded.chunks_exact(self.channel_stride) {
-            for ki in 0..kh {
-                for kj in 0..kw {
-                    let offset = ki * dh * self.width + kj * dw;
-                    let row = rows.next().expect("col holds K rows");
-                    row.copy_from_slice(&channel[offset..offset + self.columns]);
-                }
+    fn patch_rows(&self, s: &mut Scratch) {
+        let mut rows = s.col.chunks_exact_mut(self.columns);
+        for channel in s.input.chunks_exact(self.channel_stride) {
+            for offset in &s.offsets {
+                let row = rows.next().expect("col holds K rows");
+                row.copy_from_slice(&channel[*offset..offset + self.columns]);
             }
         }
+    }
+}
+
+/// Copies a `rows x cols` block whose rows lie `from_stride` apart in `from` to rows
+/// `to_stride` apart in `to`: into the wide layout and back out of it.
+fn spread(
+    from: &[f32],
+    from_stride: usize,
+    to: &mut [f32],
+    to_stride: usize,
+    [rows, cols]: [usize; 2],
+) {
+    for r in 0..rows {
+        to[r * to_stride..][..cols].copy_from_slice(&from[r * from_stride..][..cols]);
     }
 }
