@@ -1,6 +1,7 @@
-//! shears' CPU kernel layer as a burn backend extension: convolution runs on
-//! `shears_kernels` (im2col + AVX-512 GEMM) on the flex backend, with its own backward pass
-//! under autodiff. Other backends keep burn's convolution ([`fast_conv2d`] decides).
+//! shears' CPU kernel layer as a burn backend extension: on the flex backend, convolution and
+//! training-mode batch norm run on `shears_kernels` (direct AVX-512 convolution, or im2col +
+//! GEMM), each with its own backward pass under autodiff. Other backends keep burn's ops
+//! ([`runs_on`] decides).
 
 use burn::backend::{
     AutodiffBackend, Backend, DispatchDevice, Flex, TensorMetadata, backend_extension,
@@ -37,15 +38,15 @@ pub trait KernelOps: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
-/// Whether [`conv2d`] and [`batch_norm_train`] run on shears' kernels on `device` (flex, f32).
-pub fn fast_conv2d(device: &Device) -> bool {
+/// Whether [`conv2d`] and [`batch_norm_train`] run on shears' kernels on `device` (flex).
+pub fn runs_on(device: &Device) -> bool {
     matches!(
         device.clone().inner().as_dispatch(),
         DispatchDevice::Flex(_)
     )
 }
 
-/// `conv2d(x, weight) + bias` on shears' kernels; only for a device where [`fast_conv2d`] holds.
+/// `conv2d(x, weight) + bias` on shears' kernels; only for a device where [`runs_on`] holds.
 pub fn conv2d(
     x: Tensor<4>,
     weight: Tensor<4>,
@@ -61,7 +62,7 @@ pub fn conv2d(
 }
 
 /// Batch norm with batch statistics on shears' kernels: the output, the batch mean and the
-/// biased variance; only for a device where [`fast_conv2d`] holds.
+/// biased variance; only for a device where [`runs_on`] holds.
 pub fn batch_norm_train(
     x: Tensor<4>,
     gamma: Tensor<1>,

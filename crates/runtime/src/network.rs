@@ -112,7 +112,8 @@ pub struct Network {
     /// Which parameters are BN scales (gamma).
     gammas: Vec<usize>,
     device: Device,
-    /// Whether convolutions run on shears' own kernels ([`kernels::fast_conv2d`]).
+    /// Whether convolutions and training-mode batch norm run on shears' own kernels
+    /// ([`kernels::runs_on`]).
     kernels: bool,
     /// The largest batch already checked against available memory ([`Network::check_batch`]).
     checked_batch: std::cell::Cell<usize>,
@@ -149,7 +150,7 @@ impl Network {
             stats: Vec::new(),
             gammas: Vec::new(),
             device: device.clone(),
-            kernels: kernels::fast_conv2d(device),
+            kernels: kernels::runs_on(device),
             checked_batch: std::cell::Cell::new(0),
         };
         for node in &graph.nodes {
