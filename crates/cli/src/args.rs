@@ -2,6 +2,7 @@
 
 use crate::values;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use shears_prune::sparsity::Granularity;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -361,7 +362,8 @@ pub struct TargetArgs {
     #[arg(long, value_parser = values::fraction)]
     pub target_macs: Option<f64>,
     /// Remove this fraction of the channels: of every group (--scope local), or of all groups'
-    /// channels ranked together (--scope global, scores scaled by --normalization). A group is
+    /// channels ranked together (--scope global, scores scaled by --normalization); at a
+    /// finer --granularity, this fraction of the weights that may be masked. A group is
     /// a set of channels pruned together (a conv's filters with the BN and the layers reading
     /// them; a residual stream). A grouped conv keeps its groups equal, so channel j of every
     /// group is one channel of its group here, and removing it takes one from each (as
@@ -376,6 +378,11 @@ pub struct TargetArgs {
     /// Prune until that measured forward pass runs X times faster than the original's (X > 1).
     #[arg(long, value_parser = values::positive_f64)]
     pub target_speedup: Option<f64>,
+    /// With --granularity weight: Han et al.'s rule instead of a target, masking in each layer
+    /// the weights with |w| < Q times the standard deviation of its weights (Q grows to this
+    /// value over --steps).
+    #[arg(long, value_name = "Q", value_parser = values::positive_f64)]
+    pub std_threshold: Option<f64>,
 }
 
 #[derive(Args, Debug)]
@@ -390,6 +397,14 @@ pub struct PruneArgs {
     pub criterion: String,
     #[command(flatten)]
     pub score: ScoreArgs,
+    /// What one decision removes: channel (whole channels, removed physically), weight (single
+    /// weights, Han et al.), N:M such as 2:4 (the N largest of every M consecutive
+    /// input-channel weights stay, as NVIDIA's ASP) or block:RxC such as block:1x4 (tiles of R
+    /// filters by C weights). Finer granularities mask weights: they stay zero through
+    /// fine-tuning, checkpoints and export, and the model keeps its shape. They take l1, l2,
+    /// taylor-weight or random.
+    #[arg(long, default_value = "channel", value_parser = parse_granularity)]
+    pub granularity: Granularity,
     #[arg(long, value_enum, default_value_t = ScopeArg::Local)]
     pub scope: ScopeArg,
     #[command(flatten)]
@@ -449,9 +464,12 @@ pub struct PruneArgs {
     /// Leave the output channels of these layers alone (name or glob, repeatable).
     #[arg(long)]
     pub ignore: Vec<String>,
-    /// Leave the groups of the first K conv/linear layers alone.
+    /// Leave the groups (or weights) of the first K conv/linear layers alone.
     #[arg(long, default_value_t = 0)]
     pub skip_first: usize,
+    /// Leave the groups (or weights) of the last K conv/linear layers alone.
+    #[arg(long, default_value_t = 0)]
+    pub skip_last: usize,
     /// Local scope: prune layers matching PATTERN by FACTOR times the amount the others lose
     /// (`layer1.*=0.5` halves their share, `layer3.*=1.5` takes half as much again); repeatable,
     /// first match wins.
@@ -589,6 +607,10 @@ pub struct SensitivityArgs {
     pub force: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
+}
+
+fn parse_granularity(s: &str) -> Result<Granularity, String> {
+    s.parse()
 }
 
 fn parse_layer_ratio(s: &str) -> Result<(String, f64), String> {

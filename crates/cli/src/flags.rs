@@ -32,6 +32,8 @@ const SETTINGS: &[(&str, &str)] = &[
     ("`PlanConfig::round_to`", "--round-to"),
     ("`PlanConfig::ignore`", "--ignore"),
     ("`PlanConfig::skip_first`", "--skip-first"),
+    ("`PlanConfig::skip_last`", "--skip-last"),
+    ("`PlanConfig::std_threshold`", "--std-threshold"),
 ];
 
 /// `message` with every library setting replaced by its option.

@@ -1,4 +1,5 @@
-//! A dense row-major `f32` array with a shape: how the IR stores every weight.
+//! A dense row-major `f32` array with a shape: how the IR stores every weight, with the
+//! weight-level pruning mask that keeps removed elements at zero.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +10,10 @@ pub struct Array {
     pub shape: Vec<usize>,
     /// `shape.iter().product()` values in row-major order.
     pub data: Vec<f32>,
+    /// Which elements may be non-zero, one flag per value (weight-level pruning); `None`: all.
+    /// A masked-out element is 0 in `data` and stays 0: training masks its gradient, and
+    /// checkpoints keep the mask with the weights.
+    pub mask: Option<Vec<bool>>,
 }
 
 impl Array {
@@ -20,7 +25,11 @@ impl Array {
 
     /// An array from its shape and data, or `None` when `data.len()` is not the shape's product.
     pub fn try_new(shape: Vec<usize>, data: Vec<f32>) -> Option<Self> {
-        (Self::elements(&shape) == Some(data.len())).then_some(Self { shape, data })
+        (Self::elements(&shape) == Some(data.len())).then_some(Self {
+            shape,
+            data,
+            mask: None,
+        })
     }
 
     /// The number of elements of `shape`, or `None` if the product overflows.
@@ -31,19 +40,13 @@ impl Array {
     /// An array of zeros.
     pub fn zeros(shape: Vec<usize>) -> Self {
         let len = shape.iter().product();
-        Self {
-            shape,
-            data: vec![0.0; len],
-        }
+        Self::new(shape, vec![0.0; len])
     }
 
     /// An array filled with one value.
     pub fn full(shape: Vec<usize>, value: f32) -> Self {
         let len = shape.iter().product();
-        Self {
-            shape,
-            data: vec![value; len],
-        }
+        Self::new(shape, vec![value; len])
     }
 
     /// Number of elements.
@@ -59,6 +62,36 @@ impl Array {
     /// Number of elements in one slice along axis 0 (a filter of a conv weight, a row of a matrix).
     pub fn row_len(&self) -> usize {
         self.shape.iter().skip(1).product()
+    }
+
+    /// Masks out every element whose flag in `keep` (one per value) is false: zeroes it now
+    /// and keeps it at zero from then on. Elements already masked stay masked.
+    pub fn restrict(&mut self, keep: &[bool]) {
+        assert_eq!(keep.len(), self.data.len(), "one flag per value");
+        let mask = self.mask.get_or_insert_with(|| vec![true; keep.len()]);
+        for ((m, v), &k) in mask.iter_mut().zip(&mut self.data).zip(keep) {
+            *m &= k;
+            if !*m {
+                *v = 0.0;
+            }
+        }
+    }
+
+    /// Whether element `i` may be non-zero.
+    pub fn kept(&self, i: usize) -> bool {
+        self.mask.as_ref().is_none_or(|m| m[i])
+    }
+
+    /// How many elements are masked out.
+    pub fn masked_count(&self) -> usize {
+        self.mask
+            .as_ref()
+            .map_or(0, |m| m.iter().filter(|&&k| !k).count())
+    }
+
+    /// How many values are not zero.
+    pub fn nonzero_count(&self) -> usize {
+        self.data.iter().filter(|&&v| v != 0.0).count()
     }
 
     /// The `i`-th slice along axis 0.
@@ -79,16 +112,24 @@ impl Array {
     pub fn without(&self, axis: usize, removed: &[usize]) -> Array {
         let (outer, len, inner) = self.around(axis);
         let keep = complement(len, removed);
-        let mut data = Vec::with_capacity(outer * keep.len() * inner);
-        for o in 0..outer {
-            for &i in &keep {
-                let at = (o * len + i) * inner;
-                data.extend_from_slice(&self.data[at..at + inner]);
+        let gather = |values: &[f32]| {
+            let mut out = Vec::with_capacity(outer * keep.len() * inner);
+            for o in 0..outer {
+                for &i in &keep {
+                    let at = (o * len + i) * inner;
+                    out.extend_from_slice(&values[at..at + inner]);
+                }
             }
-        }
+            out
+        };
         let mut shape = self.shape.clone();
         shape[axis] = keep.len();
-        Array::new(shape, data)
+        let mut out = Array::new(shape, gather(&self.data));
+        if let Some(mask) = &self.mask {
+            let flags: Vec<f32> = mask.iter().map(|&k| f32::from(u8::from(k))).collect();
+            out.mask = Some(gather(&flags).into_iter().map(|f| f != 0.0).collect());
+        }
+        out
     }
 
     /// Zeroes the indices `indices` (in range) of `axis`.
@@ -152,6 +193,20 @@ mod tests {
         assert_eq!(a.without(2, &[0]).data, vec![1.0, 3.0, 5.0, 7.0, 9.0, 11.0]);
         let v = iota(vec![5]).without(0, &[0, 3]);
         assert_eq!(v.data, vec![1.0, 2.0, 4.0]);
+    }
+
+    #[test]
+    fn a_mask_zeroes_and_follows_removed_indices() {
+        let mut a = iota(vec![3, 2]);
+        a.restrict(&[true, false, true, true, false, true]);
+        a.restrict(&[true, true, true, false, true, true]);
+        assert_eq!(a.data, vec![0.0, 0.0, 2.0, 0.0, 0.0, 5.0]);
+        assert_eq!(a.masked_count(), 3);
+        assert_eq!(a.nonzero_count(), 2);
+        let b = a.without(0, &[1]);
+        assert_eq!(b.data, vec![0.0, 0.0, 0.0, 5.0]);
+        assert_eq!(b.mask, Some(vec![true, false, false, true]));
+        assert!(!b.kept(1) && b.kept(3));
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod verify;
 pub mod zoo;
 
 pub use array::Array;
-pub use count::LayerSummary;
+pub use count::{LayerSummary, filter_weight, filter_weight_mut};
 pub use error::IrError;
 pub use graph::{Graph, GraphBuilder, Node, OutletId};
 pub use op::{BatchNorm2d, Conv2d, ConvTranspose2d, LayerNorm, Linear, Op, PadMode, Pool2d};

@@ -51,6 +51,14 @@ impl Graph {
                 if array.is_empty() {
                     return Err(bad("a layer with zero channels or features cannot run"));
                 }
+                if let Some(mask) = &array.mask {
+                    if mask.len() != array.data.len() {
+                        return Err(bad("its pruning mask does not have one flag per value"));
+                    }
+                    if (0..mask.len()).any(|i| !mask[i] && array.data[i] != 0.0) {
+                        return Err(bad("a value its pruning mask removed is not zero"));
+                    }
+                }
             }
         }
         let shapes = self.infer_shapes()?;

@@ -30,6 +30,7 @@ mod group;
 pub mod importance;
 pub mod pruner;
 pub mod schedule;
+pub mod sparsity;
 pub mod surgery;
 
 pub use analysis::DependencyGraph;

@@ -107,6 +107,9 @@ pub struct Network {
     uses: Vec<usize>,
     /// Trainable parameters, flat; leaves that require gradients on an autodiff device.
     params: Vec<Tensor<1>>,
+    /// Per parameter, which elements may be non-zero (1) or stay zero (0) when the array has a
+    /// weight-level pruning mask; on the device without autodiff, where optimisers work.
+    masks: Vec<Option<Tensor<1>>>,
     /// BN running statistics, flat and never differentiated.
     stats: Vec<Tensor<1>>,
     /// Which parameters are BN scales (gamma).
@@ -147,6 +150,7 @@ impl Network {
             input_count: graph.inputs.len(),
             uses: use_counts(graph),
             params: Vec::new(),
+            masks: Vec::new(),
             stats: Vec::new(),
             gammas: Vec::new(),
             device: device.clone(),
@@ -242,6 +246,12 @@ impl Network {
 
     fn add_param(&mut self, a: &Array) -> usize {
         let t = self.tensor(a);
+        let mask = a.mask.as_ref().map(|m| {
+            let flags: Vec<f32> = m.iter().map(|&k| f32::from(u8::from(k))).collect();
+            let device = self.device.clone().inner();
+            Tensor::from_data(TensorData::new(flags, [m.len()]), &device)
+        });
+        self.masks.push(mask);
         self.params.push(if self.device.is_autodiff() {
             t.require_grad()
         } else {
@@ -284,7 +294,11 @@ impl Network {
         &self.params
     }
 
-    /// Replaces the parameters (an optimiser step). Must keep count and lengths.
+    /// Per parameter, the 0/1 mask of the elements that must stay zero, if its array has one.
+    pub fn masks(&self) -> &[Option<Tensor<1>>] {
+        &self.masks
+    }
+
     /// The sum of |gamma| over every batch norm: Network Slimming's sparsity penalty, `None`
     /// for a network without batch norm.
     pub fn bn_gamma_l1(&self) -> Option<Tensor<1>> {
@@ -294,6 +308,7 @@ impl Network {
             .reduce(|a, b| a + b)
     }
 
+    /// Replaces the parameters (an optimiser step). Must keep count and lengths.
     pub fn set_params(&mut self, params: Vec<Tensor<1>>) {
         debug_assert_eq!(params.len(), self.params.len());
         self.params = params;

@@ -175,12 +175,14 @@ fn prune_config(
         (Some(f), _, _, _) => Target::Params(f),
         (_, Some(f), _, _) => Target::Macs(f),
         (_, _, Some(f), _) => Target::Channels(f),
+        // Han's rule decides the amount itself.
+        _ if t.std_threshold.is_some() => Target::Params(0.0),
         (_, _, _, Some(before)) => Target::Latency {
             fraction: latency_fraction(args, before)?,
             batch: args.latency_batch,
         },
         _ => bail!(
-            "give one of --target-params, --target-macs, --ratio, --target-latency or --target-speedup"
+            "give one of --target-params, --target-macs, --ratio, --target-latency, --target-speedup or --std-threshold"
         ),
     };
     let epochs = match args.finetune_iters {
@@ -241,6 +243,9 @@ fn prune_config(
             round_to: args.round_to,
             ignore: args.ignore.clone(),
             skip_first: args.skip_first,
+            skip_last: args.skip_last,
+            granularity: args.granularity,
+            std_threshold: t.std_threshold,
             layer_ratios: match &args.ratios_from {
                 Some(path) => ratios_from(path, args.sensitivity_drop, graph)?,
                 None => args.layer_ratio.clone(),

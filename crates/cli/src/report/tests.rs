@@ -33,6 +33,7 @@ fn step(
         step,
         target: 0.25 * step as f64,
         channels_removed: 58 - widths.iter().sum::<usize>(),
+        weights_removed: 0,
         params,
         macs,
         accuracy_pruned,

@@ -52,7 +52,7 @@ impl Init {
         let shape = vec![out_ch, in_ch / groups, k, k];
         let data = self.values(&shape, |rng| std * normal(rng));
         Conv2d {
-            weight: Array { shape, data },
+            weight: Array::new(shape, data),
             bias: None,
             stride: [stride, stride],
             padding: [k / 2; 4],
@@ -93,7 +93,7 @@ impl Init {
 
     fn uniform(&mut self, shape: Vec<usize>, bound: f32) -> Array {
         let data = self.values(&shape, |rng| rng.random_range(-bound..bound));
-        Array { shape, data }
+        Array::new(shape, data)
     }
 }
 

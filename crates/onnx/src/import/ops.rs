@@ -341,10 +341,7 @@ pub(crate) fn transpose(a: &Array) -> Array {
     let data = (0..cols)
         .flat_map(|c| (0..rows).map(move |r| a.data[r * cols + c]))
         .collect();
-    Array {
-        shape: vec![cols, rows],
-        data,
-    }
+    Array::new(vec![cols, rows], data)
 }
 
 fn matrix(ctx: &Ctx, index: usize) -> Result<Array, OnnxError> {
@@ -386,10 +383,10 @@ fn gemm(ctx: &Ctx) -> Result<Imported, OnnxError> {
                     )));
                 }
             };
-            Some(Array {
-                shape: vec![out],
-                data: data.into_iter().map(|v| v * beta).collect(),
-            })
+            Some(Array::new(
+                vec![out],
+                data.into_iter().map(|v| v * beta).collect(),
+            ))
         }
     };
     Imported::unary(Op::Linear(Linear { weight, bias }))

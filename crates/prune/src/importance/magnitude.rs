@@ -4,8 +4,9 @@
 //! filters, linear rows) and combine them with a [`Reduction`].
 
 use super::weights::{score_members, weight_members};
-use super::{Importance, Reduction, ScoreContext};
+use super::{Importance, Reduction, ScoreContext, WeightScores, per_weight};
 use crate::{ChannelGroup, PruneError};
+use shears_ir::Graph;
 
 /// The Lp norm of each channel's filters, p = 1 or 2.
 #[derive(Clone, Debug)]
@@ -27,6 +28,17 @@ impl Magnitude {
 impl Importance for Magnitude {
     fn name(&self) -> String {
         format!("l{}", self.p)
+    }
+
+    /// A single weight's magnitude `|w|` (its L1 and L2 norms agree).
+    fn score_weights(
+        &mut self,
+        graph: &Graph,
+        _step: usize,
+    ) -> Result<Option<WeightScores>, PruneError> {
+        Ok(Some(per_weight(graph, |_, w| {
+            w.data.iter().map(|v| v.abs()).collect()
+        })))
     }
 
     fn score_group(

@@ -78,6 +78,23 @@ impl<'a> ScoreContext<'a> {
 /// Scores for every channel of each group, or `None` where the criterion cannot rate it.
 pub type GroupScores = Vec<Option<Vec<f32>>>;
 
+/// Per node of a graph, one score per element of its filter weight
+/// ([`shears_ir::filter_weight`]), `None` for nodes without one.
+pub type WeightScores = Vec<Option<Vec<f32>>>;
+
+/// [`WeightScores`] of `graph` from a function of each filter weight and its node index.
+pub fn per_weight(
+    graph: &Graph,
+    mut score: impl FnMut(usize, &shears_ir::Array) -> Vec<f32>,
+) -> WeightScores {
+    graph
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| shears_ir::filter_weight(&n.op).map(|w| score(i, w)))
+        .collect()
+}
+
 /// A criterion ranking the channels of a group. Higher scores are kept.
 pub trait Importance {
     /// A short name for reports (`l1`, `fpgm`, ...).
@@ -98,6 +115,16 @@ pub trait Importance {
     /// loop then scores twice: once to plan, once more with the planned counts.
     fn depends_on_plan(&self) -> bool {
         false
+    }
+
+    /// Scores of single weights, for the finer granularities ([`crate::sparsity`]); `None`
+    /// (the default) when the criterion rates channels only. `step` is the pruning step.
+    fn score_weights(
+        &mut self,
+        _graph: &Graph,
+        _step: usize,
+    ) -> Result<Option<WeightScores>, PruneError> {
+        Ok(None)
     }
 
     /// Scores of many groups. Criteria that need a pass over data score every group at once

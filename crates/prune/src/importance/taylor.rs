@@ -91,6 +91,23 @@ impl Importance for TaylorWeight {
         "taylor-weight".into()
     }
 
+    /// `|w * dL/dw|` per weight, the gradient averaged over the scoring batches.
+    fn score_weights(
+        &mut self,
+        graph: &shears_ir::Graph,
+        _step: usize,
+    ) -> Result<Option<super::WeightScores>, PruneError> {
+        let gradients = mean_weight_gradients(graph, &self.data)?;
+        Ok(Some(super::per_weight(graph, |node, w| {
+            let g = shears_ir::filter_weight(&gradients.nodes[node].op).expect("same graph");
+            w.data
+                .iter()
+                .zip(&g.data)
+                .map(|(w, g)| (w * g).abs())
+                .collect()
+        })))
+    }
+
     fn score(
         &mut self,
         ctx: &ScoreContext,

@@ -21,7 +21,12 @@ pub struct StepRecord {
     pub target: f64,
     /// Channels removed by this step (summed over groups).
     pub channels_removed: usize,
+    /// Weights masked by this step, at a granularity finer than channels.
+    #[serde(default)]
+    pub weights_removed: usize,
+    /// Parameters left (masked weights not counted).
     pub params: usize,
+    /// Multiply-accumulates per sample left (those of masked weights not counted).
     pub macs: u64,
     /// Top-1 accuracy in `[0, 1]` on the evaluation set right after pruning, before fine-tuning.
     pub accuracy_pruned: Option<f64>,

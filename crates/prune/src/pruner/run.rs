@@ -7,6 +7,7 @@ use crate::importance::{GroupScores, ScoreContext};
 use crate::schedule::{
     Cut, OriginalChannels, PlanInput, StepPlan, Target, apply, cuts_with_counts, plan_for,
 };
+use crate::sparsity::{SparsePlan, apply_masks, check_config, plan_masks, sparse_layers};
 use crate::{ChannelGroup, DependencyGraph, PruneError, has_filters};
 use shears_ir::Graph;
 use shears_runtime::train::{EvalReport, Quiet, RunIdentity, TrainConfig, evaluate, train};
@@ -44,7 +45,12 @@ impl Pruner<'_> {
         while state.record.stopped.is_none() {
             let step = state.record.steps.len();
             if step > steps {
-                let removed: usize = state.record.steps.iter().map(|s| s.channels_removed).sum();
+                let removed: usize = state
+                    .record
+                    .steps
+                    .iter()
+                    .map(|s| s.channels_removed + s.weights_removed)
+                    .sum();
                 state.record.stopped = Some(match removed {
                     0 => StopReason::NothingToPrune,
                     _ => StopReason::TargetReached,
@@ -65,6 +71,13 @@ impl Pruner<'_> {
         let config = &self.config;
         config.target.check()?;
         config.plan.validate(graph)?;
+        let granularity = config.plan.granularity;
+        check_config(granularity, config.steps)?;
+        if granularity.is_sparse() && matches!(config.target, Target::Latency { .. }) {
+            return Err(PruneError::Config(format!(
+                "a latency target needs channel pruning: weights masked at the {granularity} granularity do not make dense kernels faster"
+            )));
+        }
         if config.steps == 0 {
             return Err(PruneError::Config(
                 "`PruneConfig::steps` must be at least 1".into(),
@@ -122,8 +135,9 @@ impl Pruner<'_> {
             step: 0,
             target: 0.0,
             channels_removed: 0,
-            params: graph.param_count(),
-            macs: graph.mac_count()?,
+            weights_removed: 0,
+            params: graph.kept_param_count(),
+            macs: graph.kept_mac_count()?,
             accuracy_pruned: None,
             accuracy: eval.as_ref().map(|e| e.top1),
             loss: eval.as_ref().map(|e| e.loss),
@@ -175,16 +189,14 @@ impl Pruner<'_> {
         let goal =
             target.with_fraction(target.fraction() * config.ramp.fraction(step, config.steps));
         observer.step_start(step, config.steps, goal);
-        let deps = DependencyGraph::build(graph)?;
-        let groups = deps.groups();
-        let cuts = self.plan(graph, groups, state, goal, step)?;
-        if cuts.is_empty() {
+        let Some((mut candidate, removed)) = self.propose(graph, state, goal, step)? else {
             // The goal of this step is met already (or rounding leaves nothing to cut yet).
             let previous = state.record.kept().clone();
             let record = StepRecord {
                 step,
                 target: goal.fraction(),
                 channels_removed: 0,
+                weights_removed: 0,
                 accuracy_pruned: previous.accuracy,
                 finetune_epochs: 0,
                 seconds: start.elapsed().as_secs_f64(),
@@ -194,9 +206,12 @@ impl Pruner<'_> {
             state.record.steps.push(record);
             state.record.kept_step = step;
             return Ok(());
-        }
-        let mut candidate = apply(graph, groups, &cuts)?;
-        observer.pruned(step, candidate.param_count(), candidate.mac_count()?);
+        };
+        observer.pruned(
+            step,
+            candidate.kept_param_count(),
+            candidate.kept_mac_count()?,
+        );
         let pruned_eval = self.evaluate(&candidate)?;
         let epochs = self.finetune(&mut candidate, graph, step, observer)?;
         let eval = if epochs > 0 {
@@ -207,9 +222,10 @@ impl Pruner<'_> {
         let record = StepRecord {
             step,
             target: goal.fraction(),
-            channels_removed: cuts.iter().map(|c| c.indices.len()).sum(),
-            params: candidate.param_count(),
-            macs: candidate.mac_count()?,
+            channels_removed: removed.channels,
+            weights_removed: removed.weights,
+            params: candidate.kept_param_count(),
+            macs: candidate.kept_mac_count()?,
             accuracy_pruned: pruned_eval.as_ref().map(|e| e.top1),
             accuracy: eval.as_ref().map(|e| e.top1),
             loss: eval.as_ref().map(|e| e.loss),
@@ -234,6 +250,68 @@ impl Pruner<'_> {
         state.graph = graph.clone();
         state.record.kept_step = step;
         Ok(())
+    }
+
+    /// The model this step proposes (channels cut, or weights masked) and what it removed;
+    /// `None` when the goal is met already (or rounding leaves nothing to remove yet).
+    fn propose(
+        &mut self,
+        graph: &Graph,
+        state: &PruneCheckpoint,
+        goal: Target,
+        step: usize,
+    ) -> Result<Option<(Graph, Removed)>, PruneError> {
+        if self.config.plan.granularity.is_sparse() {
+            let plan = self.plan_masks(graph, state, goal, step)?;
+            let removed = Removed {
+                channels: 0,
+                weights: plan.removed,
+            };
+            return Ok((plan.removed > 0).then(|| (apply_masks(graph, &plan), removed)));
+        }
+        let deps = DependencyGraph::build(graph)?;
+        let groups = deps.groups();
+        let cuts = self.plan(graph, groups, state, goal, step)?;
+        if cuts.is_empty() {
+            return Ok(None);
+        }
+        let removed = Removed {
+            channels: cuts.iter().map(|c| c.indices.len()).sum(),
+            weights: 0,
+        };
+        Ok(Some((apply(graph, groups, &cuts)?, removed)))
+    }
+
+    /// Scores single weights and plans the masks reaching `goal` at a sparse granularity.
+    fn plan_masks(
+        &mut self,
+        graph: &Graph,
+        state: &PruneCheckpoint,
+        goal: Target,
+        step: usize,
+    ) -> Result<SparsePlan, PruneError> {
+        let config = &self.config.plan;
+        let layers = sparse_layers(graph, config)?;
+        if layers.is_empty() {
+            return Err(PruneError::Config(
+                "no layer's weights may be masked with these settings (all are ignored or skipped); see `shears info MODEL`".into(),
+            ));
+        }
+        let scores = self.criterion.score_weights(graph, step)?.ok_or_else(|| {
+            PruneError::Config(format!(
+                "criterion '{}' rates channels, not single weights; at the {} granularity use l1, l2, taylor-weight or random",
+                self.criterion.name(),
+                config.granularity
+            ))
+        })?;
+        let share = self.config.ramp.fraction(step, self.config.steps);
+        let plan = plan_masks(graph, &layers, &scores, config, goal, state.baseline, share)?;
+        if !plan.reached {
+            return Err(PruneError::Target(format!(
+                "removing {goal} is out of reach by masking the eligible weights alone; lower the target or mask more layers (`PlanConfig::ignore`, `PlanConfig::skip_first`, `PlanConfig::skip_last`)"
+            )));
+        }
+        Ok(plan)
     }
 
     /// Scores the eligible groups and plans the cuts reaching `goal`. On the first step, also
@@ -423,4 +501,11 @@ pub(crate) fn layer_widths(graph: &Graph) -> Vec<LayerWidth> {
             channels: shape[0].first().copied().unwrap_or(0),
         })
         .collect()
+}
+
+/// What one step removed.
+struct Removed {
+    channels: usize,
+    /// Weight elements newly masked.
+    weights: usize,
 }

@@ -10,6 +10,7 @@
 
 use super::pattern::matches;
 use crate::importance::{GroupScores, Normalization, weight_members};
+use crate::sparsity::Granularity;
 use crate::{ChannelGroup, PruneError, has_filters};
 use serde::{Deserialize, Serialize};
 use shears_ir::Graph;
@@ -52,6 +53,18 @@ pub struct PlanConfig {
     pub skip_first: usize,
     /// Local scope: per-layer multipliers of the amount, `(pattern, factor)`, first match wins.
     pub layer_ratios: Vec<(String, f64)>,
+    /// Leave the groups (or, at a finer granularity, the weights) of the last K conv/linear
+    /// layers alone.
+    #[serde(default)]
+    pub skip_last: usize,
+    /// What one decision removes: channels, or masks of single weights, N:M runs or blocks
+    /// ([`crate::sparsity`]).
+    #[serde(default)]
+    pub granularity: Granularity,
+    /// Weight granularity: Han et al.'s per-layer rule, mask `|w| < q * std(w)`, with `q`
+    /// growing along the schedule to this value, instead of a ranked share.
+    #[serde(default)]
+    pub std_threshold: Option<f64>,
 }
 
 impl Default for PlanConfig {
@@ -65,6 +78,9 @@ impl Default for PlanConfig {
             ignore: Vec::new(),
             skip_first: 0,
             layer_ratios: Vec::new(),
+            skip_last: 0,
+            granularity: Granularity::Channel,
+            std_threshold: None,
         }
     }
 }
@@ -94,6 +110,13 @@ impl PlanConfig {
             return Err(PruneError::Config(
                 "per-layer ratios apply to the local scope; a global ranking decides each layer's share itself".into(),
             ));
+        }
+        if let Some(q) = self.std_threshold
+            && !(q.is_finite() && q > 0.0 && self.granularity == Granularity::Weight)
+        {
+            return Err(PruneError::Config(format!(
+                "Han's threshold `PlanConfig::std_threshold` {q} must be positive and needs the weight granularity"
+            )));
         }
         if self.round_to == 0 {
             return Err(PruneError::Config(
@@ -131,15 +154,22 @@ impl PlanConfig {
 
     /// Which groups a plan may touch: prunable, not ignored, not among the first layers.
     pub fn eligible(&self, graph: &Graph, groups: &[ChannelGroup]) -> Vec<bool> {
-        let first: Vec<&str> = weight_layers(graph).take(self.skip_first).collect();
+        let layers: Vec<&str> = weight_layers(graph).collect();
+        let first = self.skip_first.min(layers.len());
+        let last = layers.len().saturating_sub(self.skip_last).max(first);
+        let skipped: Vec<&str> = layers[..first]
+            .iter()
+            .chain(&layers[last..])
+            .copied()
+            .collect();
         groups
             .iter()
             .map(|g| {
                 let producers = producer_names(g);
                 g.is_prunable()
-                    && !producers
-                        .iter()
-                        .any(|p| first.contains(p) || self.ignore.iter().any(|pat| matches(pat, p)))
+                    && !producers.iter().any(|p| {
+                        skipped.contains(p) || self.ignore.iter().any(|pat| matches(pat, p))
+                    })
             })
             .collect()
     }

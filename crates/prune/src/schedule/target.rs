@@ -69,8 +69,8 @@ impl Target {
     pub fn measure(self, graph: &Graph) -> Result<Option<f64>, PruneError> {
         Ok(match self {
             Target::Channels(_) => None,
-            Target::Params(_) => Some(graph.param_count() as f64),
-            Target::Macs(_) => Some(graph.mac_count()? as f64),
+            Target::Params(_) => Some(graph.kept_param_count() as f64),
+            Target::Macs(_) => Some(graph.kept_mac_count()? as f64),
             Target::Latency { batch, .. } => Some(latency(graph, batch)?),
         })
     }

@@ -352,7 +352,7 @@ pub fn train_step(
     }
     if loss_value.is_finite() {
         let grads = loss.backward();
-        let params = optimizer.step(net.params(), &grads, lr);
+        let params = optimizer.step(net.params(), net.masks(), &grads, lr);
         net.set_params(params);
     }
     (loss_value, logits)

@@ -54,14 +54,29 @@ impl Optimizer {
     }
 
     /// One update of every parameter that has a gradient; returns the new parameter leaves.
-    pub fn step(&mut self, params: &[Tensor<1>], grads: &Gradients, lr: f64) -> Vec<Tensor<1>> {
+    ///
+    /// `masks` (one per parameter, as [`crate::Network::masks`] gives) hold pruned weights at
+    /// zero: their gradient is masked before the update, so weight decay, momentum and Adam's
+    /// moments never move them, and the updated values are masked again.
+    pub fn step(
+        &mut self,
+        params: &[Tensor<1>],
+        masks: &[Option<Tensor<1>>],
+        grads: &Gradients,
+        lr: f64,
+    ) -> Vec<Tensor<1>> {
         self.steps += 1;
         params
             .iter()
+            .zip(masks)
             .enumerate()
-            .map(|(i, param)| match param.grad(grads) {
+            .map(|(i, (param, mask))| match param.grad(grads) {
                 Some(grad) => {
-                    let updated = self.update(i, param.clone().inner(), grad, lr);
+                    let p = param.clone().inner();
+                    let updated = match mask {
+                        Some(m) => self.update(i, p, grad * m.clone(), lr) * m.clone(),
+                        None => self.update(i, p, grad, lr),
+                    };
                     updated.autodiff().require_grad()
                 }
                 None => param.clone(),
