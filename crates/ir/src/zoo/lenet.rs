@@ -1,4 +1,6 @@
-//! LeNet-5 in its common modern form: ReLU and max pooling, first conv padded by 2.
+//! LeNet-5 in its common modern form (ReLU and max pooling, first conv padded by 2), and
+//! LeNet-300-100, the fully connected network of LeCun et al. 1998 that Han et al. 2015
+//! prune to 1/12 of its weights.
 
 use super::{ArchSpec, Init};
 use crate::{Graph, GraphBuilder, Op, Pool2d};
@@ -19,5 +21,18 @@ pub fn lenet5(spec: &ArchSpec, init: &mut Init) -> Graph {
     let x = b.linear("fc2", x, init.linear(120, 84));
     let x = b.op("relu4", Op::Relu, &[x]);
     let x = b.linear("fc3", x, init.linear(84, spec.classes));
+    b.finish(x)
+}
+
+/// Two hidden layers of 300 and 100 units on the flattened input.
+pub fn lenet300(spec: &ArchSpec, init: &mut Init) -> Graph {
+    let inputs: usize = spec.input_shape.iter().product();
+    let (mut b, x) = GraphBuilder::new("lenet300", spec.input_shape.to_vec());
+    let x = b.op("flatten", Op::Flatten { axis: 1 }, &[x]);
+    let x = b.linear("fc1", x, init.linear(inputs, 300));
+    let x = b.op("relu1", Op::Relu, &[x]);
+    let x = b.linear("fc2", x, init.linear(300, 100));
+    let x = b.op("relu2", Op::Relu, &[x]);
+    let x = b.linear("fc3", x, init.linear(100, spec.classes));
     b.finish(x)
 }

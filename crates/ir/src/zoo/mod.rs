@@ -16,6 +16,7 @@ pub use init::Init;
 /// The names `build` knows, in the order `shears` lists them.
 pub const NAMES: &[&str] = &[
     "lenet5",
+    "lenet300",
     "vgg11",
     "vgg16",
     "resnet20",
@@ -61,6 +62,7 @@ pub fn try_build(name: &str, spec: &ArchSpec) -> Option<Result<Graph, IrError>> 
     let mut init = Init::new(spec.seed);
     let graph = match name {
         "lenet5" => lenet::lenet5(spec, &mut init),
+        "lenet300" => lenet::lenet300(spec, &mut init),
         "vgg11" => vgg::vgg(name, vgg::VGG11, spec, &mut init),
         "vgg16" => vgg::vgg(name, vgg::VGG16, spec, &mut init),
         "resnet20" => resnet::cifar_resnet(name, 3, spec, &mut init),

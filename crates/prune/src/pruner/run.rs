@@ -7,7 +7,9 @@ use crate::importance::{GroupScores, ScoreContext};
 use crate::schedule::{
     Cut, OriginalChannels, PlanInput, StepPlan, Target, apply, cuts_with_counts, plan_for,
 };
-use crate::sparsity::{SparsePlan, apply_masks, check_config, plan_masks, sparse_layers};
+use crate::sparsity::{
+    SparsePlan, apply_masks, check_config, plan_masks, remove_unread, sparse_layers,
+};
 use crate::{ChannelGroup, DependencyGraph, PruneError, has_filters};
 use shears_ir::Graph;
 use shears_runtime::train::{EvalReport, Quiet, RunIdentity, TrainConfig, evaluate, train};
@@ -189,7 +191,7 @@ impl Pruner<'_> {
         let goal =
             target.with_fraction(target.fraction() * config.ramp.fraction(step, config.steps));
         observer.step_start(step, config.steps, goal);
-        let Some((mut candidate, removed)) = self.propose(graph, state, goal, step)? else {
+        let Some((mut candidate, mut removed)) = self.propose(graph, state, goal, step)? else {
             // The goal of this step is met already (or rounding leaves nothing to cut yet).
             let previous = state.record.kept().clone();
             let record = StepRecord {
@@ -214,6 +216,11 @@ impl Pruner<'_> {
         );
         let pruned_eval = self.evaluate(&candidate)?;
         let epochs = self.finetune(&mut candidate, graph, step, observer)?;
+        if self.config.plan.granularity.is_sparse() {
+            let (lean, channels) = remove_unread(&candidate)?;
+            candidate = lean;
+            removed.channels += channels;
+        }
         let eval = if epochs > 0 {
             self.evaluate(&candidate)?
         } else {

@@ -20,9 +20,13 @@
 //! of them (global). Targets count what the masks leave ([`shears_ir::Graph::kept_param_count`],
 //! [`shears_ir::Graph::kept_mac_count`]); a channel ratio is the share of the eligible
 //! weights. Han's rule, `|w| < q * std(w)` per layer, replaces the target when asked for.
+//! After each step's fine-tuning, channels that no layer reads any more are removed
+//! physically ([`remove_unread`]).
 
+mod neurons;
 mod select;
 
+pub use neurons::{remove_unread, unread_channels};
 pub use select::{SparsePlan, plan_masks};
 
 use crate::PruneError;
