@@ -213,6 +213,8 @@ pub struct RecipeArgs {
     /// L1 penalty λ on every BN gamma (Network Slimming), for `prune --criterion bn-scale`.
     #[arg(long, default_value_t = 0.0, value_parser = values::non_negative_f32)]
     pub bn_sparsity: f32,
+    #[command(flatten)]
+    pub retrain: RetrainArgs,
     /// Train on the first N samples only.
     #[arg(long, value_parser = values::count)]
     pub train_limit: Option<usize>,
@@ -385,6 +387,34 @@ pub struct TargetArgs {
     pub std_threshold: Option<f64>,
 }
 
+/// Han et al.'s retraining options.
+#[derive(Args, Debug, Clone)]
+pub struct RetrainArgs {
+    /// L1 penalty λ on every parameter (λ sign(w) added to its gradient), beside or instead of
+    /// --weight-decay's L2.
+    #[arg(long, default_value_t = 0.0, value_parser = values::non_negative_f32)]
+    pub l1_decay: f32,
+    /// Leave these layers as they are while training: conv (convolutions and their
+    /// normalisations) or linear (fully connected layers).
+    #[arg(long, value_enum)]
+    pub freeze: Option<FreezeArg>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FreezeArg {
+    Conv,
+    Linear,
+}
+
+impl FreezeArg {
+    pub fn layers(self) -> shears_runtime::train::Freeze {
+        match self {
+            FreezeArg::Conv => shears_runtime::train::Freeze::Conv,
+            FreezeArg::Linear => shears_runtime::train::Freeze::Linear,
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct PruneArgs {
     #[command(flatten)]
@@ -439,6 +469,8 @@ pub struct PruneArgs {
     pub batch: usize,
     #[arg(long, default_value_t = 5e-4, value_parser = values::non_negative_f32)]
     pub weight_decay: f32,
+    #[command(flatten)]
+    pub retrain: RetrainArgs,
     /// Zero padding of the random crop while fine-tuning (default: 4 for 32x32, 2 for 28x28).
     #[arg(long)]
     pub crop_padding: Option<usize>,

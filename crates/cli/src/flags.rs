@@ -11,6 +11,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("`TrainConfig::distill`", "--distill"),
     ("`Distill::temperature`", "--distill-temperature"),
     ("`TrainConfig::bn_sparsity`", "--bn-sparsity"),
+    ("`TrainConfig::l1_decay`", "--l1-decay"),
     ("`ArchSpec::input_shape`", "--input-shape"),
     ("`ImportOptions::input_shape`", "--input-shape C,H,W"),
     ("`ArchSpec::classes`", "--classes"),

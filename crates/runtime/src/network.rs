@@ -3,6 +3,7 @@
 use crate::RuntimeError;
 use crate::kernels;
 use crate::ops::{self, align_for_broadcast, padded, padding_pairs};
+use crate::train::Freeze;
 use burn::tensor::module::{batch_norm, batch_norm_train, conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
@@ -110,6 +111,8 @@ pub struct Network {
     /// Per parameter, which elements may be non-zero (1) or stay zero (0) when the array has a
     /// weight-level pruning mask; on the device without autodiff, where optimisers work.
     masks: Vec<Option<Tensor<1>>>,
+    /// Per parameter, whether training leaves it as it is ([`Network::freeze`]).
+    frozen: Vec<bool>,
     /// BN running statistics, flat and never differentiated.
     stats: Vec<Tensor<1>>,
     /// Which parameters are BN scales (gamma).
@@ -151,6 +154,7 @@ impl Network {
             uses: use_counts(graph),
             params: Vec::new(),
             masks: Vec::new(),
+            frozen: Vec::new(),
             stats: Vec::new(),
             gammas: Vec::new(),
             device: device.clone(),
@@ -252,6 +256,7 @@ impl Network {
             Tensor::from_data(TensorData::new(flags, [m.len()]), &device)
         });
         self.masks.push(mask);
+        self.frozen.push(false);
         self.params.push(if self.device.is_autodiff() {
             t.require_grad()
         } else {
@@ -292,6 +297,29 @@ impl Network {
     /// The trainable parameters, flat, in graph order.
     pub fn params(&self) -> &[Tensor<1>] {
         &self.params
+    }
+
+    /// Per parameter, whether training leaves it as it is.
+    pub fn frozen(&self) -> &[bool] {
+        &self.frozen
+    }
+
+    /// Freezes the parameters of every layer of the kind `layers`: convolutions (with the
+    /// normalisations) or fully connected layers.
+    pub fn freeze(&mut self, layers: Freeze) {
+        for step in &self.steps {
+            let params: Vec<usize> = match (layers, step) {
+                (Freeze::Conv, Step::Conv { weight, bias, .. })
+                | (Freeze::Conv, Step::ConvTranspose { weight, bias, .. })
+                | (Freeze::Linear, Step::Linear { weight, bias, .. }) => {
+                    std::iter::once(*weight).chain(*bias).collect()
+                }
+                (Freeze::Conv, Step::BatchNorm { gamma, beta, .. }) => vec![*gamma, *beta],
+                (Freeze::Conv, Step::LayerNorm { scale, bias, .. }) => vec![*scale, *bias],
+                _ => Vec::new(),
+            };
+            params.into_iter().for_each(|p| self.frozen[p] = true);
+        }
     }
 
     /// Per parameter, the 0/1 mask of the elements that must stay zero, if its array has one.

@@ -426,3 +426,64 @@ fn gradient_tap_equals_the_analytic_gradient() {
     }
     assert_eq!(taps.activation(flatten).unwrap().dims(), [2, 4, 1, 1]);
 }
+
+#[test]
+fn frozen_layers_keep_their_weights() {
+    use shears_runtime::train::Freeze;
+    for (freeze, still) in [
+        (Freeze::Conv, ["conv", "bn"]),
+        (Freeze::Linear, ["fc", "fc"]),
+    ] {
+        let before = small_net(4);
+        let mut after = before.clone();
+        let config = TrainConfig {
+            freeze: Some(freeze),
+            ..config(1)
+        };
+        train::train(
+            &mut after,
+            &data(),
+            &config,
+            DeviceKind::Flex,
+            None,
+            &mut Quiet,
+        )
+        .unwrap();
+        for (a, b) in before.nodes.iter().zip(&after.nodes) {
+            let (wa, wb) = (a.op.arrays(), b.op.arrays());
+            if wa.is_empty() || matches!(a.op, Op::BatchNorm2d(_)) && freeze == Freeze::Linear {
+                continue;
+            }
+            // BN statistics move in training mode whatever is frozen: compare gamma and beta.
+            let same = wa.iter().zip(&wb).take(2).all(|(x, y)| x.data == y.data);
+            assert_eq!(
+                same,
+                still.contains(&a.name.as_str()),
+                "{freeze:?}: {}",
+                a.name
+            );
+        }
+    }
+}
+
+#[test]
+fn l1_decay_drives_weights_towards_zero() {
+    let l1_norm = |g: &Graph| -> f32 {
+        g.nodes
+            .iter()
+            .filter_map(|n| shears_ir::filter_weight(&n.op))
+            .flat_map(|w| w.data.iter().map(|v| v.abs()))
+            .sum()
+    };
+    let run = |l1_decay: f32| {
+        let mut g = small_net(6);
+        let config = TrainConfig {
+            l1_decay,
+            weight_decay: 0.0,
+            ..config(2)
+        };
+        train::train(&mut g, &data(), &config, DeviceKind::Flex, None, &mut Quiet).unwrap();
+        l1_norm(&g)
+    };
+    assert!(run(0.05) < 0.9 * run(0.0));
+}

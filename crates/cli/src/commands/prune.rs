@@ -2,7 +2,7 @@
 //! repeat to a target, then write the smaller model and (with `--report`) a report.
 
 use super::millions;
-use crate::args::{NormalizationArg, PruneArgs, RampArg, ScopeArg, TargetArgs};
+use crate::args::{FreezeArg, NormalizationArg, PruneArgs, RampArg, ScopeArg, TargetArgs};
 use crate::commands::train::crop_padding;
 use crate::criteria::{self, ScoreSource};
 use crate::data::{Data, check_fit, shape_of};
@@ -206,6 +206,8 @@ fn prune_config(
             horizontal_flip: !args.no_flip,
             train_limit: args.train_limit,
             max_batches: args.finetune_iters,
+            l1_decay: args.retrain.l1_decay,
+            freeze: args.retrain.freeze.map(FreezeArg::layers),
             // Unlabelled images train on the teacher's outputs alone.
             distill: args
                 .distill
@@ -336,7 +338,7 @@ fn print_summary(record: &PruneRecord, graph: &Graph) {
     println!(
         "{why}: params {} -> {} (-{:.1}%), MACs {} -> {} (-{:.1}%), top-1 {} -> {}",
         millions(base.params as f64),
-        millions(graph.param_count() as f64),
+        millions(graph.kept_param_count() as f64),
         pct(base.params as f64, kept.params as f64),
         millions(base.macs as f64),
         millions(kept.macs as f64),
@@ -344,4 +346,14 @@ fn print_summary(record: &PruneRecord, graph: &Graph) {
         acc(base.accuracy),
         acc(kept.accuracy)
     );
+    let dense = 32 * graph.param_count() as u64;
+    let stored = graph.compressed_bits();
+    if stored < dense {
+        println!(
+            "stored sparse (Deep Compression's CSR with relative indices): {:.1} KB against {:.1} KB dense ({:.1}x smaller)",
+            stored as f64 / 8e3,
+            dense as f64 / 8e3,
+            dense as f64 / stored as f64
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! `shears train --model M --data D -o OUT.onnx`: train, checkpoint every epoch, save.
 
-use crate::args::{ModelArgs, OptimizerArg, RecipeArgs, ScheduleArg, TrainArgs};
+use crate::args::{FreezeArg, ModelArgs, OptimizerArg, RecipeArgs, ScheduleArg, TrainArgs};
 use crate::data::{Data, check_fit, shape_of};
 use crate::model;
 use crate::output::{self, Outputs};
@@ -147,5 +147,7 @@ pub fn recipe_config(r: &RecipeArgs, shape: [usize; 3]) -> Result<TrainConfig> {
         max_batches: None,
         bn_sparsity: r.bn_sparsity,
         distill: None,
+        l1_decay: r.retrain.l1_decay,
+        freeze: r.retrain.freeze.map(FreezeArg::layers),
     })
 }

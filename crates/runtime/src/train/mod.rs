@@ -55,6 +55,24 @@ pub struct TrainConfig {
     /// Knowledge distillation from [`TrainData::teacher`] (Hinton et al. 2015); `None`: none.
     #[serde(default)]
     pub distill: Option<Distill>,
+    /// λ of an L1 penalty on every parameter (its subgradient `λ sign(w)` added to the
+    /// gradient), Han et al.'s alternative to weight decay while retraining; 0 for none.
+    #[serde(default)]
+    pub l1_decay: f32,
+    /// Layers whose parameters do not change (Han et al. retrain the fully connected layers
+    /// with the convolutions frozen, and the reverse).
+    #[serde(default)]
+    pub freeze: Option<Freeze>,
+}
+
+/// Which layers a run leaves as they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Freeze {
+    /// Convolutions (plain and transposed) and normalisations.
+    Conv,
+    /// Fully connected layers.
+    Linear,
 }
 
 /// The loss is `(1 - alpha) * CE(labels) + alpha * D`, with `D` the distillation loss:
@@ -93,6 +111,8 @@ impl Default for TrainConfig {
             max_batches: None,
             bn_sparsity: 0.0,
             distill: None,
+            l1_decay: 0.0,
+            freeze: None,
         }
     }
 }
@@ -190,11 +210,15 @@ pub fn train(
             ));
         }
     };
+    if let Some(layers) = config.freeze {
+        net.freeze(layers);
+    }
     let mut optimizer = Optimizer::new(
         config.optimizer.clone(),
         config.weight_decay,
         net.params().len(),
-    );
+    )
+    .with_l1_decay(config.l1_decay);
     if let Some(state) = resumed_state {
         optimizer.load_state(state, &base);
     }
@@ -352,7 +376,7 @@ pub fn train_step(
     }
     if loss_value.is_finite() {
         let grads = loss.backward();
-        let params = optimizer.step(net.params(), net.masks(), &grads, lr);
+        let params = optimizer.step(net, &grads, lr);
         net.set_params(params);
     }
     (loss_value, logits)
@@ -379,6 +403,12 @@ fn validate(config: &TrainConfig) -> Result<(), RuntimeError> {
         return bad(format!(
             "`TrainConfig::weight_decay` {} must be zero or positive",
             config.weight_decay
+        ));
+    }
+    if !(config.l1_decay.is_finite() && config.l1_decay >= 0.0) {
+        return bad(format!(
+            "`TrainConfig::l1_decay` {} must be zero or positive",
+            config.l1_decay
         ));
     }
     if let Some(d) = &config.distill

@@ -1,7 +1,7 @@
 //! Optimisers over the network's flat parameters: SGD (momentum, Nesterov, weight decay) and
 //! AdamW, with PyTorch's update rules so recipes carry over unchanged.
 
-use crate::host_values;
+use crate::{Network, host_values};
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +27,7 @@ impl Default for OptimizerKind {
 pub struct Optimizer {
     kind: OptimizerKind,
     weight_decay: f32,
+    l1_decay: f32,
     steps: u64,
     /// Momentum buffer (SGD) or first moment (AdamW), per parameter.
     first: Vec<Option<Tensor<1>>>,
@@ -47,31 +48,41 @@ impl Optimizer {
         Self {
             kind,
             weight_decay,
+            l1_decay: 0.0,
             steps: 0,
             first: vec![None; params],
             second: vec![None; params],
         }
     }
 
-    /// One update of every parameter that has a gradient; returns the new parameter leaves.
+    /// Adds an L1 penalty of `lambda` on every parameter: `lambda * sign(w)` joins its
+    /// gradient.
+    pub fn with_l1_decay(mut self, lambda: f32) -> Self {
+        self.l1_decay = lambda;
+        self
+    }
+
+    /// One update of every trainable parameter of `net` that has a gradient; returns the new
+    /// parameter leaves.
     ///
-    /// `masks` (one per parameter, as [`crate::Network::masks`] gives) hold pruned weights at
-    /// zero: their gradient is masked before the update, so weight decay, momentum and Adam's
-    /// moments never move them, and the updated values are masked again.
-    pub fn step(
-        &mut self,
-        params: &[Tensor<1>],
-        masks: &[Option<Tensor<1>>],
-        grads: &Gradients,
-        lr: f64,
-    ) -> Vec<Tensor<1>> {
+    /// Masks ([`Network::masks`]) hold pruned weights at zero: their gradient is masked before
+    /// the update, so weight decay, momentum and Adam's moments never move them, and the
+    /// updated values are masked again. Frozen parameters ([`Network::frozen`]) stay as they
+    /// are.
+    pub fn step(&mut self, net: &Network, grads: &Gradients, lr: f64) -> Vec<Tensor<1>> {
         self.steps += 1;
-        params
+        net.params()
             .iter()
-            .zip(masks)
+            .zip(net.masks())
+            .zip(net.frozen())
             .enumerate()
-            .map(|(i, (param, mask))| match param.grad(grads) {
+            .map(|(i, ((param, mask), frozen))| match param.grad(grads) {
+                Some(_) if *frozen => param.clone(),
                 Some(grad) => {
+                    let grad = match self.l1_decay {
+                        0.0 => grad,
+                        l1 => grad + param.clone().inner().sign() * l1 as f64,
+                    };
                     let p = param.clone().inner();
                     let updated = match mask {
                         Some(m) => self.update(i, p, grad * m.clone(), lr) * m.clone(),
