@@ -326,3 +326,48 @@ fn channels_no_layer_reads_are_removed_without_changing_the_outputs() {
         assert_eq!(remove_unread(&lean).unwrap().1, 0);
     }
 }
+
+#[test]
+fn stripes_are_masked_whole() {
+    let graph = build("resnet20", [3, 16, 16]);
+    let config = PlanConfig {
+        granularity: Granularity::Stripe,
+        scope: Scope::Global,
+        ..PlanConfig::default()
+    };
+    let masked = masks_for(&graph, &config, Target::Channels(0.4));
+    let (mut stripes, mut gone) = (0, 0);
+    for node in &masked.nodes {
+        let Some(w) = filter_weight(&node.op) else {
+            continue;
+        };
+        let [o, i, kh, kw] = w.shape[..] else {
+            assert_eq!(w.masked_count(), 0, "{}: not a conv", node.name);
+            continue;
+        };
+        if kh * kw == 1 {
+            assert_eq!(
+                w.masked_count(),
+                0,
+                "{}: a 1x1 conv has no stripes",
+                node.name
+            );
+            continue;
+        }
+        for f in 0..o {
+            for k in 0..kh * kw {
+                let kept: Vec<bool> = (0..i).map(|c| w.kept((f * i + c) * kh * kw + k)).collect();
+                assert!(
+                    kept.iter().all(|&x| x == kept[0]),
+                    "{}: a split stripe",
+                    node.name
+                );
+                // A ratio counts weights: a stripe weighs its input channels.
+                stripes += i;
+                gone += i * usize::from(!kept[0]);
+            }
+        }
+    }
+    let share = gone as f64 / stripes as f64;
+    assert!((share - 0.4).abs() < 0.02, "{share}");
+}

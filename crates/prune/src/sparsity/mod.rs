@@ -12,7 +12,9 @@
 //!   rows by C columns (smaller at the edges);
 //! - **N:M**: along the input channels at each filter and kernel position, every run of M
 //!   consecutive weights keeps its N best (layers whose input channels per group are not a
-//!   multiple of M stay dense).
+//!   multiple of M stay dense);
+//! - **stripe** (SWP, Meng et al. 2020): one kernel position of one conv filter across all its
+//!   input channels (convs with 1x1 kernels and linear layers stay dense).
 //!
 //! Weights and blocks are ranked by the criterion's per-weight scores
 //! ([`crate::importance::Importance::score_weights`]; a block scores the mean of its
@@ -28,6 +30,8 @@ mod select;
 
 pub use neurons::{remove_unread, unread_channels};
 pub use select::{SparsePlan, plan_masks};
+
+use select::Unit;
 
 use crate::PruneError;
 use crate::schedule::{PlanConfig, matches};
@@ -49,6 +53,9 @@ pub enum Granularity {
     NofM { n: usize, m: usize },
     /// Tiles of `rows` filters by `cols` consecutive weights.
     Block { rows: usize, cols: usize },
+    /// Stripes: one kernel position of one conv filter across all its input channels (SWP,
+    /// Meng et al. 2020).
+    Stripe,
 }
 
 impl Granularity {
@@ -57,11 +64,12 @@ impl Granularity {
         self != Granularity::Channel
     }
 
-    /// The tile a ranked unit covers, for weights and blocks.
-    fn tile(self) -> Option<(usize, usize)> {
+    /// What a ranked decision masks, for weights, blocks and stripes.
+    fn unit(self) -> Option<Unit> {
         match self {
-            Granularity::Weight => Some((1, 1)),
-            Granularity::Block { rows, cols } => Some((rows, cols)),
+            Granularity::Weight => Some(Unit::Tile { rows: 1, cols: 1 }),
+            Granularity::Block { rows, cols } => Some(Unit::Tile { rows, cols }),
+            Granularity::Stripe => Some(Unit::Stripe),
             Granularity::Channel | Granularity::NofM { .. } => None,
         }
     }
@@ -74,6 +82,7 @@ impl fmt::Display for Granularity {
             Granularity::Weight => f.write_str("weight"),
             Granularity::NofM { n, m } => write!(f, "{n}:{m}"),
             Granularity::Block { rows, cols } => write!(f, "block:{rows}x{cols}"),
+            Granularity::Stripe => f.write_str("stripe"),
         }
     }
 }
@@ -84,13 +93,14 @@ impl FromStr for Granularity {
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || {
             format!(
-                "unknown granularity '{s}': use channel, weight, N:M (such as 2:4, N < M) or block:RxC (such as block:1x4)"
+                "unknown granularity '{s}': use channel, weight, stripe, N:M (such as 2:4, N < M) or block:RxC (such as block:1x4)"
             )
         };
         let number = |t: &str| t.trim().parse::<usize>().ok().filter(|&v| v > 0);
         match s {
             "channel" | "channels" => Ok(Granularity::Channel),
             "weight" | "weights" | "unstructured" => Ok(Granularity::Weight),
+            "stripe" | "stripes" => Ok(Granularity::Stripe),
             _ => {
                 if let Some(tile) = s.strip_prefix("block:") {
                     let (r, c) = tile.split_once('x').ok_or_else(bad)?;
@@ -127,7 +137,7 @@ pub struct SparseLayer {
 
 /// The layers whose weights `config` lets a sparse granularity mask, in graph order: every
 /// conv, transposed conv and linear layer but the first `skip_first`, the last `skip_last`
-/// and those `ignore` names.
+/// and those `ignore` names (at the stripe granularity, only convs with kernels larger than 1x1).
 pub fn sparse_layers(graph: &Graph, config: &PlanConfig) -> Result<Vec<SparseLayer>, PruneError> {
     let summary = graph.summary()?;
     let all: Vec<usize> = (0..graph.nodes.len())
@@ -145,6 +155,7 @@ pub fn sparse_layers(graph: &Graph, config: &PlanConfig) -> Result<Vec<SparseLay
                 .iter()
                 .any(|p| matches(p, &graph.nodes[i].name))
         })
+        .filter(|&i| config.granularity != Granularity::Stripe || has_stripes(&graph.nodes[i].op))
         .filter_map(|i| {
             let node = &graph.nodes[i];
             let w = filter_weight(&node.op)?;
@@ -166,6 +177,11 @@ pub fn sparse_layers(graph: &Graph, config: &PlanConfig) -> Result<Vec<SparseLay
             })
         })
         .collect())
+}
+
+/// Whether `op` is a conv with a kernel larger than 1x1, whose filters stripe pruning splits.
+fn has_stripes(op: &Op) -> bool {
+    matches!(op, Op::Conv2d(c) if c.weight.shape[2] * c.weight.shape[3] > 1)
 }
 
 /// Copies `graph` with the masks of `plan` added to its weights.
@@ -197,7 +213,15 @@ mod tests {
 
     #[test]
     fn granularities_parse_and_print_back() {
-        for s in ["channel", "weight", "2:4", "1:8", "block:1x4", "block:4x4"] {
+        for s in [
+            "channel",
+            "weight",
+            "stripe",
+            "2:4",
+            "1:8",
+            "block:1x4",
+            "block:4x4",
+        ] {
             let g: Granularity = s.parse().unwrap();
             assert_eq!(g.to_string(), s);
         }

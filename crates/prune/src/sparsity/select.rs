@@ -59,12 +59,12 @@ pub fn plan_masks(
             }
         }
         (g, _) => {
-            let (rows, cols) = g.tile().ok_or_else(|| {
+            let unit = g.unit().ok_or_else(|| {
                 PruneError::Config("channel pruning plans cuts, not masks".into())
             })?;
             let tiled: Vec<Tiles> = layers
                 .iter()
-                .map(|l| Ok(Tiles::new(l, &layer_scores(l)?, rows, cols, goal)))
+                .map(|l| Ok(Tiles::new(l, &layer_scores(l)?, unit, goal)))
                 .collect::<Result<_, PruneError>>()?;
             let need = needed_cost(graph, &tiled, goal, baseline)?;
             let reached = need <= tiled.iter().map(|t| t.total).sum::<f64>() + 0.5;
@@ -100,31 +100,29 @@ fn finish(graph: &Graph, masks: Vec<(usize, Vec<bool>)>, reached: bool) -> Spars
     }
 }
 
-/// One layer cut into tiles, each with a score and a cost in the target's unit.
+/// One layer cut into units (tiles or stripes), each with a score and a cost in the target's
+/// unit.
 struct Tiles {
-    rows: usize,
-    cols: usize,
-    /// Tiles per row of tiles.
-    across: usize,
+    unit: Unit,
     score: Vec<f32>,
     cost: Vec<f64>,
-    /// The cost of the tiles already fully masked.
+    /// The cost of the units already fully masked.
     masked: f64,
     total: f64,
 }
 
 impl Tiles {
-    fn new(layer: &SparseLayer, scores: &[f32], rows: usize, cols: usize, goal: Target) -> Self {
-        let unit = match goal {
+    fn new(layer: &SparseLayer, scores: &[f32], unit: Unit, goal: Target) -> Self {
+        let per_weight = match goal {
             Target::Macs(_) => layer.macs_per_weight as f64,
             _ => 1.0,
         };
-        let (down, across) = (layer.rows.div_ceil(rows), layer.cols.div_ceil(cols));
-        let mut score = Vec::with_capacity(down * across);
-        let mut cost = Vec::with_capacity(down * across);
+        let units = unit.count(layer);
+        let mut score = Vec::with_capacity(units);
+        let mut cost = Vec::with_capacity(units);
         let mut masked = 0.0;
-        for t in 0..down * across {
-            let elements = tile_elements(layer, rows, cols, across, t);
+        for t in 0..units {
+            let elements = unit.elements(layer, t);
             let sum: f64 = elements.clone().map(|i| scores[i] as f64).sum();
             let count = elements.clone().count();
             let all_masked = elements.clone().all(|i| scores[i] < 0.0);
@@ -133,16 +131,14 @@ impl Tiles {
             } else {
                 (sum / count as f64) as f32
             });
-            cost.push(count as f64 * unit);
+            cost.push(count as f64 * per_weight);
             if all_masked {
-                masked += count as f64 * unit;
+                masked += count as f64 * per_weight;
             }
         }
         let total = cost.iter().sum();
         Self {
-            rows,
-            cols,
-            across,
+            unit,
             score,
             cost,
             masked,
@@ -150,11 +146,11 @@ impl Tiles {
         }
     }
 
-    /// Keep flags per weight element with the tiles `take` (indices) masked.
+    /// Keep flags per weight element with the units `take` (indices) masked.
     fn keep_flags(&self, layer: &SparseLayer, take: &[usize]) -> Vec<bool> {
         let mut keep = vec![true; layer.rows * layer.cols];
         for &t in take {
-            for i in tile_elements(layer, self.rows, self.cols, self.across, t) {
+            for i in self.unit.elements(layer, t) {
                 keep[i] = false;
             }
         }
@@ -169,18 +165,42 @@ impl Tiles {
     }
 }
 
-/// The element indices of tile `t` of `layer` (tiles of `rows` x `cols`, `across` per row).
-fn tile_elements(
-    layer: &SparseLayer,
-    rows: usize,
-    cols: usize,
-    across: usize,
-    t: usize,
-) -> impl Iterator<Item = usize> + Clone {
-    let (r0, c0) = ((t / across) * rows, (t % across) * cols);
-    let (r1, c1) = ((r0 + rows).min(layer.rows), (c0 + cols).min(layer.cols));
-    let width = layer.cols;
-    (r0..r1).flat_map(move |r| (c0..c1).map(move |c| r * width + c))
+/// What one ranked decision masks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Unit {
+    /// A tile of `rows` filters by `cols` consecutive weights (smaller at the edges).
+    Tile { rows: usize, cols: usize },
+    /// One kernel position of one filter across all its input channels (SWP's stripe).
+    Stripe,
+}
+
+impl Unit {
+    /// How many units `layer` holds.
+    fn count(self, layer: &SparseLayer) -> usize {
+        match self {
+            Unit::Tile { rows, cols } => layer.rows.div_ceil(rows) * layer.cols.div_ceil(cols),
+            Unit::Stripe => layer.rows * layer.input_channels.map_or(1, |(inner, _)| inner),
+        }
+    }
+
+    /// The element indices of unit `t` of `layer`: a range of filters by `count` columns
+    /// `step` apart from `start`.
+    fn elements(self, layer: &SparseLayer, t: usize) -> impl Iterator<Item = usize> + Clone {
+        let width = layer.cols;
+        let (filters, start, step, count) = match self {
+            Unit::Tile { rows, cols } => {
+                let across = layer.cols.div_ceil(cols);
+                let (r0, c0) = ((t / across) * rows, (t % across) * cols);
+                let r1 = (r0 + rows).min(layer.rows);
+                (r0..r1, c0, 1, cols.min(layer.cols - c0))
+            }
+            Unit::Stripe => {
+                let (inner, channels) = layer.input_channels.unwrap_or((1, layer.cols));
+                (t / inner..t / inner + 1, t % inner, inner, channels)
+            }
+        };
+        filters.flat_map(move |r| (0..count).map(move |j| r * width + start + j * step))
+    }
 }
 
 /// The cost (in the target's unit) the masks of the eligible layers must add up to.
@@ -343,13 +363,20 @@ mod tests {
     }
 
     #[test]
-    fn tiles_cover_the_matrix_once() {
-        let l = layer(5, 7, 1);
-        let across = 7usize.div_ceil(3);
-        let mut seen = vec![0; 35];
-        for t in 0..5usize.div_ceil(2) * across {
-            tile_elements(&l, 2, 3, across, t).for_each(|i| seen[i] += 1);
+    fn tiles_and_stripes_cover_the_matrix_once() {
+        // 5 filters of 3 input channels by a 3x3 kernel... as 27 columns, and 7 columns.
+        for (l, unit) in [
+            (layer(5, 7, 1), Unit::Tile { rows: 2, cols: 3 }),
+            (layer(5, 27, 9), Unit::Stripe),
+        ] {
+            let mut seen = vec![0; l.rows * l.cols];
+            for t in 0..unit.count(&l) {
+                unit.elements(&l, t).for_each(|i| seen[i] += 1);
+            }
+            assert!(seen.iter().all(|&c| c == 1), "{unit:?}");
         }
-        assert!(seen.iter().all(|&c| c == 1));
+        // A stripe is one kernel position across the input channels.
+        let stripe: Vec<usize> = Unit::Stripe.elements(&layer(5, 27, 9), 9 + 4).collect();
+        assert_eq!(stripe, vec![27 + 4, 27 + 13, 27 + 22]);
     }
 }
