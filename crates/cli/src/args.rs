@@ -215,6 +215,19 @@ pub struct RecipeArgs {
     pub bn_sparsity: f32,
     #[command(flatten)]
     pub retrain: RetrainArgs,
+    /// Stripe-wise pruning (SWP): train with a Filter Skeleton on every conv (a factor per
+    /// kernel position of each filter, L1-penalised, zeroed under --skeleton-threshold); the
+    /// model written has it folded in and its zero stripes masked, for
+    /// `prune --granularity stripe`.
+    #[arg(long)]
+    pub filter_skeleton: bool,
+    /// The Filter Skeleton's L1 penalty λ (the authors' 1e-5).
+    #[arg(long, default_value_t = 1e-5, requires = "filter_skeleton", value_parser = values::non_negative_f32)]
+    pub skeleton_sparsity: f32,
+    /// Skeleton entries at or under this magnitude become zero after every step (the
+    /// authors' 0.01).
+    #[arg(long, default_value_t = 0.01, requires = "filter_skeleton", value_parser = values::non_negative_f32)]
+    pub skeleton_threshold: f32,
     /// Train on the first N samples only.
     #[arg(long, value_parser = values::count)]
     pub train_limit: Option<usize>,

@@ -2,7 +2,7 @@
 //!
 //! Each measurement warms up, then times `runs` repetitions and reports the median.
 
-use crate::train::{Optimizer, OptimizerKind, train_step};
+use crate::train::{Optimizer, OptimizerKind, TrainConfig, train_step};
 use crate::{DeviceKind, Mode, Network, RuntimeError};
 use burn::tensor::{Device, Distribution, Tensor};
 use serde::Serialize;
@@ -95,6 +95,7 @@ pub fn training(
     let labels: Vec<i64> = (0..batch).map(|i| (i % classes) as i64).collect();
     let mut optimizer = Optimizer::new(OptimizerKind::default(), 5e-4, net.params().len());
     let x = random_input(&net, batch)?;
+    let config = TrainConfig::default();
     Ok(measure("training", batch, runs, || {
         let (_, logits) = train_step(
             &mut net,
@@ -102,7 +103,7 @@ pub fn training(
             x.clone(),
             &labels,
             0.01,
-            0.0,
+            &config,
             None,
         );
         let _ = logits.into_data();

@@ -14,6 +14,7 @@ pub mod kernels;
 pub mod memory;
 mod network;
 mod ops;
+mod skeleton;
 pub mod train;
 
 pub use device::DeviceKind;

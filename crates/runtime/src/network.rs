@@ -55,7 +55,7 @@ impl Taps {
 }
 
 /// How one node runs; weights live in the network's flat parameter list.
-enum Step {
+pub(crate) enum Step {
     Input,
     Conv {
         weight: usize,
@@ -97,7 +97,7 @@ enum Step {
 
 /// A [`Graph`] compiled for one device.
 pub struct Network {
-    steps: Vec<Step>,
+    pub(crate) steps: Vec<Step>,
     inputs: Vec<Vec<OutletId>>,
     shapes: Vec<Shape>,
     outputs: Vec<OutletId>,
@@ -107,12 +107,15 @@ pub struct Network {
     /// can move a value into its last reader instead of cloning it.
     uses: Vec<usize>,
     /// Trainable parameters, flat; leaves that require gradients on an autodiff device.
-    params: Vec<Tensor<1>>,
+    pub(crate) params: Vec<Tensor<1>>,
     /// Per parameter, which elements may be non-zero (1) or stay zero (0) when the array has a
     /// weight-level pruning mask; on the device without autodiff, where optimisers work.
     masks: Vec<Option<Tensor<1>>>,
     /// Per parameter, whether training leaves it as it is ([`Network::freeze`]).
     frozen: Vec<bool>,
+    /// Per node, the index in `params` of its conv's Filter Skeleton, if it has one
+    /// ([`Network::add_filter_skeletons`]).
+    pub(crate) skeletons: Vec<Option<usize>>,
     /// BN running statistics, flat and never differentiated.
     stats: Vec<Tensor<1>>,
     /// Which parameters are BN scales (gamma).
@@ -155,6 +158,7 @@ impl Network {
             params: Vec::new(),
             masks: Vec::new(),
             frozen: Vec::new(),
+            skeletons: vec![None; graph.nodes.len()],
             stats: Vec::new(),
             gammas: Vec::new(),
             device: device.clone(),
@@ -248,7 +252,7 @@ impl Network {
         Tensor::from_data(TensorData::new(a.data.clone(), [a.len()]), &self.device)
     }
 
-    fn add_param(&mut self, a: &Array) -> usize {
+    pub(crate) fn add_param(&mut self, a: &Array) -> usize {
         let t = self.tensor(a);
         let mask = a.mask.as_ref().map(|m| {
             let flags: Vec<f32> = m.iter().map(|&k| f32::from(u8::from(k))).collect();
@@ -596,7 +600,11 @@ impl Network {
                 shape,
                 options,
             } => {
-                let (x, w) = (args.swap_remove(0), p(*weight).reshape(*shape));
+                let (x, mut w) = (args.swap_remove(0), p(*weight).reshape(*shape));
+                if let Some(s) = self.skeletons[node] {
+                    // SWP: each kernel position of each filter scaled across its inputs.
+                    w = w * p(s).reshape([shape[0], 1, shape[2], shape[3]]);
+                }
                 // A depthwise convolution (one input channel per group) keeps flex's direct kernel.
                 if self.kernels && shape[1] > 1 {
                     let b = bias
@@ -698,6 +706,7 @@ impl Network {
     pub fn write_back(&self, graph: &mut Graph) {
         let read = |t: &Tensor<1>| host_values(t.clone());
         self.write_arrays(graph, |i| read(&self.params[i]), |i| read(&self.stats[i]));
+        self.fold_skeletons(graph);
     }
 
     /// The gradient behind `grads` of each parameter on the host, in the order of

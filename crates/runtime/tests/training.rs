@@ -487,3 +487,98 @@ fn l1_decay_drives_weights_towards_zero() {
     };
     assert!(run(0.05) < 0.9 * run(0.0));
 }
+
+/// A conv reading 4 channels, so a stripe spans several weights.
+fn striped_net(seed: u64) -> Graph {
+    let mut init = Init::new(seed);
+    let (mut b, x) = GraphBuilder::new("striped", vec![1, 8, 8]);
+    let x = b.conv("conv1", x, init.conv(1, 4, 3, 1, 1));
+    let x = b.op("relu1", Op::Relu, &[x]);
+    let x = b.conv("conv2", x, init.conv(4, 4, 3, 1, 1));
+    let x = b.op("relu2", Op::Relu, &[x]);
+    let x = b.op("pool", Op::GlobalAvgPool, &[x]);
+    let x = b.op("flatten", Op::Flatten { axis: 1 }, &[x]);
+    let x = b.linear("fc", x, init.linear(4, 2));
+    b.finish(x)
+}
+
+#[test]
+fn the_filter_skeleton_folds_into_the_weights_it_scales() {
+    let graph = striped_net(8);
+    let device = Device::flex();
+    let mut net = Network::new(&graph, &device).unwrap();
+    net.add_filter_skeletons();
+    // Skeletons are the last parameters: give them values, some zero.
+    let mut params = net.params().to_vec();
+    let first = params.len() - 2;
+    for (k, p) in params[first..].iter_mut().enumerate() {
+        let n = p.dims()[0];
+        let v: Vec<f32> = (0..n)
+            .map(|i| {
+                if (i + k) % 4 == 0 {
+                    0.0
+                } else {
+                    0.5 + (i % 3) as f32 * 0.3
+                }
+            })
+            .collect();
+        *p = Tensor::from_data(TensorData::new(v, [n]), &device);
+    }
+    net.set_params(params);
+    let x = Tensor::<4>::from_data(
+        TensorData::new(
+            (0..128).map(|i| (i % 7) as f32 / 7.0).collect(),
+            [2, 1, 8, 8],
+        ),
+        &device,
+    );
+    let with_skeleton = host_values(net.forward(x.clone(), Mode::Eval));
+    let mut folded = graph.clone();
+    net.write_back(&mut folded);
+    let plain = host_values(
+        Network::new(&folded, &device)
+            .unwrap()
+            .forward(x, Mode::Eval),
+    );
+    for (a, b) in with_skeleton.iter().zip(&plain) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+    // Zero factors mask whole stripes: a kernel position across every input channel.
+    let conv2 = &folded.nodes[folded.node_by_name("conv2").unwrap()].op;
+    let w = shears_ir::filter_weight(conv2).unwrap();
+    for f in 0..4 {
+        for k in 0..9 {
+            let kept: Vec<bool> = (0..4).map(|c| w.kept((f * 4 + c) * 9 + k)).collect();
+            assert!(
+                kept.iter().all(|&x| x == ((f * 9 + k + 1) % 4 != 0)),
+                "filter {f} at {k}"
+            );
+        }
+    }
+}
+
+#[test]
+fn training_with_a_filter_skeleton_zeroes_stripes() {
+    let mut graph = striped_net(9);
+    let config = TrainConfig {
+        filter_skeleton: Some(train::FilterSkeleton {
+            sparsity: 0.5,
+            threshold: 0.98,
+        }),
+        ..config(2)
+    };
+    train::train(
+        &mut graph,
+        &data(),
+        &config,
+        DeviceKind::Flex,
+        None,
+        &mut Quiet,
+    )
+    .unwrap();
+    let conv2 = &graph.nodes[graph.node_by_name("conv2").unwrap()].op;
+    let w = shears_ir::filter_weight(conv2).unwrap();
+    assert!(w.masked_count() > 0, "no stripe went to zero");
+    assert_eq!(w.masked_count() % 4, 0, "stripes are masked whole");
+    assert!(graph.verify().is_ok());
+}

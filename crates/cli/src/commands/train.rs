@@ -7,7 +7,9 @@ use crate::output::{self, Outputs};
 use crate::progress::TrainProgress;
 use anyhow::{Context, Result, bail};
 use shears_data::Split;
-use shears_runtime::train::{self, Checkpoint, LrSchedule, OptimizerKind, TrainConfig, TrainData};
+use shears_runtime::train::{
+    self, Checkpoint, FilterSkeleton, LrSchedule, OptimizerKind, TrainConfig, TrainData,
+};
 use std::path::PathBuf;
 
 pub fn run(args: &TrainArgs) -> Result<()> {
@@ -149,5 +151,9 @@ pub fn recipe_config(r: &RecipeArgs, shape: [usize; 3]) -> Result<TrainConfig> {
         distill: None,
         l1_decay: r.retrain.l1_decay,
         freeze: r.retrain.freeze.map(FreezeArg::layers),
+        filter_skeleton: r.filter_skeleton.then_some(FilterSkeleton {
+            sparsity: r.skeleton_sparsity,
+            threshold: r.skeleton_threshold,
+        }),
     })
 }

@@ -63,6 +63,28 @@ pub struct TrainConfig {
     /// with the convolutions frozen, and the reverse).
     #[serde(default)]
     pub freeze: Option<Freeze>,
+    /// Train with a Filter Skeleton on every conv (stripe-wise pruning); the written model
+    /// has the skeleton folded in and its zero stripes masked.
+    #[serde(default)]
+    pub filter_skeleton: Option<FilterSkeleton>,
+}
+
+/// SWP's Filter Skeleton settings (Meng et al. 2020; the defaults are the authors').
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FilterSkeleton {
+    /// λ of the L1 penalty on the skeleton.
+    pub sparsity: f32,
+    /// Skeleton entries at or under this magnitude are set to zero after every step.
+    pub threshold: f32,
+}
+
+impl Default for FilterSkeleton {
+    fn default() -> Self {
+        Self {
+            sparsity: 1e-5,
+            threshold: 0.01,
+        }
+    }
 }
 
 /// Which layers a run leaves as they are.
@@ -113,6 +135,7 @@ impl Default for TrainConfig {
             distill: None,
             l1_decay: 0.0,
             freeze: None,
+            filter_skeleton: None,
         }
     }
 }
@@ -213,6 +236,9 @@ pub fn train(
     if let Some(layers) = config.freeze {
         net.freeze(layers);
     }
+    if config.filter_skeleton.is_some() {
+        net.add_filter_skeletons();
+    }
     let mut optimizer = Optimizer::new(
         config.optimizer.clone(),
         config.weight_decay,
@@ -266,7 +292,7 @@ pub fn train(
                 x,
                 &batch.labels,
                 lr,
-                config.bn_sparsity,
+                config,
                 soft.as_ref().map(|(outputs, d)| (outputs.as_slice(), *d)),
             );
             if !loss_value.is_finite() {
@@ -331,7 +357,8 @@ pub fn train(
 
 /// One optimisation step on a batch: forward in train mode, cross-entropy (mixed with the
 /// distillation loss against the `teacher`'s outputs, each `[N * features]`, if given; see
-/// [`Distill`]), plus `bn_sparsity` times the L1 norm of the BN gammas, backward, update.
+/// [`Distill`]), plus the recipe's penalties (`bn_sparsity` times the L1 norm of the BN
+/// gammas, the Filter Skeleton's L1 term), backward, update (and the skeleton's threshold).
 /// Returns the loss the labels give (the distillation loss when it alone is trained on) and
 /// the first output. A non-finite loss is returned, not applied.
 pub fn train_step(
@@ -340,7 +367,7 @@ pub fn train_step(
     x: Tensor<4>,
     labels: &[i64],
     lr: f64,
-    bn_sparsity: f32,
+    config: &TrainConfig,
     teacher: Option<(&[Vec<f32>], Distill)>,
 ) -> (f32, Tensor<2>) {
     let classifier = net.classifies();
@@ -369,15 +396,21 @@ pub fn train_step(
             (ce, value)
         }
     };
-    if bn_sparsity > 0.0
+    if config.bn_sparsity > 0.0
         && let Some(l1) = net.bn_gamma_l1()
     {
-        loss = loss + l1 * bn_sparsity;
+        loss = loss + l1 * config.bn_sparsity;
+    }
+    if let (Some(skeleton), Some(l1)) = (config.filter_skeleton, net.skeleton_l1()) {
+        loss = loss + l1 * skeleton.sparsity;
     }
     if loss_value.is_finite() {
         let grads = loss.backward();
         let params = optimizer.step(net, &grads, lr);
         net.set_params(params);
+        if let Some(skeleton) = config.filter_skeleton {
+            net.threshold_skeletons(skeleton.threshold);
+        }
     }
     (loss_value, logits)
 }
@@ -409,6 +442,17 @@ fn validate(config: &TrainConfig) -> Result<(), RuntimeError> {
         return bad(format!(
             "`TrainConfig::l1_decay` {} must be zero or positive",
             config.l1_decay
+        ));
+    }
+    if let Some(k) = config.filter_skeleton
+        && !(k.sparsity.is_finite()
+            && k.sparsity >= 0.0
+            && k.threshold.is_finite()
+            && k.threshold >= 0.0)
+    {
+        return bad(format!(
+            "the Filter Skeleton's sparsity {} and threshold {} must be zero or positive",
+            k.sparsity, k.threshold
         ));
     }
     if let Some(d) = &config.distill
