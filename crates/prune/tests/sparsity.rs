@@ -12,7 +12,9 @@ use shears_ir::{Graph, filter_weight};
 use shears_prune::importance::{Criterion, CriterionOptions, Reduction};
 use shears_prune::pruner::{PruneCheckpoint, PruneConfig, Pruner, QuietPruner};
 use shears_prune::schedule::{PlanConfig, Scope, Target};
-use shears_prune::sparsity::{Granularity, apply_masks, plan_masks, remove_unread, sparse_layers};
+use shears_prune::sparsity::{
+    Granularity, apply_masks, plan_masks, remove_unread, sparse_layers, trim_kernels,
+};
 use shears_runtime::DeviceKind;
 use shears_runtime::train::{LrSchedule, TrainConfig, TrainData};
 use std::sync::Arc;
@@ -370,4 +372,26 @@ fn stripes_are_masked_whole() {
     }
     let share = gone as f64 / stripes as f64;
     assert!((share - 0.4).abs() < 0.02, "{share}");
+}
+
+#[test]
+fn trimmed_kernels_compute_what_the_masked_ones_did() {
+    for (stride, dilation) in [(1, 1), (2, 1), (1, 2)] {
+        let mut init = shears_ir::zoo::Init::new(3);
+        let (mut b, x) = shears_ir::GraphBuilder::new("t", vec![3, 9, 9]);
+        let mut conv = init.conv(3, 4, 3, stride, 1);
+        conv.dilation = [dilation, dilation];
+        conv.padding = [dilation; 4];
+        // Every filter leaves the bottom kernel row and the left column.
+        let keep: Vec<bool> = (0..conv.weight.len())
+            .map(|i| i % 9 / 3 != 2 && i % 3 != 0)
+            .collect();
+        conv.weight.restrict(&keep);
+        let y = b.conv("conv", x, conv);
+        let graph = b.finish(y);
+        let (trimmed, cut) = trim_kernels(&graph);
+        assert_eq!(cut, 2);
+        let x = common::random_input(&graph, 2, 5);
+        common::compare(&common::run(&trimmed, &x, 2), &common::run(&graph, &x, 2)).unwrap();
+    }
 }

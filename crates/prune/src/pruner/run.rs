@@ -8,7 +8,7 @@ use crate::schedule::{
     Cut, OriginalChannels, PlanInput, StepPlan, Target, apply, cuts_with_counts, plan_for,
 };
 use crate::sparsity::{
-    SparsePlan, apply_masks, check_config, plan_masks, remove_unread, sparse_layers,
+    SparsePlan, apply_masks, check_config, plan_masks, remove_unread, sparse_layers, trim_kernels,
 };
 use crate::{ChannelGroup, DependencyGraph, PruneError, has_filters};
 use shears_ir::Graph;
@@ -218,7 +218,7 @@ impl Pruner<'_> {
         let epochs = self.finetune(&mut candidate, graph, step, observer)?;
         if self.config.plan.granularity.is_sparse() {
             let (lean, channels) = remove_unread(&candidate)?;
-            candidate = lean;
+            candidate = trim_kernels(&lean).0;
             removed.channels += channels;
         }
         let eval = if epochs > 0 {

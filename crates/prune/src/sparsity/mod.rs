@@ -23,11 +23,14 @@
 //! [`shears_ir::Graph::kept_mac_count`]); a channel ratio is the share of the eligible
 //! weights. Han's rule, `|w| < q * std(w)` per layer, replaces the target when asked for.
 //! After each step's fine-tuning, channels that no layer reads any more are removed
-//! physically ([`remove_unread`]).
+//! physically ([`remove_unread`]), and so are the kernel rows and columns no filter uses
+//! ([`trim_kernels`]).
 
+mod kernels;
 mod neurons;
 mod select;
 
+pub use kernels::trim_kernels;
 pub use neurons::{remove_unread, unread_channels};
 pub use select::{SparsePlan, plan_masks};
 
