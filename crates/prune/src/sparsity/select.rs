@@ -33,12 +33,18 @@ pub fn plan_masks(
     let weight = |l: &SparseLayer| filter_weight(&graph.nodes[l.node].op).expect("a sparse layer");
     let layer_scores = |l: &SparseLayer| -> Result<Vec<f32>, PruneError> {
         let w = weight(l);
-        let s = scores.get(l.node).cloned().flatten().ok_or_else(|| {
-            PruneError::Config(format!(
-                "the criterion gave no weight scores for '{}'",
-                l.name
-            ))
-        })?;
+        let s = scores
+            .get(l.node)
+            .cloned()
+            .flatten()
+            .filter(|s| s.len() == w.len())
+            .ok_or_else(|| {
+                PruneError::Config(format!(
+                    "the criterion gave no scores, or not one per weight, for the {} weights of '{}'",
+                    w.len(),
+                    l.name
+                ))
+            })?;
         // A masked weight is gone: it ranks below every weight still there.
         Ok((0..w.len())
             .map(|i| if w.kept(i) { s[i].max(0.0) } else { -1.0 })
