@@ -52,7 +52,7 @@ impl Init {
         let shape = vec![out_ch, in_ch / groups, k, k];
         let data = self.values(&shape, |rng| std * normal(rng));
         Conv2d {
-            weight: Array::new(shape, data),
+            weight: Self::array(shape, data),
             bias: None,
             stride: [stride, stride],
             padding: [k / 2; 4],
@@ -93,7 +93,17 @@ impl Init {
 
     fn uniform(&mut self, shape: Vec<usize>, bound: f32) -> Array {
         let data = self.values(&shape, |rng| rng.random_range(-bound..bound));
-        Array::new(shape, data)
+        Self::array(shape, data)
+    }
+
+    /// An array of `values`, which are empty (not the shape's length) when the weight was
+    /// too large to allocate: [`Init::finish`] then reports it, so nothing may check here.
+    fn array(shape: Vec<usize>, data: Vec<f32>) -> Array {
+        Array {
+            shape,
+            data,
+            mask: None,
+        }
     }
 }
 
