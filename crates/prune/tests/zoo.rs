@@ -65,6 +65,13 @@ fn lenet5_prunes_like_it_masks() {
 }
 
 #[test]
+fn lenet300_prunes_like_it_masks() {
+    // Its hidden units are the channels: fc1 and fc2 each lead a group.
+    prune_equals_mask("lenet300", [1, 28, 28], 64);
+    assert_eq!(deps("lenet300").1.prunable().count(), 2);
+}
+
+#[test]
 fn vgg11_prunes_like_it_masks() {
     prune_equals_mask("vgg11", [3, 16, 16], 24);
 }
@@ -103,6 +110,7 @@ fn mobilenetv2_prunes_like_it_masks() {
 fn every_builtin_is_covered() {
     let covered = [
         "lenet5",
+        "lenet300",
         "vgg11",
         "vgg16",
         "resnet20",
