@@ -547,3 +547,52 @@ fn label_free_distillation_recovers_a_pruned_segmentation_model() {
         history.iter().map(|e| e.train_loss).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_stripe_pruned_model_exports_what_its_masked_form_computes() {
+    use shears_prune::schedule::Target;
+    use shears_prune::sparsity::{
+        Granularity, apply_masks, plan_masks, remove_unread, sparse_layers, trim_kernels,
+    };
+    let spec = shears_ir::zoo::ArchSpec {
+        input_shape: [3, 16, 16],
+        classes: 10,
+        seed: 4,
+    };
+    let mut graph = shears_ir::zoo::build("resnet20", &spec).unwrap();
+    common::randomise_bn(&mut graph, 6);
+    // Every filter of one conv gives up its top kernel row, so a kernel gets trimmed too.
+    let node = graph.node_by_name("layer2.1.conv1").unwrap();
+    let w = shears_ir::filter_weight_mut(&mut graph.nodes[node].op).unwrap();
+    let keep: Vec<bool> = (0..w.len()).map(|i| i % 9 >= 3).collect();
+    w.restrict(&keep);
+    let config = PlanConfig {
+        granularity: Granularity::Stripe,
+        scope: Scope::Global,
+        ..PlanConfig::default()
+    };
+    let layers = sparse_layers(&graph, &config).unwrap();
+    let mut l1 = Criterion::L1
+        .build(&CriterionOptions::new(Reduction::Mean, 0))
+        .unwrap();
+    let scores = l1.score_weights(&graph, 1).unwrap().unwrap();
+    let goal = Target::Params(0.6);
+    let baseline = goal.measure(&graph).unwrap();
+    let plan = plan_masks(&graph, &layers, &scores, &config, goal, baseline, 1.0).unwrap();
+    let masked = apply_masks(&graph, &plan);
+    let (lean, _) = remove_unread(&masked).unwrap();
+    let (lean, trimmed) = trim_kernels(&lean);
+    assert!(trimmed >= 1, "no kernel row was trimmed");
+    let dir = scratch("stripes");
+    let input = Array::new(vec![2, 3, 16, 16], common::random_input(&graph, 2, 8));
+    let input_file = dir.join("input.pb");
+    std::fs::write(&input_file, shears_onnx::tensor_bytes(&input, "input")).unwrap();
+    let model = dir.join("stripes.onnx");
+    shears_onnx::save_file(&lean, &model, shears_onnx::Existing::Replace).unwrap();
+    close(
+        "ONNX Runtime on the stripe-pruned export against the masked model",
+        &ort(&model, &input_file, 1).data,
+        &run(&masked, &input),
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
