@@ -112,23 +112,13 @@ impl Array {
     pub fn without(&self, axis: usize, removed: &[usize]) -> Array {
         let (outer, len, inner) = self.around(axis);
         let keep = complement(len, removed);
-        let gather = |values: &[f32]| {
-            let mut out = Vec::with_capacity(outer * keep.len() * inner);
-            for o in 0..outer {
-                for &i in &keep {
-                    let at = (o * len + i) * inner;
-                    out.extend_from_slice(&values[at..at + inner]);
-                }
-            }
-            out
-        };
         let mut shape = self.shape.clone();
         shape[axis] = keep.len();
-        let mut out = Array::new(shape, gather(&self.data));
-        if let Some(mask) = &self.mask {
-            let flags: Vec<f32> = mask.iter().map(|&k| f32::from(u8::from(k))).collect();
-            out.mask = Some(gather(&flags).into_iter().map(|f| f != 0.0).collect());
-        }
+        let mut out = Array::new(shape, gather(&self.data, outer, len, inner, &keep));
+        out.mask = self
+            .mask
+            .as_ref()
+            .map(|m| gather(m, outer, len, inner, &keep));
         out
     }
 
@@ -157,6 +147,18 @@ impl Array {
         }
         Some(out)
     }
+}
+
+/// The `keep` indices of the middle axis of `values`, seen as `[outer, len, inner]`.
+fn gather<T: Copy>(values: &[T], outer: usize, len: usize, inner: usize, keep: &[usize]) -> Vec<T> {
+    let mut out = Vec::with_capacity(outer * keep.len() * inner);
+    for o in 0..outer {
+        for &i in keep {
+            let at = (o * len + i) * inner;
+            out.extend_from_slice(&values[at..at + inner]);
+        }
+    }
+    out
 }
 
 /// `0..n` without the sorted, distinct `removed`.

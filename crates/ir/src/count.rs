@@ -34,14 +34,21 @@ impl Graph {
 
     /// Parameters not masked out by weight-level pruning.
     pub fn kept_param_count(&self) -> usize {
-        let masked: usize = self.nodes.iter().map(|n| masked_params(&n.op)).sum();
-        self.param_count() - masked
+        self.count_params(|a| a.len() - a.masked_count())
     }
 
     /// Parameters that are not zero (what a sparse format has to store).
     pub fn nonzero_param_count(&self) -> usize {
-        let zeros: usize = self.nodes.iter().map(|n| zero_params(&n.op)).sum();
-        self.param_count() - zeros
+        self.count_params(Array::nonzero_count)
+    }
+
+    /// `count` summed over every parameter array ([`Op::param_arrays`]).
+    fn count_params(&self, count: impl Fn(&Array) -> usize) -> usize {
+        self.nodes
+            .iter()
+            .flat_map(|n| n.op.param_arrays())
+            .map(count)
+            .sum()
     }
 
     /// Multiply-accumulates for one sample with every MAC of a masked weight skipped.
@@ -133,31 +140,6 @@ pub fn filter_weight_mut(op: &mut Op) -> Option<&mut Array> {
         Op::ConvTranspose2d(c) => Some(&mut c.weight),
         Op::Linear(l) => Some(&mut l.weight),
         _ => None,
-    }
-}
-
-/// Masked elements of `op`'s parameters (statistics and constants never carry masks).
-fn masked_params(op: &Op) -> usize {
-    match op {
-        Op::Constant { .. } => 0,
-        op => op.arrays().iter().map(|a| a.masked_count()).sum(),
-    }
-}
-
-/// Zero elements of `op`'s parameters (BN running statistics and constants are not
-/// parameters).
-fn zero_params(op: &Op) -> usize {
-    match op {
-        Op::Constant { .. } => 0,
-        Op::BatchNorm2d(bn) => [&bn.gamma, &bn.beta]
-            .iter()
-            .map(|a| a.len() - a.nonzero_count())
-            .sum(),
-        op => op
-            .arrays()
-            .iter()
-            .map(|a| a.len() - a.nonzero_count())
-            .sum(),
     }
 }
 

@@ -331,23 +331,29 @@ impl Op {
         }
     }
 
-    /// Number of parameters, counted as PyTorch's `numel` over parameters does: BN running
-    /// statistics are buffers and a constant operand is not trained.
-    pub fn param_count(&self) -> usize {
+    /// The arrays that are trained parameters, as PyTorch's `parameters()` lists them: BN
+    /// running statistics are buffers and a constant operand is not trained.
+    pub fn param_arrays(&self) -> Vec<&Array> {
         if let Op::Constant { .. } = self {
-            return 0;
+            return Vec::new();
         }
-        let arrays = self.arrays();
         let not_params: Vec<usize> = self
             .channel_weights()
             .iter()
             .filter(|w| w.role == WeightRole::Statistic)
             .map(|w| w.array)
             .collect();
-        (0..arrays.len())
-            .filter(|i| !not_params.contains(i))
-            .map(|i| arrays[i].len())
-            .sum()
+        self.arrays()
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !not_params.contains(i))
+            .map(|(_, a)| a)
+            .collect()
+    }
+
+    /// Number of parameters, counted as PyTorch's `numel` over parameters does.
+    pub fn param_count(&self) -> usize {
+        self.param_arrays().iter().map(|a| a.len()).sum()
     }
 
     /// Multiply-accumulates for one sample reading `input` (its input 0, if any) and producing

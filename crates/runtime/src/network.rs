@@ -334,9 +334,13 @@ impl Network {
     /// The sum of |gamma| over every batch norm: Network Slimming's sparsity penalty, `None`
     /// for a network without batch norm.
     pub fn bn_gamma_l1(&self) -> Option<Tensor<1>> {
-        self.gammas
-            .iter()
-            .map(|&g| self.params[g].clone().abs().sum())
+        self.params_l1(self.gammas.iter().copied())
+    }
+
+    /// The sum of |value| over the parameters `indices`, `None` for none.
+    pub(crate) fn params_l1(&self, indices: impl Iterator<Item = usize>) -> Option<Tensor<1>> {
+        indices
+            .map(|i| self.params[i].clone().abs().sum())
             .reduce(|a, b| a + b)
     }
 

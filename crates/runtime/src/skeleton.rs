@@ -29,11 +29,7 @@ impl Network {
     /// The sum of |skeleton| over every conv that has one: SWP's sparsity penalty; `None`
     /// without skeletons.
     pub fn skeleton_l1(&self) -> Option<Tensor<1>> {
-        self.skeletons
-            .iter()
-            .flatten()
-            .map(|&s| self.params[s].clone().abs().sum())
-            .reduce(|a, b| a + b)
+        self.params_l1(self.skeletons.iter().flatten().copied())
     }
 
     /// Sets every skeleton entry with `|s| <= threshold` to zero (a fresh leaf, as after an

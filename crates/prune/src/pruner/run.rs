@@ -73,13 +73,7 @@ impl Pruner<'_> {
         let config = &self.config;
         config.target.check()?;
         config.plan.validate(graph)?;
-        let granularity = config.plan.granularity;
-        check_config(granularity, config.steps)?;
-        if granularity.is_sparse() && matches!(config.target, Target::Latency { .. }) {
-            return Err(PruneError::Config(format!(
-                "a latency target needs channel pruning: weights masked at the {granularity} granularity do not make dense kernels faster"
-            )));
-        }
+        check_config(config.plan.granularity, config.steps, config.target)?;
         if config.steps == 0 {
             return Err(PruneError::Config(
                 "`PruneConfig::steps` must be at least 1".into(),

@@ -37,7 +37,7 @@ pub use select::{SparsePlan, plan_masks};
 use select::Unit;
 
 use crate::PruneError;
-use crate::schedule::{PlanConfig, matches};
+use crate::schedule::{PlanConfig, Target, matches};
 use serde::{Deserialize, Serialize};
 use shears_ir::{Graph, Op, filter_weight};
 use std::fmt;
@@ -198,13 +198,23 @@ pub fn apply_masks(graph: &Graph, plan: &SparsePlan) -> Graph {
     out
 }
 
-/// The checks a sparse run needs before any work: a target that masks can reach.
-pub fn check_config(granularity: Granularity, steps: usize) -> Result<(), PruneError> {
+/// The checks a run at `granularity` needs before any work: an N:M pattern in one step, and
+/// no latency target for masks, which do not make dense kernels faster.
+pub fn check_config(
+    granularity: Granularity,
+    steps: usize,
+    target: Target,
+) -> Result<(), PruneError> {
     if let Granularity::NofM { .. } = granularity
         && steps != 1
     {
         return Err(PruneError::Config(format!(
             "an N:M pattern ({granularity}) is reached in one step; set `PruneConfig::steps` to 1"
+        )));
+    }
+    if granularity.is_sparse() && matches!(target, Target::Latency { .. }) {
+        return Err(PruneError::Config(format!(
+            "a latency target needs channel pruning: weights masked at the {granularity} granularity do not make dense kernels faster"
         )));
     }
     Ok(())

@@ -128,10 +128,12 @@ impl Tiles {
         let mut cost = Vec::with_capacity(units);
         let mut masked = 0.0;
         for t in 0..units {
-            let elements = unit.elements(layer, t);
-            let sum: f64 = elements.clone().map(|i| scores[i] as f64).sum();
-            let count = elements.clone().count();
-            let all_masked = elements.clone().all(|i| scores[i] < 0.0);
+            // One pass: the scores' sum, the element count, and whether all are masked (-1).
+            let (sum, count, all_masked) = unit
+                .elements(layer, t)
+                .fold((0.0f64, 0usize, true), |(sum, count, all), i| {
+                    (sum + scores[i] as f64, count + 1, all && scores[i] < 0.0)
+                });
             score.push(if all_masked {
                 -1.0
             } else {

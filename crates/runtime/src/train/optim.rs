@@ -79,11 +79,11 @@ impl Optimizer {
             .map(|(i, ((param, mask), frozen))| match param.grad(grads) {
                 Some(_) if *frozen => param.clone(),
                 Some(grad) => {
+                    let p = param.clone().inner();
                     let grad = match self.l1_decay {
                         0.0 => grad,
-                        l1 => grad + param.clone().inner().sign() * l1 as f64,
+                        l1 => grad + p.clone().sign() * l1 as f64,
                     };
-                    let p = param.clone().inner();
                     let updated = match mask {
                         Some(m) => self.update(i, p, grad * m.clone(), lr) * m.clone(),
                         None => self.update(i, p, grad, lr),
