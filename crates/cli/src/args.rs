@@ -530,6 +530,10 @@ pub struct PruneArgs {
     /// Keep channel counts multiples of N.
     #[arg(long, default_value_t = 1, value_parser = values::count)]
     pub round_to: usize,
+    /// Keep Dropout ratios as they are (by default each is lowered to
+    /// ratio * sqrt(kept / original weights) of the layer it feeds, as Han et al. advise).
+    #[arg(long)]
+    pub keep_dropout: bool,
     /// Remove at most this fraction of any group's channels.
     #[arg(long, default_value_t = 1.0, value_parser = values::fraction_up_to_one)]
     pub max_layer_ratio: f64,

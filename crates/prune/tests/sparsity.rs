@@ -13,7 +13,7 @@ use shears_prune::importance::{Criterion, CriterionOptions, Reduction};
 use shears_prune::pruner::{PruneCheckpoint, PruneConfig, Pruner, QuietPruner};
 use shears_prune::schedule::{PlanConfig, Scope, Target};
 use shears_prune::sparsity::{
-    Granularity, apply_masks, plan_masks, remove_unread, sparse_layers, trim_kernels,
+    Granularity, apply_masks, plan_masks, remove_dead, remove_unread, sparse_layers, trim_kernels,
 };
 use shears_runtime::DeviceKind;
 use shears_runtime::train::{LrSchedule, TrainConfig, TrainData};
@@ -394,4 +394,50 @@ fn trimmed_kernels_compute_what_the_masked_ones_did() {
         let x = common::random_input(&graph, 2, 5);
         common::compare(&common::run(&trimmed, &x, 2), &common::run(&graph, &x, 2)).unwrap();
     }
+}
+
+/// Masks every weight of the first `filters` filters of layer `name`: they keep their bias
+/// alone (Han's neurons with no inputs, SWP's filters with no stripe left).
+fn kill_filters(graph: &mut Graph, name: &str, filters: usize) {
+    let node = graph.node_by_name(name).unwrap();
+    let w = shears_ir::filter_weight_mut(&mut graph.nodes[node].op).unwrap();
+    let per_filter = w.len() / w.shape[0];
+    let keep: Vec<bool> = (0..w.len()).map(|i| i / per_filter >= filters).collect();
+    w.restrict(&keep);
+}
+
+/// Runs `remove_dead` and checks it changes no output; returns the channels removed.
+fn removes_dead_exactly(graph: &Graph) -> usize {
+    let (lean, removed) = remove_dead(graph, DeviceKind::default()).unwrap();
+    let x = common::random_input(graph, 3, 11);
+    common::compare(&common::run(&lean, &x, 3), &common::run(graph, &x, 3)).unwrap();
+    assert_eq!(graph.param_count() > lean.param_count(), removed > 0);
+    removed
+}
+
+#[test]
+fn filters_with_no_weight_left_are_removed_where_that_is_exact() {
+    // Linear readers take a dead unit's constant into their bias.
+    let mut mlp = build("lenet300", [1, 28, 28]);
+    kill_filters(&mut mlp, "fc1", 7);
+    assert_eq!(removes_dead_exactly(&mlp), 7);
+    // So does an unpadded conv reading a dead filter's bias through a max pool.
+    let mut caffe = build("lenet5-caffe", [1, 28, 28]);
+    kill_filters(&mut caffe, "conv1", 5);
+    assert_eq!(removes_dead_exactly(&caffe), 5);
+    // Through BN and ReLU, a negative shift leaves zeros, which go; a positive one leaves a
+    // constant that a padded conv sees differently at the borders, which stays.
+    let mut resnet = build("resnet20", [3, 16, 16]);
+    common::randomise_bn(&mut resnet, 3);
+    kill_filters(&mut resnet, "layer1.0.conv1", 4);
+    let bn = resnet.node_by_name("layer1.0.bn1").unwrap();
+    let shears_ir::Op::BatchNorm2d(b) = &mut resnet.nodes[bn].op else {
+        unreachable!()
+    };
+    b.beta.data[..4].copy_from_slice(&[-1.0, 1.0, -2.0, 2.0]);
+    assert_eq!(removes_dead_exactly(&resnet), 2);
+    // A residual stage's channel lives on while the shortcut feeds it.
+    let mut stage = build("resnet20", [3, 16, 16]);
+    kill_filters(&mut stage, "layer1.0.conv2", 4);
+    assert_eq!(removes_dead_exactly(&stage), 0);
 }

@@ -65,6 +65,12 @@ fn lenet5_prunes_like_it_masks() {
 }
 
 #[test]
+fn lenet5_caffe_prunes_like_it_masks() {
+    // Caffe's LeNet-5 has no ReLU between its convs and pools: 50 channels of 4x4 into fc1.
+    prune_equals_mask("lenet5-caffe", [1, 28, 28], 64);
+}
+
+#[test]
 fn lenet300_prunes_like_it_masks() {
     // Its hidden units are the channels: fc1 and fc2 each lead a group.
     prune_equals_mask("lenet300", [1, 28, 28], 64);
@@ -110,6 +116,7 @@ fn mobilenetv2_prunes_like_it_masks() {
 fn every_builtin_is_covered() {
     let covered = [
         "lenet5",
+        "lenet5-caffe",
         "lenet300",
         "vgg11",
         "vgg16",

@@ -259,6 +259,7 @@ fn prune_config(
         max_steps: args.max_steps,
         eval_limit: args.eval_limit,
         eval_batch: 256,
+        scale_dropout: !args.keep_dropout,
     })
 }
 

@@ -16,6 +16,7 @@ pub use init::Init;
 /// The names `build` knows, in the order `shears` lists them.
 pub const NAMES: &[&str] = &[
     "lenet5",
+    "lenet5-caffe",
     "lenet300",
     "vgg11",
     "vgg16",
@@ -62,6 +63,7 @@ pub fn try_build(name: &str, spec: &ArchSpec) -> Option<Result<Graph, IrError>> 
     let mut init = Init::new(spec.seed);
     let graph = match name {
         "lenet5" => lenet::lenet5(spec, &mut init),
+        "lenet5-caffe" => lenet::lenet5_caffe(spec, &mut init),
         "lenet300" => lenet::lenet300(spec, &mut init),
         "vgg11" => vgg::vgg(name, vgg::VGG11, spec, &mut init),
         "vgg16" => vgg::vgg(name, vgg::VGG16, spec, &mut init),

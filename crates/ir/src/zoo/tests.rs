@@ -27,6 +27,9 @@ fn vgg_and_lenet_param_counts_match_pytorch() {
         ..ArchSpec::default()
     };
     assert_eq!(build("lenet5", &fashion).unwrap().param_count(), 61_706);
+    // Han et al.'s "431K" LeNet-5 (Caffe's, on MNIST).
+    let caffe = build("lenet5-caffe", &fashion).unwrap();
+    assert_eq!(caffe.param_count(), 431_080);
 }
 
 #[test]

@@ -8,10 +8,12 @@
 //! and [`Pruner::run`] continues from the checkpoint.
 
 mod checkpoint;
+mod dropout;
 mod record;
 mod run;
 
 pub use checkpoint::PruneCheckpoint;
+pub use dropout::scale_dropout;
 pub use record::{LayerWidth, PruneRecord, StepRecord, StopReason};
 
 use crate::schedule::{PlanConfig, Ramp, Target};
@@ -38,6 +40,9 @@ pub struct PruneConfig {
     /// Evaluate on the first N test samples only.
     pub eval_limit: Option<usize>,
     pub eval_batch: usize,
+    /// Lower each Dropout before fine-tuning as Han et al. advise, to
+    /// `ratio · sqrt(C_r / C_o)` of the layer it feeds ([`scale_dropout`]).
+    pub scale_dropout: bool,
 }
 
 impl Default for PruneConfig {
@@ -53,6 +58,7 @@ impl Default for PruneConfig {
             max_steps: None,
             eval_limit: None,
             eval_batch: 256,
+            scale_dropout: true,
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::schedule::{
     Cut, OriginalChannels, PlanInput, StepPlan, Target, apply, cuts_with_counts, plan_for,
 };
 use crate::sparsity::{
-    SparsePlan, apply_masks, check_config, plan_masks, remove_unread, sparse_layers, trim_kernels,
+    SparsePlan, apply_masks, check_config, plan_masks, remove_dead, sparse_layers, trim_kernels,
 };
 use crate::{ChannelGroup, DependencyGraph, PruneError, has_filters};
 use shears_ir::Graph;
@@ -208,10 +208,13 @@ impl Pruner<'_> {
             candidate.kept_param_count(),
             candidate.kept_mac_count()?,
         );
+        if self.config.scale_dropout {
+            super::scale_dropout(graph, &mut candidate);
+        }
         let pruned_eval = self.evaluate(&candidate)?;
         let epochs = self.finetune(&mut candidate, graph, step, observer)?;
         if self.config.plan.granularity.is_sparse() {
-            let (lean, channels) = remove_unread(&candidate)?;
+            let (lean, channels) = remove_dead(&candidate, self.device)?;
             candidate = trim_kernels(&lean).0;
             removed.channels += channels;
         }

@@ -23,13 +23,16 @@
 //! [`shears_ir::Graph::kept_mac_count`]); a channel ratio is the share of the eligible
 //! weights. Han's rule, `|w| < q * std(w)` per layer, replaces the target when asked for.
 //! After each step's fine-tuning, channels that no layer reads any more are removed
-//! physically ([`remove_unread`]), and so are the kernel rows and columns no filter uses
+//! physically ([`remove_unread`]), so are channels whose filters lost every weight where
+//! that is exact ([`remove_dead`]), and the kernel rows and columns no filter uses
 //! ([`trim_kernels`]).
 
+mod dead;
 mod kernels;
 mod neurons;
 mod select;
 
+pub use dead::remove_dead;
 pub use kernels::trim_kernels;
 pub use neurons::{remove_unread, unread_channels};
 pub use select::{SparsePlan, plan_masks};
