@@ -293,6 +293,13 @@ pub struct BenchArgs {
     /// Also measure training throughput (forward, backward, SGD step) at batch 128.
     #[arg(long)]
     pub train: bool,
+    /// Also measure inference with the convs and linear layers that are at most
+    /// --sparse-density non-zero on kernels that skip zero weights.
+    #[arg(long, conflicts_with = "against_pytorch")]
+    pub sparse: bool,
+    /// With --sparse: the largest share of non-zero weights a layer may have to run sparse.
+    #[arg(long, default_value_t = 0.75, requires = "sparse", value_parser = values::fraction_up_to_one)]
+    pub sparse_density: f64,
     /// Timed runs per measurement (the median is reported).
     #[arg(long, default_value_t = 7, value_parser = values::count)]
     pub runs: usize,

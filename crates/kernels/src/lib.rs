@@ -5,15 +5,18 @@
 //! image per task across rayon's threads. Stride-1 convolutions take their patches from a
 //! padded copy of the input (`wide`); the stride-1 input gradient is a forward convolution by
 //! the flipped weight, other input gradients GEMM + col2im; the weight gradient is a GEMM
-//! against the patches of two images at a time, accumulated per thread. Nothing here knows
-//! about burn: the runtime wraps these functions as a backend extension.
+//! against the patches of two images at a time, accumulated per thread. For inference,
+//! `sparse` multiplies by non-zero weights only (direct sparse convolution, compressed-row
+//! matrix products). Nothing here knows about burn: the runtime wraps these functions as a backend extension.
 
 mod batch_norm;
 mod conv;
 mod direct;
 mod matmul;
 mod patches;
+mod sparse;
 mod wide;
 
 pub use batch_norm::{BatchNorm, BatchNormGrads};
 pub use conv::Conv2d;
+pub use sparse::{SparseConv2d, SparseLinear};

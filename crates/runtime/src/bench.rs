@@ -76,9 +76,32 @@ pub fn inference(
     batch: usize,
     runs: usize,
 ) -> Result<Timing, RuntimeError> {
+    let net = compile(&graph.fold_batch_norms(), &device.device()?, runs)?;
+    infer("inference", net, batch, runs)
+}
+
+/// [`inference`] with the convs and linear layers whose weights are at most `max_density`
+/// non-zero on kernels that skip zeros ([`Network::use_sparse_kernels`]).
+pub fn sparse_inference(
+    graph: &Graph,
+    device: DeviceKind,
+    batch: usize,
+    runs: usize,
+    max_density: f64,
+) -> Result<Timing, RuntimeError> {
     let mut net = compile(&graph.fold_batch_norms(), &device.device()?, runs)?;
+    net.use_sparse_kernels(max_density);
+    infer("sparse", net, batch, runs)
+}
+
+fn infer(
+    what: &'static str,
+    mut net: Network,
+    batch: usize,
+    runs: usize,
+) -> Result<Timing, RuntimeError> {
     let x = random_input(&net, batch)?;
-    Ok(measure("inference", batch, runs, || {
+    Ok(measure(what, batch, runs, || {
         let _ = net.forward(x.clone(), Mode::Eval).into_data();
     }))
 }

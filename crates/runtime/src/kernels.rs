@@ -90,7 +90,8 @@ fn norm_layout(x: &[usize]) -> BatchNorm {
     }
 }
 
-fn geometry(x: &[usize], w: &[usize], options: &ConvOptions<2>) -> Conv2d {
+/// The kernels' description of a conv of `x` (NCHW dims) by `w` (`[out, in / groups, kh, kw]`).
+pub(crate) fn geometry(x: &[usize], w: &[usize], options: &ConvOptions<2>) -> Conv2d {
     Conv2d {
         batch: x[0],
         in_channels: x[1],

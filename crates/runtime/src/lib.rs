@@ -15,6 +15,7 @@ pub mod memory;
 mod network;
 mod ops;
 mod skeleton;
+mod sparse;
 pub mod train;
 
 pub use device::DeviceKind;

@@ -98,8 +98,8 @@ pub(crate) enum Step {
 /// A [`Graph`] compiled for one device.
 pub struct Network {
     pub(crate) steps: Vec<Step>,
-    inputs: Vec<Vec<OutletId>>,
-    shapes: Vec<Shape>,
+    pub(crate) inputs: Vec<Vec<OutletId>>,
+    pub(crate) shapes: Vec<Shape>,
     outputs: Vec<OutletId>,
     input_shape: Shape,
     input_count: usize,
@@ -116,6 +116,9 @@ pub struct Network {
     /// Per node, the index in `params` of its conv's Filter Skeleton, if it has one
     /// ([`Network::add_filter_skeletons`]).
     pub(crate) skeletons: Vec<Option<usize>>,
+    /// Per node, the sparse kernel its conv or linear layer runs on in eval mode
+    /// ([`Network::use_sparse_kernels`]).
+    pub(crate) sparse: Vec<Option<crate::sparse::SparseLayer>>,
     /// BN running statistics, flat and never differentiated.
     stats: Vec<Tensor<1>>,
     /// Which parameters are BN scales (gamma).
@@ -159,6 +162,7 @@ impl Network {
             masks: Vec::new(),
             frozen: Vec::new(),
             skeletons: vec![None; graph.nodes.len()],
+            sparse: (0..graph.nodes.len()).map(|_| None).collect(),
             stats: Vec::new(),
             gammas: Vec::new(),
             device: device.clone(),
@@ -594,6 +598,9 @@ impl Network {
                 momentum,
                 train,
             );
+        }
+        if let (false, Some(sparse)) = (train, &self.sparse[node]) {
+            return sparse.forward(args.swap_remove(0), &self.shapes[node]);
         }
         let p = |i: usize| self.params[i].clone();
         match &self.steps[node] {

@@ -1,5 +1,6 @@
-//! `shears bench MODEL`: inference latency and throughput per batch size, training throughput
-//! with `--train`, and the same measurements in PyTorch with `--against-pytorch`.
+//! `shears bench MODEL`: inference latency and throughput per batch size (also on the sparse
+//! kernels with `--sparse`), training throughput with `--train`, and the same measurements in
+//! PyTorch with `--against-pytorch`.
 
 mod pytorch;
 
@@ -54,6 +55,12 @@ fn measure(
     let mut timings = Vec::new();
     for &batch in &args.batch {
         timings.push(bench::inference(graph, device, batch, args.runs)?);
+        if args.sparse {
+            let density = args.sparse_density;
+            timings.push(bench::sparse_inference(
+                graph, device, batch, args.runs, density,
+            )?);
+        }
     }
     if args.train {
         timings.push(bench::training(graph, device, 128, args.runs)?);
