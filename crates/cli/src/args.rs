@@ -351,6 +351,21 @@ pub enum ScopeArg {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ModeArg {
+    /// Cut channels, then fine-tune, step by step.
+    Hard,
+    /// Soft filter pruning: zero the lowest channels to the target before and after every
+    /// fine-tuning epoch while all weights keep training; remove them at the end.
+    Soft,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum HardeningArg {
+    Linear,
+    Cosine,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum RampArg {
     Linear,
     /// Automated gradual pruning: a cubic ramp (Zhu & Gupta).
@@ -468,6 +483,13 @@ pub struct PruneArgs {
     /// How the target is spread over the steps.
     #[arg(long, value_enum, default_value_t = RampArg::Linear)]
     pub schedule: RampArg,
+    /// hard: cut, then fine-tune; soft: prune while fine-tuning (SFP), over --finetune-epochs.
+    #[arg(long, value_enum, default_value_t = ModeArg::Hard)]
+    pub mode: ModeArg,
+    /// With --mode soft: freeze a growing share of the zeroed channels at zero (GHFP), from
+    /// none to all over the epochs, on this ramp.
+    #[arg(long, value_enum)]
+    pub hardening: Option<HardeningArg>,
     /// How a group's members are combined into one score per channel.
     #[arg(long, value_enum, default_value_t = ReductionArg::Mean)]
     pub reduction: ReductionArg,

@@ -133,6 +133,15 @@ impl Array {
         }
     }
 
+    /// [`Array::zero_along`], and masks those elements too ([`Array::restrict`]): they stay
+    /// zero through training.
+    pub fn restrict_along(&mut self, axis: usize, indices: &[usize]) {
+        let mut marker = Array::full(self.shape.clone(), 1.0);
+        marker.zero_along(axis, indices);
+        let keep: Vec<bool> = marker.data.iter().map(|&v| v != 0.0).collect();
+        self.restrict(&keep);
+    }
+
     /// The elements whose index along `axis` is in `range`, in memory order (a filter, the
     /// slice of every filter that reads one input channel), or `None` if `range` does not fit.
     pub fn slice_along(&self, axis: usize, range: std::ops::Range<usize>) -> Option<Vec<f32>> {

@@ -7,7 +7,7 @@
 //! layer's columns index). Both lists are sorted and distinct.
 
 use crate::rules::{ChannelRule, ChannelWeight, Side};
-use crate::{Conv2d, ConvTranspose2d, Op};
+use crate::{Array, Conv2d, ConvTranspose2d, Op};
 
 impl Op {
     /// The op without output channels `out` and input channels `input`, or `None` when the op
@@ -50,11 +50,25 @@ impl Op {
     /// Zeroes the slices of output channels `out` and input channels `input` in every weight
     /// whose role is masked, keeping all shapes.
     pub fn zero_channels(&mut self, out: &[usize], input: &[usize]) {
+        self.clear_channels(out, input, Array::zero_along);
+    }
+
+    /// [`Op::zero_channels`], and masks those slices so that training keeps them at zero.
+    pub fn freeze_channels(&mut self, out: &[usize], input: &[usize]) {
+        self.clear_channels(out, input, Array::restrict_along);
+    }
+
+    fn clear_channels(
+        &mut self,
+        out: &[usize],
+        input: &[usize],
+        clear: fn(&mut Array, usize, &[usize]),
+    ) {
         let cuts = self.weight_cuts(out, input);
         let mut arrays = self.arrays_mut();
         for (w, indices) in cuts {
             if w.role.masked() {
-                arrays[w.array].zero_along(w.axis, &indices);
+                clear(arrays[w.array], w.axis, &indices);
             }
         }
     }

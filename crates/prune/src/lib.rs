@@ -36,4 +36,4 @@ pub mod surgery;
 pub use analysis::DependencyGraph;
 pub use error::PruneError;
 pub use group::{ChannelGroup, Member, MemberKind, ValueSlice, has_filters};
-pub use surgery::{mask_group, mask_groups, prune_group, prune_groups};
+pub use surgery::{freeze_groups, mask_group, mask_groups, prune_group, prune_groups};

@@ -50,4 +50,7 @@ pub enum RuntimeError {
     /// A training setting is out of range.
     #[error("invalid training setting: {0}")]
     Config(String),
+    /// The observer stopped training ([`crate::train::TrainObserver::after_epoch`]).
+    #[error("training stopped: {0}")]
+    Stopped(String),
 }

@@ -2,7 +2,9 @@
 //! repeat to a target, then write the smaller model and (with `--report`) a report.
 
 use super::millions;
-use crate::args::{FreezeArg, NormalizationArg, PruneArgs, RampArg, ScopeArg, TargetArgs};
+use crate::args::{
+    FreezeArg, HardeningArg, ModeArg, NormalizationArg, PruneArgs, RampArg, ScopeArg, TargetArgs,
+};
 use crate::commands::train::crop_padding;
 use crate::criteria::{self, ScoreSource};
 use crate::data::{Data, check_fit, shape_of};
@@ -15,7 +17,9 @@ use shears_data::Split;
 use shears_ir::Graph;
 use shears_prune::compare::{SensitivityReport, layer_ratios};
 use shears_prune::importance::{Criterion, Normalization};
-use shears_prune::pruner::{PruneCheckpoint, PruneConfig, PruneRecord, Pruner, StopReason};
+use shears_prune::pruner::{
+    Hardening, PruneCheckpoint, PruneConfig, PruneMode, PruneRecord, Pruner, StopReason,
+};
 use shears_prune::schedule::{self, PlanConfig, Ramp, Scope, Target};
 use shears_runtime::train::{Distill, TrainConfig, TrainData};
 use std::path::Path;
@@ -260,6 +264,18 @@ fn prune_config(
         eval_limit: args.eval_limit,
         eval_batch: 256,
         scale_dropout: !args.keep_dropout,
+        mode: match (args.mode, args.hardening) {
+            (ModeArg::Hard, None) => PruneMode::Hard,
+            (ModeArg::Hard, Some(_)) => {
+                bail!("--hardening makes soft pruning gradually hard: add --mode soft")
+            }
+            (ModeArg::Soft, h) => PruneMode::Soft {
+                hardening: h.map(|h| match h {
+                    HardeningArg::Linear => Hardening::Linear,
+                    HardeningArg::Cosine => Hardening::Cosine,
+                }),
+            },
+        },
     })
 }
 

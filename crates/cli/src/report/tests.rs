@@ -42,6 +42,7 @@ fn step(
         finetune_epochs: if step == 0 { 0 } else { 2 },
         seconds,
         layers: layers(widths),
+        soft: Vec::new(),
     }
 }
 

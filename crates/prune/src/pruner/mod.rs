@@ -11,10 +11,12 @@ mod checkpoint;
 mod dropout;
 mod record;
 mod run;
+mod soft;
 
 pub use checkpoint::PruneCheckpoint;
 pub use dropout::scale_dropout;
 pub use record::{LayerWidth, PruneRecord, StepRecord, StopReason};
+pub use soft::{Hardening, SoftEpoch};
 
 use crate::schedule::{PlanConfig, Ramp, Target};
 use serde::{Deserialize, Serialize};
@@ -43,6 +45,20 @@ pub struct PruneConfig {
     /// Lower each Dropout before fine-tuning as Han et al. advise, to
     /// `ratio · sqrt(C_r / C_o)` of the layer it feeds ([`scale_dropout`]).
     pub scale_dropout: bool,
+    /// Cut then fine-tune, or prune softly while training.
+    pub mode: PruneMode,
+}
+
+/// How a run takes channels out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PruneMode {
+    /// Each step cuts channels, then fine-tunes (the steps of [`PruneConfig::steps`]).
+    #[default]
+    Hard,
+    /// Soft filter pruning over the fine-tuning epochs: zero the lowest channels to the target,
+    /// train every weight an epoch, re-score and re-zero, and remove the channels zeroed last
+    /// at the end; with a [`Hardening`], GHFP (see `soft.rs`). One step.
+    Soft { hardening: Option<Hardening> },
 }
 
 impl Default for PruneConfig {
@@ -59,6 +75,7 @@ impl Default for PruneConfig {
             eval_limit: None,
             eval_batch: 256,
             scale_dropout: true,
+            mode: PruneMode::Hard,
         }
     }
 }

@@ -40,6 +40,9 @@ pub struct StepRecord {
     pub seconds: f64,
     /// Every conv and linear layer with its width after the step, in graph order.
     pub layers: Vec<LayerWidth>,
+    /// A soft run's selections, before the first epoch and after each (empty otherwise).
+    #[serde(default)]
+    pub soft: Vec<super::SoftEpoch>,
 }
 
 /// Why the loop ended.

@@ -1,8 +1,10 @@
 //! The step loop of [`Pruner::run`].
 
+use super::PruneConfig;
 use super::{
     LayerWidth, PruneCheckpoint, PruneObserver, PruneRecord, Pruner, StepRecord, StopReason,
 };
+use crate::importance::Importance;
 use crate::importance::{GroupScores, ScoreContext};
 use crate::schedule::{
     Cut, OriginalChannels, PlanInput, StepPlan, Target, apply, cuts_with_counts, plan_for,
@@ -12,7 +14,10 @@ use crate::sparsity::{
 };
 use crate::{ChannelGroup, DependencyGraph, PruneError, has_filters};
 use shears_ir::Graph;
-use shears_runtime::train::{EvalReport, Quiet, RunIdentity, TrainConfig, evaluate, train};
+use shears_runtime::DeviceKind;
+use shears_runtime::train::{
+    EvalReport, Quiet, RunIdentity, TrainConfig, TrainData, TrainObserver, evaluate, train,
+};
 use std::time::Instant;
 
 impl Pruner<'_> {
@@ -25,6 +30,14 @@ impl Pruner<'_> {
         observer: &mut dyn PruneObserver,
     ) -> Result<PruneRecord, PruneError> {
         self.validate(graph)?;
+        if let super::PruneMode::Soft { hardening } = self.config.mode {
+            if resume.is_some() {
+                return Err(PruneError::Config(
+                    "a soft pruning run cannot be resumed; start it afresh".into(),
+                ));
+            }
+            return self.run_soft(graph, hardening, observer);
+        }
         // Hashing the data costs a pass over it: only a checkpoint needs the identity.
         let identity = match self.checkpoint.is_some() || resume.is_some() {
             true => self.identity(graph),
@@ -74,6 +87,9 @@ impl Pruner<'_> {
         config.target.check()?;
         config.plan.validate(graph)?;
         check_config(config.plan.granularity, config.steps, config.target)?;
+        if let super::PruneMode::Soft { .. } = config.mode {
+            check_soft(config)?;
+        }
         if config.steps == 0 {
             return Err(PruneError::Config(
                 "`PruneConfig::steps` must be at least 1".into(),
@@ -95,7 +111,7 @@ impl Pruner<'_> {
     }
 
     /// The starting model and data by content, for checkpoints.
-    fn identity(&self, graph: &Graph) -> RunIdentity {
+    pub(super) fn identity(&self, graph: &Graph) -> RunIdentity {
         RunIdentity::of(
             graph,
             self.data.map(|d| &*d.train),
@@ -105,7 +121,7 @@ impl Pruner<'_> {
     }
 
     /// Step 0: measures the model as given.
-    fn start(
+    pub(super) fn start(
         &mut self,
         graph: &Graph,
         identity: RunIdentity,
@@ -140,6 +156,7 @@ impl Pruner<'_> {
             finetune_epochs: 0,
             seconds: start.elapsed().as_secs_f64(),
             layers: layer_widths(graph),
+            soft: Vec::new(),
         };
         Ok(PruneCheckpoint {
             graph: graph.clone(),
@@ -236,6 +253,7 @@ impl Pruner<'_> {
             finetune_epochs: epochs,
             seconds: start.elapsed().as_secs_f64(),
             layers: layer_widths(&candidate),
+            soft: Vec::new(),
         };
         observer.step_end(&record);
         let accuracy = record.accuracy;
@@ -372,33 +390,7 @@ impl Pruner<'_> {
         groups: &[ChannelGroup],
         chosen: &[&ChannelGroup],
     ) -> Result<GroupScores, PruneError> {
-        let mut scores: GroupScores = vec![None; groups.len()];
-        for (g, s) in chosen.iter().zip(self.criterion.score(ctx, chosen)?) {
-            if let Some(s) = &s
-                && s.len() != g.channels
-            {
-                return Err(PruneError::Config(format!(
-                    "criterion '{}' gave {} scores for group '{}' of {} channels",
-                    self.criterion.name(),
-                    s.len(),
-                    g.name,
-                    g.channels
-                )));
-            }
-            scores[g.id] = s;
-        }
-        if chosen.is_empty() {
-            return Err(PruneError::Config(
-                "no group of the model may be pruned with these settings (all are blocked, ignored or skipped); see `shears groups MODEL`".into(),
-            ));
-        }
-        if scores.iter().all(Option::is_none) {
-            return Err(PruneError::Config(format!(
-                "criterion '{}' rates none of the prunable groups of this model (bn-scale needs batch norms); choose another criterion",
-                self.criterion.name()
-            )));
-        }
-        Ok(scores)
+        score_groups(&mut *self.criterion, ctx, groups, chosen)
     }
 
     /// Fine-tunes `graph` in place for the configured epochs, distilling from `teacher` (the
@@ -410,49 +402,142 @@ impl Pruner<'_> {
         step: usize,
         observer: &mut dyn PruneObserver,
     ) -> Result<usize, PruneError> {
-        let (Some(recipe), Some(data)) = (&self.config.finetune, self.data) else {
-            return Ok(0);
-        };
-        if recipe.epochs == 0 {
-            return Ok(0);
-        }
-        let config = TrainConfig {
-            seed: recipe.seed.wrapping_add(step as u64),
-            checkpoint: None,
-            ..recipe.clone()
-        };
-        let data = shears_runtime::train::TrainData {
-            train: data.train.clone(),
-            test: None,
-            normalize: data.normalize.clone(),
-            teacher: config
-                .distill
-                .is_some()
-                .then(|| std::sync::Arc::new(teacher.clone())),
-        };
         let mut quiet = Quiet;
         let train_observer = match observer.train_observer() {
             Some(o) => o,
             None => &mut quiet,
         };
-        train(graph, &data, &config, self.device, None, train_observer)?;
-        Ok(config.epochs)
+        finetune_with(
+            &self.config,
+            self.data,
+            self.device,
+            graph,
+            teacher,
+            step,
+            train_observer,
+        )
     }
 
-    fn evaluate(&self, graph: &Graph) -> Result<Option<EvalReport>, PruneError> {
-        let Some((test, data)) = self.data.and_then(|d| d.test.as_ref().map(|t| (t, d))) else {
-            return Ok(None);
-        };
-        let report = evaluate(
-            graph,
-            test,
-            &data.normalize,
-            self.config.eval_batch,
-            self.config.eval_limit,
-            self.device,
-        )?;
-        Ok(Some(report))
+    pub(super) fn evaluate(&self, graph: &Graph) -> Result<Option<EvalReport>, PruneError> {
+        evaluate_with(&self.config, self.data, self.device, graph)
     }
+}
+
+/// [`Pruner`]'s fine-tuning with `config`'s recipe on `data`, reporting to `observer`.
+pub(super) fn finetune_with(
+    config: &PruneConfig,
+    data: Option<&TrainData>,
+    device: DeviceKind,
+    graph: &mut Graph,
+    teacher: &Graph,
+    step: usize,
+    observer: &mut dyn TrainObserver,
+) -> Result<usize, PruneError> {
+    let (Some(recipe), Some(data)) = (&config.finetune, data) else {
+        return Ok(0);
+    };
+    if recipe.epochs == 0 {
+        return Ok(0);
+    }
+    let config = TrainConfig {
+        seed: recipe.seed.wrapping_add(step as u64),
+        checkpoint: None,
+        ..recipe.clone()
+    };
+    let data = TrainData {
+        train: data.train.clone(),
+        test: None,
+        normalize: data.normalize.clone(),
+        teacher: config
+            .distill
+            .is_some()
+            .then(|| std::sync::Arc::new(teacher.clone())),
+    };
+    train(graph, &data, &config, device, None, observer)?;
+    Ok(config.epochs)
+}
+
+/// Top-1 and loss of `graph` on `data`'s test split with `config`'s limits; `None` without one.
+pub(super) fn evaluate_with(
+    config: &PruneConfig,
+    data: Option<&TrainData>,
+    device: DeviceKind,
+    graph: &Graph,
+) -> Result<Option<EvalReport>, PruneError> {
+    let Some((test, data)) = data.and_then(|d| d.test.as_ref().map(|t| (t, d))) else {
+        return Ok(None);
+    };
+    let report = evaluate(
+        graph,
+        test,
+        &data.normalize,
+        config.eval_batch,
+        config.eval_limit,
+        device,
+    )?;
+    Ok(Some(report))
+}
+
+/// The criterion's scores, indexed by group id; an error if it rates no group at all.
+pub(super) fn score_groups(
+    criterion: &mut dyn Importance,
+    ctx: &ScoreContext,
+    groups: &[ChannelGroup],
+    chosen: &[&ChannelGroup],
+) -> Result<GroupScores, PruneError> {
+    let mut scores: GroupScores = vec![None; groups.len()];
+    for (g, s) in chosen.iter().zip(criterion.score(ctx, chosen)?) {
+        if let Some(s) = &s
+            && s.len() != g.channels
+        {
+            return Err(PruneError::Config(format!(
+                "criterion '{}' gave {} scores for group '{}' of {} channels",
+                criterion.name(),
+                s.len(),
+                g.name,
+                g.channels
+            )));
+        }
+        scores[g.id] = s;
+    }
+    if chosen.is_empty() {
+        return Err(PruneError::Config(
+            "no group of the model may be pruned with these settings (all are blocked, ignored or skipped); see `shears groups MODEL`".into(),
+        ));
+    }
+    if scores.iter().all(Option::is_none) {
+        return Err(PruneError::Config(format!(
+            "criterion '{}' rates none of the prunable groups of this model (bn-scale needs batch norms); choose another criterion",
+            criterion.name()
+        )));
+    }
+    Ok(scores)
+}
+
+/// What a soft run needs: channels, one step, fine-tuning epochs, a data set's worth of
+/// training.
+fn check_soft(config: &PruneConfig) -> Result<(), PruneError> {
+    if config.plan.granularity.is_sparse() {
+        return Err(PruneError::Config(
+            "soft pruning zeroes whole channels: use `PlanConfig::granularity` channel".into(),
+        ));
+    }
+    if config.steps != 1 {
+        return Err(PruneError::Config(
+            "a soft run re-chooses its channels every epoch in one step: set `PruneConfig::steps` to 1".into(),
+        ));
+    }
+    if config.finetune_epochs() == 0 {
+        return Err(PruneError::Config(
+            "soft pruning prunes while training: give it epochs of fine-tuning (`PruneConfig::finetune`)".into(),
+        ));
+    }
+    if config.min_accuracy.is_some() || config.max_accuracy_drop.is_some() {
+        return Err(PruneError::Config(
+            "a soft run has one step, so accuracy floors (`PruneConfig::min_accuracy`, `PruneConfig::max_accuracy_drop`) cannot pick among steps; drop them".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Every step must be able to remove something: more steps than the whole target removes
@@ -469,7 +554,7 @@ fn check_step_count(whole: &StepPlan, steps: usize) -> Result<(), PruneError> {
 
 /// An impossible-target error unless `plan` reaches its goal, saying how far the limits allow
 /// (measured against `baseline`, the starting model's parameters or MACs).
-fn check_reached(
+pub(super) fn check_reached(
     plan: &StepPlan,
     goal: Target,
     graph: &Graph,

@@ -39,7 +39,7 @@
 mod plan;
 
 use crate::{ChannelGroup, PruneError};
-use shears_ir::Graph;
+use shears_ir::{Graph, Op};
 
 /// Removes channels `indices` (each in `0..group.channels`, distinct, not all of them) from
 /// every member of `group`, then verifies the graph. `group` must come from a
@@ -98,11 +98,28 @@ pub fn mask_groups(
     graph: &mut Graph,
     cuts: &[(&ChannelGroup, &[usize])],
 ) -> Result<(), PruneError> {
+    clear_groups(graph, cuts, Op::zero_channels)
+}
+
+/// [`mask_groups`], with the zeroed weights masked too ([`shears_ir::Array::restrict`]), so
+/// that training keeps them at zero: channels pruned in all but shape.
+pub fn freeze_groups(
+    graph: &mut Graph,
+    cuts: &[(&ChannelGroup, &[usize])],
+) -> Result<(), PruneError> {
+    clear_groups(graph, cuts, Op::freeze_channels)
+}
+
+fn clear_groups(
+    graph: &mut Graph,
+    cuts: &[(&ChannelGroup, &[usize])],
+    clear: fn(&mut Op, &[usize], &[usize]),
+) -> Result<(), PruneError> {
     let removed = plan::plan(graph, cuts)?;
     for v in 0..graph.nodes.len() {
         let input = input_losses(graph, &removed, v);
         if !removed[v].is_empty() || !input.is_empty() {
-            graph.nodes[v].op.zero_channels(&removed[v], input);
+            clear(&mut graph.nodes[v].op, &removed[v], input);
         }
     }
     Ok(())

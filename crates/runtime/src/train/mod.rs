@@ -16,7 +16,7 @@ pub use optim::{Optimizer, OptimizerKind, OptimizerState};
 pub use schedule::LrSchedule;
 
 use crate::{DeviceKind, Mode, Network, RuntimeError, host_values};
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use shears_data::{Augment, BatchLoader, Dataset, LoaderConfig, Normalize};
 use shears_ir::Graph;
@@ -171,6 +171,13 @@ pub trait TrainObserver {
     fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _batches: usize) {}
     fn batch(&mut self, _progress: &BatchProgress) {}
     fn epoch_end(&mut self, _report: &EpochReport) {}
+    /// After epoch `epoch`'s weights are written back to `graph`, before it is evaluated and
+    /// checkpointed: may change the values and masks of `graph`'s arrays (not their shapes,
+    /// soft pruning does), and says whether it did, so that training goes on from the
+    /// changed weights. An error stops training.
+    fn after_epoch(&mut self, _epoch: usize, _graph: &mut Graph) -> Result<bool, RuntimeError> {
+        Ok(false)
+    }
 }
 
 /// An observer that ignores everything.
@@ -217,7 +224,7 @@ pub fn train(
         history = ckpt.history;
         resumed_state = Some(ckpt.optimizer);
     }
-    let mut net = Network::new(graph, &autodiff)?;
+    let mut net = compile(graph, &autodiff, config)?;
     let label_free = config.distill.is_some_and(|d| d.label_free());
     if !label_free {
         check_classes(&net, data.train.classes)?;
@@ -233,12 +240,6 @@ pub fn train(
             ));
         }
     };
-    if let Some(layers) = config.freeze {
-        net.freeze(layers);
-    }
-    if config.filter_skeleton.is_some() {
-        net.add_filter_skeletons();
-    }
     let mut optimizer = Optimizer::new(
         config.optimizer.clone(),
         config.weight_decay,
@@ -318,6 +319,9 @@ pub fn train(
         }
         let seconds = start.elapsed().as_secs_f64();
         net.write_back(graph);
+        if observer.after_epoch(epoch, graph)? {
+            net = compile(graph, &autodiff, config)?;
+        }
         let test = match &data.test {
             Some(test) => Some(evaluate(
                 graph,
@@ -353,6 +357,19 @@ pub fn train(
         }
     }
     Ok(history)
+}
+
+/// The network `config` trains: `graph` on `device`, with the frozen layers and Filter
+/// Skeletons it asks for.
+fn compile(graph: &Graph, device: &Device, config: &TrainConfig) -> Result<Network, RuntimeError> {
+    let mut net = Network::new(graph, device)?;
+    if let Some(layers) = config.freeze {
+        net.freeze(layers);
+    }
+    if config.filter_skeleton.is_some() {
+        net.add_filter_skeletons();
+    }
+    Ok(net)
 }
 
 /// One optimisation step on a batch: forward in train mode, cross-entropy (mixed with the
