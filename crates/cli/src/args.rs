@@ -457,7 +457,8 @@ pub struct PruneArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// Importance criterion: random, l1, l2, bn-scale, fpgm, kmeans, or on data: taylor,
-    /// taylor-weight, apoz, mean-activation, hrank, sensitivity-sampling, oracle.
+    /// taylor-weight, apoz, mean-activation, hrank, sensitivity-sampling, oracle, functional
+    /// (redundant responses, folded into the channels kept).
     #[arg(long)]
     pub criterion: String,
     #[command(flatten)]
@@ -513,19 +514,30 @@ pub struct PruneArgs {
     pub weight_decay: f32,
     #[command(flatten)]
     pub retrain: RetrainArgs,
-    /// Zero padding of the random crop while fine-tuning (default: 4 for 32x32, 2 for 28x28).
+    /// Zero padding of the random crop while fine-tuning (default: none for fine-tunes of up
+    /// to 3 epochs per step, which recover faster without augmentation; else 4 for 32x32,
+    /// 2 for 28x28).
     #[arg(long)]
     pub crop_padding: Option<usize>,
-    /// Disable the random horizontal flip while fine-tuning.
-    #[arg(long)]
+    /// Disable the random horizontal flip while fine-tuning (off by default for fine-tunes
+    /// of up to 3 epochs per step).
+    #[arg(long, conflicts_with = "flip")]
     pub no_flip: bool,
+    /// Flip at random while fine-tuning, however short the fine-tune.
+    #[arg(long)]
+    pub flip: bool,
     /// Fine-tune with knowledge distillation from the model each step starts from: the weight
-    /// ALPHA in [0, 1] of the teacher's softened outputs in the loss (e.g. 0.7).
+    /// ALPHA in [0, 1] of the teacher's softened outputs in the loss (default 0.7 with labels,
+    /// 1 without; 0 turns it off).
     #[arg(long, value_name = "ALPHA", value_parser = values::unit_f32)]
     pub distill: Option<f32>,
     /// Softmax temperature of the distillation.
-    #[arg(long, default_value_t = 4.0, requires = "distill", value_parser = values::positive_f32)]
+    #[arg(long, default_value_t = 4.0, value_parser = values::positive_f32)]
     pub distill_temperature: f32,
+    /// Local scope: groups that several layers produce (residual streams) lose this times the
+    /// amount the others lose (1 treats them alike).
+    #[arg(long, default_value_t = 0.3, value_parser = values::non_negative_f64)]
+    pub residual_factor: f64,
     /// Keep only models with at least this top-1 accuracy, in percent.
     #[arg(long, conflicts_with = "max_accuracy_drop", value_parser = values::percent)]
     pub min_accuracy: Option<f64>,

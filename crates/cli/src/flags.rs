@@ -30,6 +30,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("`PruneConfig::max_accuracy_drop`", "--max-accuracy-drop"),
     ("`PruneConfig::finetune`", "--finetune-epochs"),
     ("`PlanConfig::granularity`", "--granularity"),
+    ("`PlanConfig::shared_factor`", "--residual-factor"),
     ("`Pruner::data`", "--data"),
     ("`PlanConfig::max_layer_ratio`", "--max-layer-ratio"),
     ("`PlanConfig::min_channels`", "--min-channels"),

@@ -133,6 +133,31 @@ impl Array {
         }
     }
 
+    /// Adds `factor` times slice `from` of `axis` to slice `to` (a reader's weights on one
+    /// input channel folded into another's).
+    pub fn add_scaled_along(&mut self, axis: usize, from: usize, to: usize, factor: f32) {
+        let (outer, len, inner) = self.around(axis);
+        for o in 0..outer {
+            let (src, dst) = ((o * len + from) * inner, (o * len + to) * inner);
+            for i in 0..inner {
+                let v = self.data[src + i];
+                self.data[dst + i] += factor * v;
+            }
+        }
+    }
+
+    /// For every index of the axes before `axis` (a conv's or linear layer's outputs), the
+    /// sum of slice `index` of `axis`.
+    pub fn slice_sums(&self, axis: usize, index: usize) -> Vec<f32> {
+        let (outer, len, inner) = self.around(axis);
+        (0..outer)
+            .map(|o| {
+                let at = (o * len + index) * inner;
+                self.data[at..at + inner].iter().sum()
+            })
+            .collect()
+    }
+
     /// [`Array::zero_along`], and masks those elements too ([`Array::restrict`]): they stay
     /// zero through training.
     pub fn restrict_along(&mut self, axis: usize, indices: &[usize]) {

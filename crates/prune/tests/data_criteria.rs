@@ -116,3 +116,50 @@ fn data_criteria_need_data() {
         }
     }
 }
+
+#[test]
+fn functional_pruning_removes_a_duplicated_filter_and_keeps_the_outputs() {
+    use shears_prune::schedule::{Cut, apply};
+    // Two setups: a conv reading the duplicate (lenet5's conv2, through ReLU and pooling)
+    // and a linear layer reading flattened maps (lenet5-caffe's fc1, no ReLU in between).
+    for (name, layer, copy, of) in [("lenet5", "conv1", 4, 1), ("lenet5-caffe", "conv2", 7, 2)] {
+        let mut graph = build(name, [1, 28, 28]);
+        let node = graph.node_by_name(layer).unwrap();
+        let Op::Conv2d(c) = &mut graph.nodes[node].op else {
+            unreachable!()
+        };
+        let per = c.weight.len() / c.weight.shape[0];
+        let filter = c.weight.data[of * per..(of + 1) * per].to_vec();
+        c.weight.data[copy * per..(copy + 1) * per].copy_from_slice(&filter);
+        let bias = c.bias.as_mut().unwrap();
+        bias.data[copy] = bias.data[of];
+        let deps = DependencyGraph::build(&graph).unwrap();
+        let group = deps.group(layer).unwrap();
+        let mut functional = Criterion::Functional
+            .build(&common::options(&graph, 2))
+            .unwrap();
+        let scores = score(functional.as_mut(), &graph, &[group]);
+        let s = scores[0].as_ref().unwrap();
+        // The pair is the most correlated: one of it goes first after any dead channel.
+        let first = if s[copy] < s[of] { copy } else { of };
+        assert_eq!(s[first], 1.0, "{name}: {s:?}");
+        let cuts = [Cut {
+            group: group.id,
+            indices: vec![first],
+        }];
+        let folded = functional
+            .compensate(&graph, deps.groups(), &cuts)
+            .unwrap()
+            .unwrap();
+        let pruned = apply(&folded, deps.groups(), &cuts).unwrap();
+        let x = common::random_input(&graph, 3, 5);
+        let want = common::run(&graph, &x, 3);
+        common::compare(&common::run(&pruned, &x, 3), &want).unwrap();
+        // Without the fold, the removed copy's share is missing.
+        let plain = apply(&graph, deps.groups(), &cuts).unwrap();
+        assert!(
+            common::compare(&common::run(&plain, &x, 3), &want).is_err(),
+            "{name}"
+        );
+    }
+}

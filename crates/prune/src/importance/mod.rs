@@ -15,6 +15,7 @@
 mod activation;
 mod bn_scale;
 mod fpgm;
+mod functional;
 mod hrank;
 mod kmeans;
 mod magnitude;
@@ -28,6 +29,7 @@ mod weights;
 pub use activation::ActivationImportance;
 pub use bn_scale::BnScale;
 pub use fpgm::Fpgm;
+pub use functional::Functional;
 pub use hrank::{HRank, matrix_rank};
 pub use kmeans::KMeans;
 pub use magnitude::Magnitude;
@@ -124,6 +126,19 @@ pub trait Importance {
         _graph: &Graph,
         _step: usize,
     ) -> Result<Option<WeightScores>, PruneError> {
+        Ok(None)
+    }
+
+    /// The model with the readers of the channels `cuts` will remove adjusted so that the
+    /// channels kept carry what those did (functionality-oriented pruning's least squares);
+    /// `None` (the default) when the criterion leaves the model as it is. `groups` are the
+    /// analysis of `graph` the cuts index.
+    fn compensate(
+        &mut self,
+        _graph: &Graph,
+        _groups: &[ChannelGroup],
+        _cuts: &[crate::schedule::Cut],
+    ) -> Result<Option<Graph>, PruneError> {
         Ok(None)
     }
 
@@ -227,6 +242,8 @@ pub enum Criterion {
     Hrank,
     SensitivitySampling,
     Oracle,
+    /// Redundancy of responses, with the removed channels folded into the kept ones.
+    Functional,
 }
 
 /// What building a criterion may take besides its name.
@@ -262,7 +279,7 @@ impl CriterionOptions {
 }
 
 impl Criterion {
-    pub const ALL: [Criterion; 13] = [
+    pub const ALL: [Criterion; 14] = [
         Criterion::Random,
         Criterion::L1,
         Criterion::L2,
@@ -276,6 +293,7 @@ impl Criterion {
         Criterion::Hrank,
         Criterion::SensitivitySampling,
         Criterion::Oracle,
+        Criterion::Functional,
     ];
 
     /// Whether the criterion runs the model on data.
@@ -289,6 +307,7 @@ impl Criterion {
                 | Criterion::Hrank
                 | Criterion::SensitivitySampling
                 | Criterion::Oracle
+                | Criterion::Functional
         )
     }
 
@@ -336,6 +355,7 @@ impl Criterion {
             Criterion::Hrank => Box::new(HRank::new(data()?, reduction)),
             Criterion::SensitivitySampling => Box::new(SensitivitySampling::new(data()?, seed)),
             Criterion::Oracle => Box::new(Oracle::new(data()?)),
+            Criterion::Functional => Box::new(Functional::new(data()?)),
         })
     }
 
@@ -354,6 +374,7 @@ impl Criterion {
             Criterion::Hrank => "hrank",
             Criterion::SensitivitySampling => "sensitivity-sampling",
             Criterion::Oracle => "oracle",
+            Criterion::Functional => "functional",
         }
     }
 }

@@ -301,7 +301,9 @@ impl Pruner<'_> {
             channels: cuts.iter().map(|c| c.indices.len()).sum(),
             weights: 0,
         };
-        Ok(Some((apply(graph, groups, &cuts)?, removed)))
+        let compensated = self.criterion.compensate(graph, groups, &cuts)?;
+        let base = compensated.as_ref().unwrap_or(graph);
+        Ok(Some((apply(base, groups, &cuts)?, removed)))
     }
 
     /// Scores single weights and plans the masks reaching `goal` at a sparse granularity.

@@ -65,6 +65,16 @@ pub struct PlanConfig {
     /// growing along the schedule to this value, instead of a ranked share.
     #[serde(default)]
     pub std_threshold: Option<f64>,
+    /// Local scope: groups that several layers produce (residual streams, whose channels
+    /// every block of a stage adds into) lose this times the amount, unless a
+    /// [`PlanConfig::layer_ratios`] pattern names them. Sensitivity scans show them
+    /// collapsing first; 1 treats them like the others.
+    #[serde(default = "no_protection")]
+    pub shared_factor: f64,
+}
+
+fn no_protection() -> f64 {
+    1.0
 }
 
 impl Default for PlanConfig {
@@ -81,6 +91,7 @@ impl Default for PlanConfig {
             skip_last: 0,
             granularity: Granularity::Channel,
             std_threshold: None,
+            shared_factor: 1.0,
         }
     }
 }
@@ -122,6 +133,12 @@ impl PlanConfig {
             return Err(PruneError::Config(
                 "`PlanConfig::round_to` must be at least 1".into(),
             ));
+        }
+        if !(self.shared_factor.is_finite() && self.shared_factor >= 0.0) {
+            return Err(PruneError::Config(format!(
+                "`PlanConfig::shared_factor` {} must be a non-negative number",
+                self.shared_factor
+            )));
         }
         if let Some((p, f)) = self
             .layer_ratios
@@ -190,10 +207,16 @@ impl PlanConfig {
 
     fn layer_factor(&self, group: &ChannelGroup) -> f64 {
         let producers = producer_names(group);
+        let filters = group
+            .members
+            .iter()
+            .filter(|m| m.kind == crate::MemberKind::Filters)
+            .count();
+        let default = if filters > 1 { self.shared_factor } else { 1.0 };
         self.layer_ratios
             .iter()
             .find(|(pat, _)| producers.iter().any(|p| matches(pat, p)))
-            .map_or(1.0, |(_, f)| *f)
+            .map_or(default, |(_, f)| *f)
     }
 
     /// The plan removing `amount` (a fraction of the original channels) from the groups that
