@@ -102,6 +102,20 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
             "latency target",
         ),
         (&["--std-threshold", "1"], "weight granularity"),
+        // Soft pruning trains: without fine-tuning epochs it has nothing to prune during.
+        (&["--mode", "soft", "--ratio", "0.5"], "--finetune-epochs"),
+        (&["--hardening", "linear", "--ratio", "0.5"], "--mode soft"),
+        (
+            &[
+                "--mode",
+                "soft",
+                "--ratio",
+                "0.5",
+                "--granularity",
+                "weight",
+            ],
+            "--granularity",
+        ),
     ] {
         assert_user_error(&[&prune[..], extra].concat(), names);
     }
