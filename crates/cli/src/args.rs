@@ -505,9 +505,11 @@ pub struct PruneArgs {
     /// Fine-tune for this many iterations (batches) after each step instead of whole epochs.
     #[arg(long, conflicts_with = "finetune_epochs", value_parser = values::count)]
     pub finetune_iters: Option<usize>,
-    /// Fine-tuning learning rate (SGD with Nesterov momentum, cosine decay within a step).
-    #[arg(long, default_value_t = 0.01, value_parser = values::positive_f64)]
-    pub lr: f64,
+    /// Fine-tuning learning rate (SGD with Nesterov momentum, cosine decay within a step);
+    /// default 0.01, or 0.002 for a model without batch norms (PyTorch's default export folds
+    /// them into the convs), which diverges at 0.01.
+    #[arg(long, value_parser = values::positive_f64)]
+    pub lr: Option<f64>,
     #[arg(long, default_value_t = 128, value_parser = values::count)]
     pub batch: usize,
     #[arg(long, default_value_t = 5e-4, value_parser = values::non_negative_f32)]
