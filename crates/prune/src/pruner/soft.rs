@@ -20,6 +20,7 @@ use super::{PruneConfig, PruneObserver, Pruner, StepRecord};
 use crate::importance::Importance;
 use crate::importance::ScoreContext;
 use crate::schedule::{Cut, PlanInput, apply, plan_for};
+use crate::sparsity::without_weights;
 use crate::{ChannelGroup, DependencyGraph, MemberKind, PruneError, freeze_groups};
 use serde::{Deserialize, Serialize};
 use shears_ir::{Graph, Side, WeightRole};
@@ -183,16 +184,10 @@ impl Soft<'_> {
         self.cuts
             .iter()
             .map(|cut| {
-                let group = &self.groups[cut.group];
-                let producers: Vec<Vec<Vec<f32>>> = group
-                    .members
-                    .iter()
-                    .filter(|m| m.kind == MemberKind::Filters)
-                    .filter_map(|m| crate::importance::channel_vectors(graph, m, group.channels))
-                    .collect();
+                let zero = without_weights(graph, &self.groups[cut.group]).unwrap_or_default();
                 cut.indices
                     .iter()
-                    .filter(|&&c| producers.iter().any(|p| p[c].iter().any(|&v| v != 0.0)))
+                    .filter(|c| zero.binary_search(c).is_err())
                     .count()
             })
             .sum()

@@ -43,6 +43,7 @@ fn dead_cuts(
     let candidates: Vec<(&ChannelGroup, Vec<usize>)> = deps
         .prunable()
         .filter_map(|g| Some((g, without_weights(graph, g)?)))
+        .filter(|(_, dead)| !dead.is_empty())
         .collect();
     if candidates.is_empty() || graph.inputs.len() != 1 {
         return Ok((graph.clone(), Vec::new()));
@@ -70,9 +71,9 @@ fn dead_cuts(
     Ok((folded, cuts))
 }
 
-/// The channels of `group` whose producing filters all hold only zeros; `None` if there
-/// are none or the group has no filters.
-fn without_weights(graph: &Graph, group: &ChannelGroup) -> Option<Vec<usize>> {
+/// The channels of `group` whose producing filters all hold only zeros (ascending); `None`
+/// if the group has no filters or a member is stale. Soft pruning reads it too.
+pub(crate) fn without_weights(graph: &Graph, group: &ChannelGroup) -> Option<Vec<usize>> {
     let producers: Vec<Vec<Vec<f32>>> = group
         .members
         .iter()
@@ -82,10 +83,11 @@ fn without_weights(graph: &Graph, group: &ChannelGroup) -> Option<Vec<usize>> {
     if producers.is_empty() {
         return None;
     }
-    let dead: Vec<usize> = (0..group.channels)
-        .filter(|&c| producers.iter().all(|p| p[c].iter().all(|&v| v == 0.0)))
-        .collect();
-    (!dead.is_empty()).then_some(dead)
+    Some(
+        (0..group.channels)
+            .filter(|&c| producers.iter().all(|p| p[c].iter().all(|&v| v == 0.0)))
+            .collect(),
+    )
 }
 
 /// For each tapped node, its output on random input, `[n, axis1, spatial]` flattened, and

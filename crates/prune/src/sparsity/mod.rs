@@ -33,6 +33,7 @@ mod neurons;
 mod select;
 
 pub use dead::remove_dead;
+pub(crate) use dead::without_weights;
 pub use kernels::trim_kernels;
 pub use neurons::{remove_unread, unread_channels};
 pub use select::{SparsePlan, plan_masks};
