@@ -56,8 +56,8 @@ pub enum Command {
 /// Which model, and the shape it is built for when it is a built-in.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// A built-in architecture (lenet5, vgg11, vgg16, resnet20, resnet32, resnet56, resnet110,
-    /// mobilenetv2) or a path to an .onnx file.
+    /// A built-in architecture (lenet5, lenet5-caffe, lenet300, vgg11, vgg16, resnet20,
+    /// resnet32, resnet56, resnet110, mobilenetv2) or a path to an .onnx file.
     pub model: String,
     #[command(flatten)]
     pub build: BuildArgs,
@@ -264,6 +264,13 @@ pub struct TrainArgs {
     /// Write the per-epoch history as JSON here.
     #[arg(long)]
     pub history: Option<PathBuf>,
+    /// Also write the model as it is after this epoch (counted from 1), for weight rewinding
+    /// (`shears prune --retrain weight-rewind --rewind-to`).
+    #[arg(long, value_parser = values::count)]
+    pub keep_epoch: Option<usize>,
+    /// Where --keep-epoch writes (default: OUTPUT with .epochK.onnx).
+    #[arg(long, requires = "keep_epoch")]
+    pub keep_output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -435,6 +442,36 @@ pub struct RetrainArgs {
     pub freeze: Option<FreezeArg>,
 }
 
+/// What retraining after the cut starts from (the retraining question).
+#[derive(Args, Debug)]
+pub struct RewindArgs {
+    /// fine-tune: the surviving weights at --lr; lr-rewind: the surviving weights on the
+    /// original training's schedule replayed from --rewind-epoch (Renda et al.);
+    /// weight-rewind: the same weights of --rewind-to, the original training at
+    /// --rewind-epoch, on that schedule (Frankle et al.); scratch: fresh weights (Liu et al.).
+    #[arg(long, value_enum, default_value_t = RetrainArg::FineTune)]
+    pub retrain: RetrainArg,
+    /// The model to rewind to with --retrain weight-rewind (written by
+    /// `shears train --keep-epoch K`).
+    #[arg(long)]
+    pub rewind_to: Option<PathBuf>,
+    /// The epoch of the original training to rewind to (--retrain lr-rewind / weight-rewind).
+    #[arg(long)]
+    pub rewind_epoch: Option<usize>,
+    /// Epochs of the original training, whose schedule (--lr, cosine) the rewound runs replay
+    /// from --rewind-epoch; --finetune-epochs defaults to the epochs left.
+    #[arg(long, value_parser = values::count)]
+    pub original_epochs: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RetrainArg {
+    FineTune,
+    LrRewind,
+    WeightRewind,
+    Scratch,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum FreezeArg {
     Conv,
@@ -506,8 +543,8 @@ pub struct PruneArgs {
     #[arg(long, conflicts_with = "finetune_epochs", value_parser = values::count)]
     pub finetune_iters: Option<usize>,
     /// Fine-tuning learning rate (SGD with Nesterov momentum, cosine decay within a step);
-    /// default 0.01, or 0.002 for a model without batch norms (PyTorch's default export folds
-    /// them into the convs), which diverges at 0.01.
+    /// default 0.01, or 0.002 for a model that trains without any norm (no batch or layer
+    /// norms, no convolutions to add training norms to, or --no-train-bn).
     #[arg(long, value_parser = values::positive_f64)]
     pub lr: Option<f64>,
     #[arg(long, default_value_t = 128, value_parser = values::count)]
@@ -577,6 +614,14 @@ pub struct PruneArgs {
     /// ratio * sqrt(kept / original weights) of the layer it feeds, as Han et al. advise).
     #[arg(long)]
     pub keep_dropout: bool,
+    /// Fine-tune convolutions that have no batch norm (PyTorch's default export folds them
+    /// away) without adding one. By default each gets a BN while fine-tuning, started as the
+    /// identity from the data's statistics and folded back after, which lets them train at
+    /// the usual rate.
+    #[arg(long)]
+    pub no_train_bn: bool,
+    #[command(flatten)]
+    pub rewind: RewindArgs,
     /// Remove at most this fraction of any group's channels.
     #[arg(long, default_value_t = 1.0, value_parser = values::fraction_up_to_one)]
     pub max_layer_ratio: f64,

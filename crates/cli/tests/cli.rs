@@ -102,6 +102,45 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
             "latency target",
         ),
         (&["--std-threshold", "1"], "weight granularity"),
+        (
+            &[
+                "--ratio",
+                "0.5",
+                "--retrain",
+                "lr-rewind",
+                "--rewind-epoch",
+                "1",
+            ],
+            "--original-epochs",
+        ),
+        (
+            &[
+                "--ratio",
+                "0.5",
+                "--rewind-epoch",
+                "1",
+                "--original-epochs",
+                "3",
+            ],
+            "--retrain lr-rewind",
+        ),
+        (
+            &[
+                "--ratio",
+                "0.5",
+                "--retrain",
+                "weight-rewind",
+                "--rewind-epoch",
+                "1",
+                "--original-epochs",
+                "3",
+            ],
+            "--rewind-to",
+        ),
+        (
+            &["--ratio", "0.5", "--retrain", "scratch", "--steps", "2"],
+            "one-shot",
+        ),
         // Soft pruning trains: without fine-tuning epochs it has nothing to prune during.
         (&["--mode", "soft", "--ratio", "0.5"], "--finetune-epochs"),
         (&["--hardening", "linear", "--ratio", "0.5"], "--mode soft"),
@@ -228,6 +267,135 @@ fn train_writes_a_model_that_evaluates_and_resumes() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("[3, 32, 32]"), "{}", stderr(&out));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn train_keeps_an_early_epoch_that_prune_rewinds_to() {
+    let dir = temp_dir("rewind");
+    write_idx(&dir, "train", 128);
+    write_idx(&dir, "t10k", 32);
+    let data_dir = dir.to_str().unwrap();
+    let model = dir.join("orig.onnx");
+    let early = dir.join("orig.epoch1.onnx");
+    let out = shears(&[
+        "train",
+        "--model",
+        "lenet5",
+        "--data",
+        "mnist",
+        "--data-dir",
+        data_dir,
+        "--epochs",
+        "2",
+        "--batch",
+        "32",
+        "--no-flip",
+        "--keep-epoch",
+        "1",
+        "-o",
+        model.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(early.exists(), "--keep-epoch wrote nothing");
+    let prune = |name: &str, extra: &[&str]| {
+        let out_path = dir.join(name);
+        let mut args = vec![
+            "prune",
+            model.to_str().unwrap(),
+            "--data",
+            "mnist",
+            "--data-dir",
+            data_dir,
+            "--criterion",
+            "l1",
+            "--ratio",
+            "0.5",
+            "--batch",
+            "32",
+            "-o",
+            out_path.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let out = shears(&args);
+        (out, out_path)
+    };
+    for (name, extra) in [
+        (
+            "wr.onnx",
+            &[
+                "--retrain",
+                "weight-rewind",
+                "--rewind-to",
+                early.to_str().unwrap(),
+                "--rewind-epoch",
+                "1",
+                "--original-epochs",
+                "2",
+            ][..],
+        ),
+        (
+            "lr.onnx",
+            &[
+                "--retrain",
+                "lr-rewind",
+                "--rewind-epoch",
+                "1",
+                "--original-epochs",
+                "2",
+            ],
+        ),
+        (
+            "sc.onnx",
+            &["--retrain", "scratch", "--finetune-epochs", "1"],
+        ),
+    ] {
+        let (out, path) = prune(name, extra);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert!(path.exists());
+    }
+    // The early model is an input: never the output, and of the same architecture.
+    let (out, _) = prune(
+        "orig.epoch1.onnx",
+        &[
+            "--retrain",
+            "weight-rewind",
+            "--rewind-to",
+            early.to_str().unwrap(),
+            "--rewind-epoch",
+            "1",
+            "--original-epochs",
+            "2",
+            "--force",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--rewind-to"), "{}", stderr(&out));
+    let other = dir.join("other.onnx");
+    let built = shears(&[
+        "export",
+        "lenet300",
+        "--input-shape",
+        "1,28,28",
+        "-o",
+        other.to_str().unwrap(),
+    ]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let (out, _) = prune(
+        "y.onnx",
+        &[
+            "--retrain",
+            "weight-rewind",
+            "--rewind-to",
+            other.to_str().unwrap(),
+            "--rewind-epoch",
+            "1",
+            "--original-epochs",
+            "2",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("same training"), "{}", stderr(&out));
     std::fs::remove_dir_all(dir).ok();
 }
 

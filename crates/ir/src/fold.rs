@@ -4,7 +4,7 @@
 //! `b'[o] = (b[o] - mean[o]) * s[o] + beta[o]`, where `s = gamma / sqrt(var + eps)`. A folded
 //! BN becomes an `Identity`, so node indices, names and taps on other nodes stay valid.
 
-use crate::{Array, Graph, Op};
+use crate::{Array, BatchNorm2d, Conv2d, Graph, Op};
 
 impl Graph {
     /// A copy of the graph in which every BN that directly follows a conv (whose output nothing
@@ -27,18 +27,23 @@ impl Graph {
             let Op::Conv2d(conv) = &mut folded.nodes[source.node].op else {
                 unreachable!()
             };
-            let out = conv.out_channels();
-            let per_filter = conv.weight.row_len();
-            let bias = conv.bias.get_or_insert_with(|| Array::zeros(vec![out]));
-            for o in 0..out {
-                let scale = bn.gamma.data[o] / (bn.var.data[o] + bn.eps).sqrt();
-                conv.weight.data[o * per_filter..(o + 1) * per_filter]
-                    .iter_mut()
-                    .for_each(|w| *w *= scale);
-                bias.data[o] = (bias.data[o] - bn.mean.data[o]) * scale + bn.beta.data[o];
-            }
+            fold_into(conv, bn);
             folded.nodes[bn_index].op = Op::Identity;
         }
         folded
+    }
+}
+
+/// Folds `bn` (eval mode) into `conv`, the convolution it reads.
+pub(crate) fn fold_into(conv: &mut Conv2d, bn: &BatchNorm2d) {
+    let out = conv.out_channels();
+    let per_filter = conv.weight.row_len();
+    let bias = conv.bias.get_or_insert_with(|| Array::zeros(vec![out]));
+    for o in 0..out {
+        let scale = bn.gamma.data[o] / (bn.var.data[o] + bn.eps).sqrt();
+        conv.weight.data[o * per_filter..(o + 1) * per_filter]
+            .iter_mut()
+            .for_each(|w| *w *= scale);
+        bias.data[o] = (bias.data[o] - bn.mean.data[o]) * scale + bn.beta.data[o];
     }
 }

@@ -6,11 +6,10 @@ mod common;
 use shears_data::Normalize;
 use shears_ir::Graph;
 use shears_ir::zoo::{self, ArchSpec};
-use shears_prune::importance::{Criterion, CriterionOptions, Reduction};
-use shears_prune::pruner::{Hardening, PruneConfig, PruneMode, PruneRecord, Pruner, QuietPruner};
+use shears_prune::importance::Criterion;
+use shears_prune::pruner::{Hardening, PruneConfig, PruneMode, PruneRecord};
 use shears_prune::schedule::Target;
-use shears_runtime::DeviceKind;
-use shears_runtime::train::{LrSchedule, TrainConfig, TrainData};
+use shears_runtime::train::TrainData;
 use std::sync::Arc;
 
 const EPOCHS: usize = 4;
@@ -32,31 +31,13 @@ fn soft_run(graph: &mut Graph, mode: PruneMode) -> PruneRecord {
         normalize: Normalize::unit(graph.input_shape().unwrap()[0]),
         teacher: None,
     };
-    let mut l2 = Criterion::L2
-        .build(&CriterionOptions::new(Reduction::Mean, 0))
-        .unwrap();
-    let mut pruner = Pruner {
-        config: PruneConfig {
-            target: Target::Channels(0.5),
-            mode,
-            finetune: Some(TrainConfig {
-                epochs: EPOCHS,
-                batch_size: 8,
-                lr: 0.05,
-                schedule: LrSchedule::Constant,
-                crop_padding: 0,
-                horizontal_flip: false,
-                ..TrainConfig::default()
-            }),
-            ..PruneConfig::default()
-        },
-        criterion: l2.as_mut(),
-        data: Some(&data),
-        device: DeviceKind::Flex,
-        checkpoint: None,
-        model: graph.name.clone(),
+    let config = PruneConfig {
+        target: Target::Channels(0.5),
+        mode,
+        finetune: Some(common::quick_recipe(EPOCHS, 8, 0.05)),
+        ..PruneConfig::default()
     };
-    pruner.run(graph, None, &mut QuietPruner).unwrap()
+    common::prune_with(graph, config, Criterion::L2, &data).unwrap()
 }
 
 /// Channels each group loses, from the widths before and after.

@@ -8,6 +8,7 @@ mod groups;
 mod info;
 mod prune;
 mod rank;
+mod retrain;
 mod run;
 mod sensitivity;
 mod train;

@@ -5,6 +5,7 @@ use super::millions;
 use crate::args::{
     FreezeArg, HardeningArg, ModeArg, NormalizationArg, PruneArgs, RampArg, ScopeArg, TargetArgs,
 };
+use crate::commands::retrain;
 use crate::commands::train::crop_padding;
 use crate::criteria::{self, ScoreSource};
 use crate::data::{Data, check_fit, shape_of};
@@ -27,6 +28,7 @@ use std::path::Path;
 pub fn run(args: &PruneArgs) -> Result<()> {
     let criterion: Criterion = args.criterion.parse().map_err(anyhow::Error::msg)?;
     check_needs_data(args)?;
+    retrain::check(&args.rewind, args.steps)?;
     let mut data = Data::from_args(&args.data)?;
     let labelled = data.as_ref().is_none_or(|d| d.source.labelled());
     if !labelled {
@@ -46,6 +48,9 @@ pub fn run(args: &PruneArgs) -> Result<()> {
     )?;
     if let Some(path) = &args.ratios_from {
         outputs.input(path, "--ratios-from file");
+    }
+    if let Some(path) = &args.rewind.rewind_to {
+        outputs.input(path, "--rewind-to model");
     }
     if let Some(dir) = &args.report {
         outputs.in_dir(dir, report::FILES, "--report");
@@ -170,14 +175,15 @@ fn check_label_free(args: &PruneArgs, criterion: Criterion) -> Result<()> {
 /// measurement (README, "A default recipe").
 const DEFAULT_DISTILL: f32 = 0.7;
 
-/// The fine-tuning rate when `--lr` is not given: 0.01, or 0.002 without batch norms (a
-/// folded ResNet-20 diverged at 0.01 within 50 iterations; 0.002 and 0.005 did not in 300).
-fn default_lr(graph: &Graph) -> f64 {
-    let normalised = graph.nodes.iter().any(|n| {
-        matches!(
-            n.op,
-            shears_ir::Op::BatchNorm2d(_) | shears_ir::Op::LayerNorm(_)
-        )
+/// The fine-tuning rate when `--lr` is not given: 0.01 when the network trains normalised (it
+/// has batch or layer norms, or its convolutions get training norms, `train_bn`), else 0.002
+/// (a folded ResNet-20 fine-tuned without norms diverged at 0.01 within 50 iterations; 0.002
+/// and 0.005 did not in 300).
+fn default_lr(graph: &Graph, train_bn: bool) -> f64 {
+    let normalised = graph.nodes.iter().any(|n| match n.op {
+        shears_ir::Op::BatchNorm2d(_) | shears_ir::Op::LayerNorm(_) => true,
+        shears_ir::Op::Conv2d(_) => train_bn,
+        _ => false,
     });
     if normalised { 0.01 } else { 0.002 }
 }
@@ -212,9 +218,12 @@ fn prune_config(
     };
     let epochs = match args.finetune_iters {
         Some(_) => 1,
-        None => args.finetune_epochs.unwrap_or(if has_data { 1 } else { 0 }),
+        None => (args.finetune_epochs)
+            .or(retrain::epochs_left(&args.rewind))
+            .unwrap_or(if has_data { 1 } else { 0 }),
     };
 
+    let train_bn = !args.no_train_bn && matches!(args.mode, ModeArg::Hard);
     let finetune = if epochs > 0 {
         let shape = graph
             .input_shape()
@@ -228,7 +237,7 @@ fn prune_config(
         let config = TrainConfig {
             epochs,
             batch_size: args.batch,
-            lr: args.lr.unwrap_or_else(|| default_lr(graph)),
+            lr: args.lr.unwrap_or_else(|| default_lr(graph, train_bn)),
             weight_decay: args.weight_decay,
             seed: args.seed,
             crop_padding: match (args.crop_padding, epochs <= SHORT_FINETUNE) {
@@ -244,6 +253,7 @@ fn prune_config(
                 alpha,
                 temperature: args.distill_temperature,
             }),
+            schedule_window: retrain::window(&args.rewind),
             ..TrainConfig::default()
         };
         Some(config)
@@ -289,6 +299,8 @@ fn prune_config(
         eval_limit: args.eval_limit,
         eval_batch: 256,
         scale_dropout: !args.keep_dropout,
+        train_bn,
+        retrain_from: retrain::from(&args.rewind, &args.model, args.seed)?,
         mode: match (args.mode, args.hardening) {
             (ModeArg::Hard, None) => PruneMode::Hard,
             (ModeArg::Hard, Some(_)) => {

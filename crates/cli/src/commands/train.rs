@@ -7,8 +7,11 @@ use crate::output::{self, Outputs};
 use crate::progress::TrainProgress;
 use anyhow::{Context, Result, bail};
 use shears_data::Split;
+use shears_ir::Graph;
+use shears_runtime::RuntimeError;
 use shears_runtime::train::{
-    self, Checkpoint, FilterSkeleton, LrSchedule, OptimizerKind, TrainConfig, TrainData,
+    self, BatchProgress, Checkpoint, EpochReport, FilterSkeleton, LrSchedule, OptimizerKind,
+    TrainConfig, TrainData, TrainObserver,
 };
 use std::path::PathBuf;
 
@@ -29,6 +32,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     )?;
     if let Some(path) = &args.history {
         outputs.file(path, "--history");
+    }
+    let keep = keep_epoch(args, resume.as_ref())?;
+    if let Some((_, path)) = &keep {
+        outputs.file(path, "--keep-output");
     }
     outputs.claim()?;
     let device = args.recipe.device.kind()?;
@@ -58,14 +65,25 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         normalize: data.normalize.clone(),
         teacher: None,
     };
+    let mut progress = TrainProgress::default();
+    let mut observer = KeepEpoch {
+        inner: &mut progress,
+        keep,
+        outputs: &outputs,
+        error: None,
+    };
     let history = train::train(
         &mut graph,
         &train_data,
         &config,
         device,
         resume,
-        &mut TrainProgress::default(),
-    )?;
+        &mut observer,
+    );
+    let history = match (history, observer.error) {
+        (Err(_), Some(e)) => return Err(e),
+        (history, _) => history?,
+    };
     model::save(&outputs, &graph, &args.output)?;
     if let Some(path) = &args.history {
         outputs.write_json(path, &history)?;
@@ -80,6 +98,75 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The epoch (from 0) whose model --keep-epoch writes, and where; `None` when it is not asked
+/// for or a resumed run is past it (written then already).
+fn keep_epoch(args: &TrainArgs, resume: Option<&Checkpoint>) -> Result<Option<(usize, PathBuf)>> {
+    let Some(epoch) = args.keep_epoch else {
+        return Ok(None);
+    };
+    if epoch > args.recipe.epochs {
+        bail!(
+            "--keep-epoch {epoch} is after the last epoch (--epochs {})",
+            args.recipe.epochs
+        );
+    }
+    let path = args.keep_output.clone().unwrap_or_else(|| {
+        let stem = args
+            .output
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy();
+        args.output
+            .with_file_name(format!("{stem}.epoch{epoch}.onnx"))
+    });
+    match resume {
+        Some(c) if c.epochs_done >= epoch && !path.exists() => bail!(
+            "the checkpoint is past epoch {epoch} and '{}' is missing: --keep-epoch cannot be written on resume; train again without --resume",
+            path.display()
+        ),
+        Some(c) if c.epochs_done >= epoch => Ok(None),
+        _ => Ok(Some((epoch - 1, path))),
+    }
+}
+
+/// Passes progress on, and writes the model after the epoch --keep-epoch names.
+struct KeepEpoch<'a> {
+    inner: &'a mut dyn TrainObserver,
+    keep: Option<(usize, PathBuf)>,
+    outputs: &'a Outputs,
+    /// Why writing the kept model failed (training stops).
+    error: Option<anyhow::Error>,
+}
+
+impl TrainObserver for KeepEpoch<'_> {
+    fn epoch_start(&mut self, epoch: usize, epochs: usize, batches: usize) {
+        self.inner.epoch_start(epoch, epochs, batches);
+    }
+    fn batch(&mut self, progress: &BatchProgress) {
+        self.inner.batch(progress);
+    }
+    fn epoch_end(&mut self, report: &EpochReport) {
+        self.inner.epoch_end(report);
+    }
+    fn after_epoch(&mut self, epoch: usize, graph: &mut Graph) -> Result<bool, RuntimeError> {
+        if let Some((keep, path)) = &self.keep
+            && *keep == epoch
+        {
+            if let Err(e) = model::save(self.outputs, graph, path) {
+                let why = format!("{e:#}");
+                self.error = Some(e);
+                return Err(RuntimeError::Stopped(why));
+            }
+            println!(
+                "model after epoch {} written to {}",
+                epoch + 1,
+                path.display()
+            );
+        }
+        self.inner.after_epoch(epoch, graph)
+    }
 }
 
 /// The random-crop padding for inputs of `shape`: `given` (at most the image's smaller side),
@@ -155,5 +242,6 @@ pub fn recipe_config(r: &RecipeArgs, shape: [usize; 3]) -> Result<TrainConfig> {
             sparsity: r.skeleton_sparsity,
             threshold: r.skeleton_threshold,
         }),
+        schedule_window: None,
     })
 }

@@ -1,7 +1,7 @@
 //! Seeded weight initialisation for built-in architectures, following PyTorch's schemes.
 
 use crate::limits::tensor_elements;
-use crate::{Array, Conv2d, Graph, IrError, Linear};
+use crate::{Array, BatchNorm2d, Conv2d, Graph, IrError, Linear, Op};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 /// A seeded source of initial weights. A weight over [`MAX_TENSOR_ELEMENTS`] elements (an
@@ -112,4 +112,62 @@ fn normal(rng: &mut StdRng) -> f32 {
     let u1: f32 = rng.random_range(f32::EPSILON..1.0);
     let u2: f32 = rng.random();
     (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+}
+
+impl Graph {
+    /// A copy with fresh seeded weights, as the built-in architectures start: Kaiming-normal
+    /// convolutions (fan-out, ReLU gain) with zero biases, PyTorch's default linear layers,
+    /// identity batch and layer norms. Masks stay, and masked weights stay zero: training a
+    /// pruned architecture, or a sparsity pattern, from scratch (Liu et al. 2019).
+    pub fn reinitialised(&self, seed: u64) -> Graph {
+        let mut init = Init::new(seed);
+        let mut graph = self.clone();
+        for node in &mut graph.nodes {
+            match &mut node.op {
+                Op::Conv2d(c) => {
+                    let fan_out = (c.out_channels() * c.kernel()[0] * c.kernel()[1]) as f32;
+                    init.refill(&mut c.weight, |rng| (2.0 / fan_out).sqrt() * normal(rng));
+                    c.bias.iter_mut().for_each(|b| b.data.fill(0.0));
+                }
+                Op::ConvTranspose2d(c) => {
+                    let fan_in = c.weight.row_len() as f32;
+                    let bound = 1.0 / fan_in.sqrt();
+                    init.refill(&mut c.weight, |rng| rng.random_range(-bound..bound));
+                    c.bias.iter_mut().for_each(|b| b.data.fill(0.0));
+                }
+                Op::Linear(l) => {
+                    let bound = 1.0 / (l.weight.shape[1] as f32).sqrt();
+                    init.refill(&mut l.weight, |rng| rng.random_range(-bound..bound));
+                    if let Some(b) = &mut l.bias {
+                        init.refill(b, |rng| rng.random_range(-bound..bound));
+                    }
+                }
+                Op::BatchNorm2d(bn) => {
+                    let momentum = bn.momentum;
+                    *bn = BatchNorm2d {
+                        eps: bn.eps,
+                        momentum,
+                        ..BatchNorm2d::identity(bn.channels())
+                    };
+                }
+                Op::LayerNorm(ln) => {
+                    ln.scale.data.fill(1.0);
+                    ln.bias.data.fill(0.0);
+                }
+                _ => {}
+            }
+        }
+        graph
+    }
+}
+
+impl Init {
+    /// Draws every value of `array` afresh from `value`, keeping its mask (masked values 0).
+    fn refill(&mut self, array: &mut Array, mut value: impl FnMut(&mut StdRng) -> f32) {
+        for (i, v) in array.data.iter_mut().enumerate() {
+            let kept = array.mask.as_ref().is_none_or(|m| m[i]);
+            let drawn = value(&mut self.rng);
+            *v = if kept { drawn } else { 0.0 };
+        }
+    }
 }

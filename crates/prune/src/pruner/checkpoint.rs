@@ -14,7 +14,7 @@ use shears_runtime::train::{
 use std::path::Path;
 
 /// Bumped with the training checkpoint's (see `shears_runtime::train::Checkpoint`).
-const MAGIC: &[u8; 8] = b"SHEARSP5";
+const MAGIC: &[u8; 8] = b"SHEARSP6";
 
 /// The state of a run after its last finished step.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -9,13 +9,17 @@
 
 mod checkpoint;
 mod dropout;
+mod norms;
 mod record;
+mod retrain;
 mod run;
 mod soft;
 
 pub use checkpoint::PruneCheckpoint;
 pub use dropout::scale_dropout;
+pub use norms::add_training_norms;
 pub use record::{LayerWidth, PruneRecord, StepRecord, StopReason};
+pub use retrain::RetrainFrom;
 pub use soft::{Hardening, SoftEpoch};
 
 use crate::schedule::{PlanConfig, Ramp, Target};
@@ -47,6 +51,11 @@ pub struct PruneConfig {
     pub scale_dropout: bool,
     /// Cut then fine-tune, or prune softly while training.
     pub mode: PruneMode,
+    /// Fine-tune (hard mode) with a batch norm after every convolution that has none, folded
+    /// back after (see `norms.rs`): BN-folded exports then train at the usual rates.
+    pub train_bn: bool,
+    /// What retraining starts from after the cut (see `retrain.rs`).
+    pub retrain_from: RetrainFrom,
 }
 
 /// How a run takes channels out.
@@ -76,6 +85,8 @@ impl Default for PruneConfig {
             eval_batch: 256,
             scale_dropout: true,
             mode: PruneMode::Hard,
+            train_bn: true,
+            retrain_from: RetrainFrom::Survivors,
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The step loop of [`Pruner::run`].
 
-use super::PruneConfig;
+use super::norms::finetune_normalised;
 use super::{
     LayerWidth, PruneCheckpoint, PruneObserver, PruneRecord, Pruner, StepRecord, StopReason,
 };
+use super::{PruneConfig, RetrainFrom};
 use crate::importance::Importance;
 use crate::importance::{GroupScores, ScoreContext};
 use crate::schedule::{
@@ -90,6 +91,7 @@ impl Pruner<'_> {
         if let super::PruneMode::Soft { .. } = config.mode {
             check_soft(config)?;
         }
+        config.retrain_from.check(graph, config)?;
         if config.steps == 0 {
             return Err(PruneError::Config(
                 "`PruneConfig::steps` must be at least 1".into(),
@@ -225,6 +227,7 @@ impl Pruner<'_> {
             candidate.kept_param_count(),
             candidate.kept_mac_count()?,
         );
+        candidate = self.config.retrain_from.start(candidate);
         if self.config.scale_dropout {
             super::scale_dropout(graph, &mut candidate);
         }
@@ -289,7 +292,8 @@ impl Pruner<'_> {
                 channels: 0,
                 weights: plan.removed,
             };
-            return Ok((plan.removed > 0).then(|| (apply_masks(graph, &plan), removed)));
+            let source = self.config.retrain_from.source(graph);
+            return Ok((plan.removed > 0).then(|| (apply_masks(source, &plan), removed)));
         }
         let deps = DependencyGraph::build(graph)?;
         let groups = deps.groups();
@@ -301,8 +305,11 @@ impl Pruner<'_> {
             channels: cuts.iter().map(|c| c.indices.len()).sum(),
             weights: 0,
         };
-        let compensated = self.criterion.compensate(graph, groups, &cuts)?;
-        let base = compensated.as_ref().unwrap_or(graph);
+        let compensated = match &self.config.retrain_from {
+            RetrainFrom::Survivors => self.criterion.compensate(graph, groups, &cuts)?,
+            _ => None,
+        };
+        let base = (compensated.as_ref()).unwrap_or(self.config.retrain_from.source(graph));
         Ok(Some((apply(base, groups, &cuts)?, removed)))
     }
 
@@ -409,7 +416,7 @@ impl Pruner<'_> {
             Some(o) => o,
             None => &mut quiet,
         };
-        finetune_with(
+        finetune_normalised(
             &self.config,
             self.data,
             self.device,

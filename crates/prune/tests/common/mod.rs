@@ -6,8 +6,11 @@ use burn::tensor::Device;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use shears_data::{Dataset, Normalize};
 use shears_ir::{Graph, Op};
-use shears_prune::importance::{CriterionOptions, Reduction, ScoreData};
-use shears_prune::{ChannelGroup, DependencyGraph, mask_groups, prune_groups};
+use shears_prune::importance::{Criterion, CriterionOptions, Reduction, ScoreData};
+use shears_prune::pruner::{PruneConfig, PruneRecord, Pruner, QuietPruner};
+use shears_prune::{ChannelGroup, DependencyGraph, PruneError, mask_groups, prune_groups};
+use shears_runtime::DeviceKind;
+use shears_runtime::train::{LrSchedule, TrainConfig, TrainData};
 use shears_runtime::{Mode, Network, host_values};
 use std::sync::Arc;
 
@@ -152,4 +155,39 @@ pub fn score_data(graph: &Graph, seed: u64) -> ScoreData {
 /// Criterion options with scoring data for `graph`, so every criterion can be built.
 pub fn options(graph: &Graph, seed: u64) -> CriterionOptions {
     CriterionOptions::new(Reduction::Mean, seed).with_data(score_data(graph, seed))
+}
+
+/// A fine-tuning recipe for tests: `epochs` epochs in batches of `batch_size` at a constant
+/// `lr`, no augmentation.
+pub fn quick_recipe(epochs: usize, batch_size: usize, lr: f64) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size,
+        lr,
+        schedule: LrSchedule::Constant,
+        crop_padding: 0,
+        horizontal_flip: false,
+        ..TrainConfig::default()
+    }
+}
+
+/// Runs `config` on `graph` with `criterion` (mean reduction, seed 0) on the flex device.
+pub fn prune_with(
+    graph: &mut Graph,
+    config: PruneConfig,
+    criterion: Criterion,
+    data: &TrainData,
+) -> Result<PruneRecord, PruneError> {
+    let mut importance = criterion
+        .build(&CriterionOptions::new(Reduction::Mean, 0))
+        .unwrap();
+    let mut pruner = Pruner {
+        config,
+        criterion: importance.as_mut(),
+        data: Some(data),
+        device: DeviceKind::Flex,
+        checkpoint: None,
+        model: graph.name.clone(),
+    };
+    pruner.run(graph, None, &mut QuietPruner)
 }

@@ -24,7 +24,7 @@ pub struct Checkpoint {
 
 /// The file format: bumped whenever a checkpoint's encoding changes (the IR's ops included:
 /// bincode numbers enum variants by position), so that an older file is refused by name.
-const MAGIC: &[u8; 8] = b"SHEARSC4";
+const MAGIC: &[u8; 8] = b"SHEARSC5";
 
 impl Checkpoint {
     /// Writes the checkpoint atomically (see [`write_checkpoint`]).

@@ -67,6 +67,17 @@ pub struct TrainConfig {
     /// has the skeleton folded in and its zero stripes masked.
     #[serde(default)]
     pub filter_skeleton: Option<FilterSkeleton>,
+    /// Where the run sits in a longer schedule (learning-rate rewinding replays the original
+    /// training's schedule from an epoch); `None`: the run is the whole schedule.
+    #[serde(default)]
+    pub schedule_window: Option<ScheduleWindow>,
+}
+
+/// A run's epochs are epochs `first_epoch..` of a schedule of `total_epochs` at the run's rate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleWindow {
+    pub first_epoch: usize,
+    pub total_epochs: usize,
 }
 
 /// SWP's Filter Skeleton settings (Meng et al. 2020; the defaults are the authors').
@@ -136,6 +147,7 @@ impl Default for TrainConfig {
             l1_decay: 0.0,
             freeze: None,
             filter_skeleton: None,
+            schedule_window: None,
         }
     }
 }
@@ -275,9 +287,15 @@ pub fn train(
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
         let mut lr = config.lr;
         for (b, batch) in loader.epoch(epoch as u64).take(batches).enumerate() {
-            lr = config
-                .schedule
-                .lr(config.lr, epoch * batches + b, total_iters, batches);
+            lr = match config.schedule_window {
+                Some(w) => config.schedule.lr(
+                    config.lr,
+                    (w.first_epoch + epoch) * batches + b,
+                    w.total_epochs * batches,
+                    batches,
+                ),
+                None => (config.schedule).lr(config.lr, epoch * batches + b, total_iters, batches),
+            };
             let soft = match &mut teacher {
                 Some((t, d)) => {
                     let x = t.batch(batch.images.clone(), batch.n, &batch.shape)?;
@@ -442,6 +460,14 @@ fn validate(config: &TrainConfig) -> Result<(), RuntimeError> {
     }
     if config.max_batches == Some(0) {
         return bad("the number of iterations must be at least 1".into());
+    }
+    if let Some(w) = config.schedule_window
+        && w.first_epoch >= w.total_epochs
+    {
+        return bad(format!(
+            "a run replaying a schedule of {} epochs must start before its end, not at epoch {}",
+            w.total_epochs, w.first_epoch
+        ));
     }
     if !(config.lr.is_finite() && config.lr > 0.0) {
         return bad(format!(
