@@ -1,6 +1,6 @@
 //! The step loop of [`Pruner::run`].
 
-use super::norms::finetune_normalised;
+use super::norms::{Origins, Teacher, channel_origins, finetune_normalised};
 use super::{
     LayerWidth, PruneCheckpoint, PruneObserver, PruneRecord, Pruner, StepRecord, StopReason,
 };
@@ -232,7 +232,13 @@ impl Pruner<'_> {
             super::scale_dropout(graph, &mut candidate);
         }
         let pruned_eval = self.evaluate(&candidate)?;
-        let epochs = self.finetune(&mut candidate, graph, step, observer)?;
+        let epochs = self.finetune(
+            &mut candidate,
+            graph,
+            removed.origins.as_ref(),
+            step,
+            observer,
+        )?;
         if self.config.plan.granularity.is_sparse() {
             let (lean, channels) = remove_dead(&candidate, self.device)?;
             candidate = trim_kernels(&lean).0;
@@ -291,6 +297,7 @@ impl Pruner<'_> {
             let removed = Removed {
                 channels: 0,
                 weights: plan.removed,
+                origins: None,
             };
             let source = self.config.retrain_from.source(graph);
             return Ok((plan.removed > 0).then(|| (apply_masks(source, &plan), removed)));
@@ -301,16 +308,22 @@ impl Pruner<'_> {
         if cuts.is_empty() {
             return Ok(None);
         }
-        let removed = Removed {
-            channels: cuts.iter().map(|c| c.indices.len()).sum(),
-            weights: 0,
-        };
         let compensated = match &self.config.retrain_from {
             RetrainFrom::Survivors => self.criterion.compensate(graph, groups, &cuts)?,
             _ => None,
         };
         let base = (compensated.as_ref()).unwrap_or(self.config.retrain_from.source(graph));
-        Ok(Some((apply(base, groups, &cuts)?, removed)))
+        let cut = |g: &Graph| apply(g, groups, &cuts);
+        let removed = Removed {
+            channels: cuts.iter().map(|c| c.indices.len()).sum(),
+            weights: 0,
+            origins: self
+                .config
+                .train_bn
+                .then(|| channel_origins(base, cut))
+                .transpose()?,
+        };
+        Ok(Some((cut(base)?, removed)))
     }
 
     /// Scores single weights and plans the masks reaching `goal` at a sparse granularity.
@@ -408,6 +421,7 @@ impl Pruner<'_> {
         &self,
         graph: &mut Graph,
         teacher: &Graph,
+        origins: Option<&Origins>,
         step: usize,
         observer: &mut dyn PruneObserver,
     ) -> Result<usize, PruneError> {
@@ -416,15 +430,12 @@ impl Pruner<'_> {
             Some(o) => o,
             None => &mut quiet,
         };
-        finetune_normalised(
-            &self.config,
-            self.data,
-            self.device,
-            graph,
-            teacher,
-            step,
-            train_observer,
-        )
+        let (config, data, device) = (&self.config, self.data, self.device);
+        let teacher = Teacher {
+            graph: teacher,
+            origins,
+        };
+        finetune_normalised(config, data, device, graph, teacher, step, train_observer)
     }
 
     pub(super) fn evaluate(&self, graph: &Graph) -> Result<Option<EvalReport>, PruneError> {
@@ -606,4 +617,6 @@ struct Removed {
     channels: usize,
     /// Weight elements newly masked.
     weights: usize,
+    /// The original channel of each channel of every bare convolution, after a channel cut.
+    origins: Option<Origins>,
 }
