@@ -620,6 +620,10 @@ pub struct PruneArgs {
     /// the usual rate.
     #[arg(long)]
     pub no_train_bn: bool,
+    /// Evaluate on the test split after every fine-tuning epoch too (printed, and in
+    /// report.json as each step's epoch_accuracy).
+    #[arg(long)]
+    pub eval_epochs: bool,
     #[command(flatten)]
     pub rewind: RewindArgs,
     /// Remove at most this fraction of any group's channels.

@@ -300,6 +300,7 @@ fn prune_config(
         eval_batch: 256,
         scale_dropout: !args.keep_dropout,
         train_bn,
+        eval_epochs: args.eval_epochs,
         retrain_from: retrain::from(&args.rewind, &args.model, args.seed)?,
         mode: match (args.mode, args.hardening) {
             (ModeArg::Hard, None) => PruneMode::Hard,

@@ -40,6 +40,7 @@ fn step(
         accuracy,
         loss,
         finetune_epochs: if step == 0 { 0 } else { 2 },
+        epoch_accuracy: Vec::new(),
         seconds,
         layers: layers(widths),
         soft: Vec::new(),

@@ -56,6 +56,8 @@ pub struct PruneConfig {
     pub train_bn: bool,
     /// What retraining starts from after the cut (see `retrain.rs`).
     pub retrain_from: RetrainFrom,
+    /// Evaluate after every fine-tuning epoch too (`StepRecord::epoch_accuracy`).
+    pub eval_epochs: bool,
 }
 
 /// How a run takes channels out.
@@ -87,6 +89,7 @@ impl Default for PruneConfig {
             mode: PruneMode::Hard,
             train_bn: true,
             retrain_from: RetrainFrom::Survivors,
+            eval_epochs: false,
         }
     }
 }

@@ -14,7 +14,7 @@ use super::run::finetune_with;
 use crate::PruneError;
 use crate::importance::ScoreData;
 use shears_ir::{AddedNorms, Array, Graph, Op};
-use shears_runtime::train::{TrainData, TrainObserver};
+use shears_runtime::train::{EpochReport, TrainData, TrainObserver};
 use shears_runtime::{DeviceKind, Mode, Network, TapSpec, host_values};
 use std::collections::BTreeMap;
 
@@ -73,7 +73,7 @@ pub(super) fn finetune_normalised(
     teacher: Teacher,
     step: usize,
     observer: &mut dyn TrainObserver,
-) -> Result<usize, PruneError> {
+) -> Result<Vec<EpochReport>, PruneError> {
     let added = match data {
         Some(data) if config.train_bn && config.finetune_epochs() > 0 => {
             add_norms(graph, data, device, Some(teacher))?
@@ -83,7 +83,7 @@ pub(super) fn finetune_normalised(
     let Some((mut normalised, added)) = added else {
         return finetune_with(config, data, device, graph, teacher.graph, step, observer);
     };
-    let epochs = finetune_with(
+    let history = finetune_with(
         config,
         data,
         device,
@@ -93,7 +93,7 @@ pub(super) fn finetune_normalised(
         observer,
     )?;
     *graph = added.fold_back(graph, &normalised);
-    Ok(epochs)
+    Ok(history)
 }
 
 /// `graph` with a BN after each bare convolution, each the identity on `data`'s training

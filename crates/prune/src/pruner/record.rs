@@ -36,6 +36,10 @@ pub struct StepRecord {
     pub loss: Option<f64>,
     /// Fine-tuning epochs run in this step.
     pub finetune_epochs: usize,
+    /// Top-1 accuracy in `[0, 1]` after each fine-tuning epoch, when the run evaluates every
+    /// epoch (`PruneConfig::eval_epochs`); empty otherwise.
+    #[serde(default)]
+    pub epoch_accuracy: Vec<f64>,
     /// Wall-clock seconds of the step: scoring, surgery, fine-tuning and evaluation.
     pub seconds: f64,
     /// Every conv and linear layer with its width after the step, in graph order.

@@ -17,7 +17,8 @@ use crate::{ChannelGroup, DependencyGraph, PruneError, has_filters};
 use shears_ir::Graph;
 use shears_runtime::DeviceKind;
 use shears_runtime::train::{
-    EvalReport, Quiet, RunIdentity, TrainConfig, TrainData, TrainObserver, evaluate, train,
+    EpochReport, EvalReport, Quiet, RunIdentity, TrainConfig, TrainData, TrainObserver, evaluate,
+    train,
 };
 use std::time::Instant;
 
@@ -156,6 +157,7 @@ impl Pruner<'_> {
             accuracy: eval.as_ref().map(|e| e.top1),
             loss: eval.as_ref().map(|e| e.loss),
             finetune_epochs: 0,
+            epoch_accuracy: Vec::new(),
             seconds: start.elapsed().as_secs_f64(),
             layers: layer_widths(graph),
             soft: Vec::new(),
@@ -232,13 +234,14 @@ impl Pruner<'_> {
             super::scale_dropout(graph, &mut candidate);
         }
         let pruned_eval = self.evaluate(&candidate)?;
-        let epochs = self.finetune(
+        let history = self.finetune(
             &mut candidate,
             graph,
             removed.origins.as_ref(),
             step,
             observer,
         )?;
+        let epochs = history.len();
         if self.config.plan.granularity.is_sparse() {
             let (lean, channels) = remove_dead(&candidate, self.device)?;
             candidate = trim_kernels(&lean).0;
@@ -260,6 +263,7 @@ impl Pruner<'_> {
             accuracy: eval.as_ref().map(|e| e.top1),
             loss: eval.as_ref().map(|e| e.loss),
             finetune_epochs: epochs,
+            epoch_accuracy: epoch_accuracy(&history),
             seconds: start.elapsed().as_secs_f64(),
             layers: layer_widths(&candidate),
             soft: Vec::new(),
@@ -424,7 +428,7 @@ impl Pruner<'_> {
         origins: Option<&Origins>,
         step: usize,
         observer: &mut dyn PruneObserver,
-    ) -> Result<usize, PruneError> {
+    ) -> Result<Vec<EpochReport>, PruneError> {
         let mut quiet = Quiet;
         let train_observer = match observer.train_observer() {
             Some(o) => o,
@@ -443,7 +447,8 @@ impl Pruner<'_> {
     }
 }
 
-/// [`Pruner`]'s fine-tuning with `config`'s recipe on `data`, reporting to `observer`.
+/// [`Pruner`]'s fine-tuning with `config`'s recipe on `data`, reporting to `observer`; the
+/// report of every epoch run (evaluated with [`PruneConfig::eval_epochs`]).
 pub(super) fn finetune_with(
     config: &PruneConfig,
     data: Option<&TrainData>,
@@ -452,29 +457,38 @@ pub(super) fn finetune_with(
     teacher: &Graph,
     step: usize,
     observer: &mut dyn TrainObserver,
-) -> Result<usize, PruneError> {
+) -> Result<Vec<EpochReport>, PruneError> {
     let (Some(recipe), Some(data)) = (&config.finetune, data) else {
-        return Ok(0);
+        return Ok(Vec::new());
     };
     if recipe.epochs == 0 {
-        return Ok(0);
+        return Ok(Vec::new());
     }
+    let eval_epochs = config.eval_epochs;
     let config = TrainConfig {
         seed: recipe.seed.wrapping_add(step as u64),
         checkpoint: None,
+        test_limit: config.eval_limit,
         ..recipe.clone()
     };
     let data = TrainData {
         train: data.train.clone(),
-        test: None,
+        test: data.test.clone().filter(|_| eval_epochs),
         normalize: data.normalize.clone(),
         teacher: config
             .distill
             .is_some()
             .then(|| std::sync::Arc::new(teacher.clone())),
     };
-    train(graph, &data, &config, device, None, observer)?;
-    Ok(config.epochs)
+    Ok(train(graph, &data, &config, device, None, observer)?)
+}
+
+/// The top-1 accuracy after each epoch of `history`, where it was evaluated.
+pub(super) fn epoch_accuracy(history: &[EpochReport]) -> Vec<f64> {
+    history
+        .iter()
+        .filter_map(|e| Some(e.test.as_ref()?.top1))
+        .collect()
 }
 
 /// Top-1 and loss of `graph` on `data`'s test split with `config`'s limits; `None` without one.

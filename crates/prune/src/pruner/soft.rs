@@ -284,9 +284,10 @@ impl Pruner<'_> {
         };
         soft.select(graph, None)?;
         let zeroed = evaluate_with(&config, data, device, graph)?;
-        if let Err(e) = finetune_with(&config, data, device, graph, &teacher, 1, &mut soft) {
-            return Err(soft.error.take().unwrap_or(e));
-        }
+        let reports = match finetune_with(&config, data, device, graph, &teacher, 1, &mut soft) {
+            Ok(reports) => reports,
+            Err(e) => return Err(soft.error.take().unwrap_or(e)),
+        };
         let (cuts, groups, history) = (soft.cuts, soft.groups, soft.history);
         *graph = apply(graph, &groups, &cuts)?;
         let eval = evaluate_with(&config, data, device, graph)?;
@@ -301,6 +302,7 @@ impl Pruner<'_> {
             accuracy: eval.as_ref().map(|e| e.top1),
             loss: eval.as_ref().map(|e| e.loss),
             finetune_epochs: epochs,
+            epoch_accuracy: super::run::epoch_accuracy(&reports),
             seconds: start.elapsed().as_secs_f64(),
             layers: super::run::layer_widths(graph),
             soft: history,
