@@ -270,6 +270,20 @@ fn train_writes_a_model_that_evaluates_and_resumes() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// `shears prune` flags rewinding to `early`, epoch 1 of a 2-epoch training.
+fn weight_rewind(early: &str) -> Vec<&str> {
+    vec![
+        "--retrain",
+        "weight-rewind",
+        "--rewind-to",
+        early,
+        "--rewind-epoch",
+        "1",
+        "--original-epochs",
+        "2",
+    ]
+}
+
 #[test]
 fn train_keeps_an_early_epoch_that_prune_rewinds_to() {
     let dir = temp_dir("rewind");
@@ -321,19 +335,7 @@ fn train_keeps_an_early_epoch_that_prune_rewinds_to() {
         (out, out_path)
     };
     for (name, extra) in [
-        (
-            "wr.onnx",
-            &[
-                "--retrain",
-                "weight-rewind",
-                "--rewind-to",
-                early.to_str().unwrap(),
-                "--rewind-epoch",
-                "1",
-                "--original-epochs",
-                "2",
-            ][..],
-        ),
+        ("wr.onnx", &weight_rewind(early.to_str().unwrap())[..]),
         (
             "lr.onnx",
             &[
@@ -355,20 +357,8 @@ fn train_keeps_an_early_epoch_that_prune_rewinds_to() {
         assert!(path.exists());
     }
     // The early model is an input: never the output, and of the same architecture.
-    let (out, _) = prune(
-        "orig.epoch1.onnx",
-        &[
-            "--retrain",
-            "weight-rewind",
-            "--rewind-to",
-            early.to_str().unwrap(),
-            "--rewind-epoch",
-            "1",
-            "--original-epochs",
-            "2",
-            "--force",
-        ],
-    );
+    let into_early = [&weight_rewind(early.to_str().unwrap())[..], &["--force"]].concat();
+    let (out, _) = prune("orig.epoch1.onnx", &into_early);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--rewind-to"), "{}", stderr(&out));
     let other = dir.join("other.onnx");
@@ -381,19 +371,7 @@ fn train_keeps_an_early_epoch_that_prune_rewinds_to() {
         other.to_str().unwrap(),
     ]);
     assert!(built.status.success(), "{}", stderr(&built));
-    let (out, _) = prune(
-        "y.onnx",
-        &[
-            "--retrain",
-            "weight-rewind",
-            "--rewind-to",
-            other.to_str().unwrap(),
-            "--rewind-epoch",
-            "1",
-            "--original-epochs",
-            "2",
-        ],
-    );
+    let (out, _) = prune("y.onnx", &weight_rewind(other.to_str().unwrap()));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("same training"), "{}", stderr(&out));
     std::fs::remove_dir_all(dir).ok();
