@@ -54,8 +54,9 @@ def plot(original, arms, path):
     for arm, step in arms.items():
         accs = [step["accuracy_pruned"]] + step["epoch_accuracy"]
         ax.plot(range(len(accs)), [100 * a for a in accs], marker="o", label=arm)
+    ax.set_xticks(range(len(next(iter(arms.values()))["epoch_accuracy"]) + 1))
     ax.axhline(100 * original, color="grey", linestyle="--", label="original")
-    ax.set_xlabel("retraining epoch")
+    ax.set_xlabel("retraining epoch (0: right after the cut)")
     ax.set_ylabel("top-1 (%)")
     low = min(min(s["epoch_accuracy"]) for s in arms.values())
     ax.set_ylim(max(0, 100 * low - 3), 100 * original + 1)
