@@ -359,12 +359,12 @@ fn resume_refuses_a_different_recipe() {
 #[test]
 fn a_corrupt_checkpoint_is_an_error() {
     let path = std::env::temp_dir().join(format!("shears-bad-{}.ckpt", std::process::id()));
-    std::fs::write(&path, b"SHEARSC4garbage").unwrap();
+    std::fs::write(&path, b"SHEARSC5garbage").unwrap();
     let err = Checkpoint::load(&path).unwrap_err();
     assert!(err.to_string().contains("truncated"), "{err}");
     std::fs::write(
         &path,
-        [b"SHEARSC4".as_slice(), &[b'0'; 64], b"body"].concat(),
+        [b"SHEARSC5".as_slice(), &[b'0'; 64], b"body"].concat(),
     )
     .unwrap();
     let err = Checkpoint::load(&path).unwrap_err();
