@@ -119,7 +119,6 @@ fn add_norms(
     if convs.is_empty() {
         return Ok(None);
     }
-    let stats = output_statistics(graph, &convs, data, device)?;
     let targets = match teacher {
         Some(Teacher {
             graph: original,
@@ -127,16 +126,27 @@ fn add_norms(
         }) => origin_statistics(original, &convs, origins, data, device)?,
         _ => vec![None; convs.len()],
     };
-    let matched = targets.iter().any(Option::is_some);
+    // A matched norm's running statistics are measured after all norms are in (below); only
+    // the others need their convolution's own statistics, which also make them the identity.
+    let unmatched: Vec<usize> = (convs.iter().zip(&targets))
+        .filter(|(_, target)| target.is_none())
+        .map(|(&conv, _)| conv)
+        .collect();
+    let mut own = output_statistics(graph, &unmatched, data, device)?.into_iter();
+    let matched = unmatched.len() < convs.len();
     let (mut normalised, added) = graph.with_norms_after(&convs);
-    let per_conv = stats.into_iter().zip(targets);
-    for (&(_, node), ((mean, var), target)) in added.added().iter().zip(per_conv) {
+    for (&(_, node), target) in added.added().iter().zip(targets) {
         let Op::BatchNorm2d(bn) = &mut normalised.nodes[node].op else {
             unreachable!("an added norm is a batch norm");
         };
-        let (to_mean, to_var) = target.unwrap_or_else(|| (mean.clone(), var.clone()));
-        bn.gamma.data = to_var.iter().map(|v| (v + bn.eps).sqrt()).collect();
-        bn.beta.data = to_mean;
+        let (mean, var) = match target {
+            Some(target) => target,
+            None => own
+                .next()
+                .expect("statistics of every unmatched convolution"),
+        };
+        bn.gamma.data = var.iter().map(|v| (v + bn.eps).sqrt()).collect();
+        bn.beta.data.clone_from(&mean);
         bn.mean.data = mean;
         bn.var.data = var;
     }
@@ -220,6 +230,9 @@ fn output_statistics(
     data: &TrainData,
     device: DeviceKind,
 ) -> Result<Vec<(Vec<f32>, Vec<f32>)>, PruneError> {
+    if nodes.is_empty() {
+        return Ok(Vec::new());
+    }
     let score = ScoreData {
         device,
         ..ScoreData::new(
