@@ -5,6 +5,7 @@
 use crate::args::{ModelArgs, RetrainArg, RewindArgs};
 use crate::model;
 use anyhow::{Result, bail};
+use clap::ValueEnum;
 use shears_prune::pruner::RetrainFrom;
 use shears_runtime::train::ScheduleWindow;
 
@@ -84,11 +85,9 @@ pub fn from(args: &RewindArgs, model: &ModelArgs, seed: u64) -> Result<RetrainFr
     })
 }
 
-fn name(retrain: RetrainArg) -> &'static str {
-    match retrain {
-        RetrainArg::FineTune => "fine-tune",
-        RetrainArg::LrRewind => "lr-rewind",
-        RetrainArg::WeightRewind => "weight-rewind",
-        RetrainArg::Scratch => "scratch",
-    }
+/// The flag value clap parses into `retrain`.
+fn name(retrain: RetrainArg) -> String {
+    retrain
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_string())
 }
