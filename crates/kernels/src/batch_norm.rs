@@ -1,6 +1,7 @@
 //! Batch normalisation in training mode on NCHW `f32` slices: batch statistics, the
 //! normalised output and the three gradients, each in two passes over the data.
 
+use crate::activation::{Activation, relu};
 use rayon::prelude::*;
 
 /// The layout of one batch-norm input: `[batch, channels, plane]`.
@@ -39,22 +40,28 @@ impl BatchNorm {
         (0..self.channels).into_par_iter().map(&f).collect()
     }
 
-    /// `y = a * x + b * dy + k`, with `[a, b, k] = coefficients[c]` for channel `c`; images in
-    /// parallel.
-    fn affine(&self, x: &[f32], dy: &[f32], coefficients: &[[f32; 3]]) -> Vec<f32> {
-        let mut y = vec![0.0; self.len()];
+    /// `out = f([a, b, k], x, dy)` element by element, with `[a, b, k] = coefficients[c]` for
+    /// channel `c`; images in parallel.
+    fn per_element(
+        &self,
+        x: &[f32],
+        dy: &[f32],
+        coefficients: &[[f32; 3]],
+        f: impl Fn([f32; 3], f32, f32) -> f32 + Sync,
+    ) -> Vec<f32> {
+        let mut out = vec![0.0; self.len()];
         let image = (self.channels * self.plane).max(1);
         let plane = self.plane.max(1);
-        y.par_chunks_mut(image).enumerate().for_each(|(n, y)| {
-            for ((c, y), [a, b, k]) in y.chunks_exact_mut(plane).enumerate().zip(coefficients) {
+        out.par_chunks_mut(image).enumerate().for_each(|(n, out)| {
+            for ((c, out), k) in out.chunks_exact_mut(plane).enumerate().zip(coefficients) {
                 let start = (n * self.channels + c) * self.plane;
                 let (x, dy) = (&x[start..][..self.plane], &dy[start..][..self.plane]);
-                for ((y, x), dy) in y.iter_mut().zip(x).zip(dy) {
-                    *y = a * x + b * dy + k;
+                for ((out, x), dy) in out.iter_mut().zip(x).zip(dy) {
+                    *out = f(*k, *x, *dy);
                 }
             }
         });
-        y
+        out
     }
 
     /// The normalised, scaled and shifted `x`, with the batch mean and (biased) variance.
@@ -64,6 +71,17 @@ impl BatchNorm {
         gamma: &[f32],
         beta: &[f32],
         eps: f64,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        self.forward_then(x, [gamma, beta], eps, Activation::None)
+    }
+
+    /// [`BatchNorm::forward`] followed by `activation` in the same pass.
+    pub fn forward_then(
+        &self,
+        x: &[f32],
+        [gamma, beta]: [&[f32]; 2],
+        eps: f64,
+        activation: Activation,
     ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         assert_eq!(x.len(), self.len(), "batch norm: input length");
         let stats = self.per_channel(|c| {
@@ -76,16 +94,12 @@ impl BatchNorm {
                 / self.count();
             (m, var as f32)
         });
-        let coefficients: Vec<[f32; 3]> = stats
-            .iter()
-            .zip(gamma.iter().zip(beta))
-            .map(|((mean, var), (g, b))| {
-                let scale = g / (*var as f64 + eps).sqrt() as f32;
-                [scale, 0.0, b - mean * scale]
-            })
-            .collect();
-        let y = self.affine(x, x, &coefficients);
-        let (mean, var) = stats.into_iter().unzip();
+        let (mean, var): (Vec<f32>, Vec<f32>) = stats.into_iter().unzip();
+        let coefficients = output_coefficients([gamma, beta], [&mean, &var], eps);
+        let y = match activation {
+            Activation::None => self.per_element(x, x, &coefficients, |k, x, _| output(k, x)),
+            Activation::Relu => self.per_element(x, x, &coefficients, |k, x, _| relu(output(k, x))),
+        };
         (y, mean, var)
     }
 
@@ -126,13 +140,62 @@ impl BatchNorm {
                 [a, g, -g * dbeta[c] / count - a * mean[c]]
             })
             .collect();
-        let dx = self.affine(x, dy, &coefficients);
+        let dx = self.per_element(x, dy, &coefficients, |[a, b, k], x, dy| a * x + b * dy + k);
         BatchNormGrads {
             x: dx,
             gamma: dgamma,
             beta: dbeta,
         }
     }
+
+    /// The gradients of [`BatchNorm::forward_then`] with `activation`: the output gradient
+    /// `dy` is first passed back through the activation, whose input is recomputed from `x`
+    /// exactly as the forward pass computed it.
+    pub fn backward_then(
+        &self,
+        x: &[f32],
+        [gamma, beta]: [&[f32]; 2],
+        [mean, var]: [&[f32]; 2],
+        eps: f64,
+        dy: &[f32],
+        activation: Activation,
+    ) -> BatchNormGrads {
+        match activation {
+            Activation::None => self.backward(x, gamma, [mean, var], eps, dy),
+            Activation::Relu => {
+                assert_eq!(dy.len(), self.len(), "batch norm: gradient length");
+                let coefficients = output_coefficients([gamma, beta], [mean, var], eps);
+                // The forward output recomputed by the forward pass's own expression, so that
+                // the mask is the one the forward pass applied.
+                let masked = self.per_element(x, dy, &coefficients, |k, x, dy| {
+                    if output(k, x) > 0.0 { dy } else { 0.0 }
+                });
+                self.backward(x, gamma, [mean, var], eps, &masked)
+            }
+        }
+    }
+}
+
+/// The forward pass's output for one value: `y = scale * x + shift`, from
+/// [`output_coefficients`].
+fn output([scale, _, shift]: [f32; 3], x: f32) -> f32 {
+    scale * x + shift
+}
+
+/// Per channel, the forward pass's `[scale, 0, shift]`.
+fn output_coefficients(
+    [gamma, beta]: [&[f32]; 2],
+    [mean, var]: [&[f32]; 2],
+    eps: f64,
+) -> Vec<[f32; 3]> {
+    mean.iter()
+        .zip(var)
+        .zip(gamma.iter().zip(beta))
+        .map(|((mean, var), (g, b))| {
+            let scale = g / (*var as f64 + eps).sqrt() as f32;
+            [scale, 0.0, b - mean * scale]
+        })
+        .collect()
 }
 
 /// Independent f32 partial sums per plane, so that the compiler can vectorise a reduction.

@@ -1,5 +1,6 @@
 //! 2-D convolution on NCHW `f32` slices: forward, input gradient and weight gradient.
 
+use crate::activation::Activation;
 use crate::direct;
 use crate::matmul::{Mat, matmul, transpose_blocks};
 use crate::patches::{Axis, col2im, im2col};
@@ -130,6 +131,19 @@ impl Conv2d {
 
     /// `y = conv(x, w) + bias`.
     pub fn forward(&self, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+        self.forward_then(x, w, bias, Activation::None, y)
+    }
+
+    /// [`Conv2d::forward`] with `activation` applied to each image's output while it is still
+    /// in cache.
+    pub fn forward_then(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        activation: Activation,
+        y: &mut [f32],
+    ) {
         self.check(x.len(), w.len(), y.len());
         let image_in = self.in_channels * self.plane();
         let image_out = self.out_channels * self.positions();
@@ -141,12 +155,18 @@ impl Conv2d {
                 let direct = wide.direct_weights(self, w);
                 images.for_each_init(
                     || wide.scratch(self, direct.is_some()),
-                    |s, (y, x)| wide.forward_image(self, [x, w], direct.as_deref(), bias, y, s),
+                    |s, (y, x)| {
+                        wide.forward_image(self, [x, w], direct.as_deref(), bias, y, s);
+                        activation.apply(y);
+                    },
                 )
             }
             None => images.for_each_init(
                 || self.scratch(),
-                |col, (y, x)| self.forward_image(x, w, bias, y, col),
+                |col, (y, x)| {
+                    self.forward_image(x, w, bias, y, col);
+                    activation.apply(y);
+                },
             ),
         }
     }

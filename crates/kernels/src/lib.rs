@@ -9,6 +9,7 @@
 //! `sparse` multiplies by non-zero weights only (direct sparse convolution, compressed-row
 //! matrix products). Nothing here knows about burn: the runtime wraps these functions as a backend extension.
 
+mod activation;
 mod batch_norm;
 mod conv;
 mod direct;
@@ -17,6 +18,7 @@ mod patches;
 mod sparse;
 mod wide;
 
+pub use activation::Activation;
 pub use batch_norm::{BatchNorm, BatchNormGrads};
 pub use conv::Conv2d;
 pub use sparse::{SparseConv2d, SparseLinear};

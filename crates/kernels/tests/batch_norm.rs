@@ -2,7 +2,7 @@
 //! gradients by central finite differences of `sum(y * dy)`.
 
 use proptest::prelude::*;
-use shears_kernels::BatchNorm;
+use shears_kernels::{Activation, BatchNorm};
 
 const EPS: f64 = 1e-5;
 
@@ -82,5 +82,23 @@ proptest! {
         close(&grads.x, &gradient(|x| loss(&bn, x, &gd, &bd, &dyd), &xd), 2e-3, "dx");
         close(&grads.gamma, &gradient(|g| loss(&bn, &xd, g, &bd, &dyd), &gd), 2e-3, "dgamma");
         close(&grads.beta, &gradient(|b| loss(&bn, &xd, &gd, b, &dyd), &bd), 2e-3, "dbeta");
+    }
+
+    /// Batch norm + ReLU in one pass is exactly ReLU after batch norm, and its gradients are
+    /// exactly batch norm's gradients of `dy` masked where the output was positive.
+    #[test]
+    fn batch_norm_then_relu_is_relu_after_batch_norm((bn, x, gamma, beta, dy) in case()) {
+        let (y, mean, var) = bn.forward(&x, &gamma, &beta, EPS);
+        let (fused, fused_mean, fused_var) =
+            bn.forward_then(&x, [&gamma, &beta], EPS, Activation::Relu);
+        let relu: Vec<f32> = y.iter().map(|v| v.max(0.0)).collect();
+        prop_assert_eq!(&fused, &relu);
+        prop_assert_eq!((&fused_mean, &fused_var), (&mean, &var));
+        let masked: Vec<f32> = y.iter().zip(&dy).map(|(y, d)| if *y > 0.0 { *d } else { 0.0 }).collect();
+        let want = bn.backward(&x, &gamma, [&mean, &var], EPS, &masked);
+        let got = bn.backward_then(&x, [&gamma, &beta], [&mean, &var], EPS, &dy, Activation::Relu);
+        prop_assert_eq!(got.x, want.x);
+        prop_assert_eq!(got.gamma, want.gamma);
+        prop_assert_eq!(got.beta, want.beta);
     }
 }

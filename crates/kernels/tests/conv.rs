@@ -2,7 +2,7 @@
 //! input gradient, weight gradient and bias gradient.
 
 use proptest::prelude::*;
-use shears_kernels::Conv2d;
+use shears_kernels::{Activation, Conv2d};
 
 /// Calls `f(x_index, w_index, y_index)` for every multiply-add of the convolution.
 fn each_tap(conv: &Conv2d, mut f: impl FnMut(usize, usize, usize)) {
@@ -128,6 +128,11 @@ fn check(conv: Conv2d, bias: bool) {
     let mut y = vec![f32::NAN; yl];
     conv.forward(&x, &w, bias, &mut y);
     assert_close(&y, &y_ref, "y");
+    // With a ReLU in the same pass: exactly the ReLU of the plain output.
+    let mut y_relu = vec![f32::NAN; yl];
+    conv.forward_then(&x, &w, bias, Activation::Relu, &mut y_relu);
+    let want: Vec<f32> = y.iter().map(|v| v.max(0.0)).collect();
+    assert_eq!(y_relu, want, "relu(y)");
     let mut dx = vec![f32::NAN; xl];
     conv.backward_input(&w, &dy, &mut dx);
     assert_close(&dx, &dx_ref, "dx");

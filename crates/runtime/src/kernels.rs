@@ -3,6 +3,7 @@
 //! GEMM), each with its own backward pass under autodiff. Other backends keep burn's ops
 //! ([`runs_on`] decides).
 
+use burn::backend::ops::ActivationOps;
 use burn::backend::{
     AutodiffBackend, Backend, DispatchDevice, Flex, TensorMetadata, backend_extension,
     tensor::FloatTensor,
@@ -16,25 +17,28 @@ use burn_autodiff::{
     ops::{Backward, Ops, OpsKind},
 };
 use burn_flex::FlexTensor;
-use shears_kernels::{BatchNorm, Conv2d};
+use shears_kernels::{Activation, BatchNorm, Conv2d};
 
 /// Operations shears computes with its own kernels.
 #[backend_extension(Flex, Autodiff)]
 pub trait KernelOps: Backend {
-    /// `conv2d(x, weight) + bias` (`bias` zeros for a layer without one).
+    /// `activation(conv2d(x, weight) + bias)` (`bias` zeros for a layer without one).
     fn gemm_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
+        activation: Activation,
     ) -> FloatTensor<Self>;
 
-    /// Batch norm with batch statistics: the output, the batch mean and the biased variance.
+    /// Batch norm with batch statistics, then `activation`: the output, the batch mean and the
+    /// biased variance.
     fn fused_batch_norm_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        activation: Activation,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
@@ -46,34 +50,39 @@ pub fn runs_on(device: &Device) -> bool {
     )
 }
 
-/// `conv2d(x, weight) + bias` on shears' kernels; only for a device where [`runs_on`] holds.
+/// `activation(conv2d(x, weight) + bias)` on shears' kernels; only for a device where
+/// [`runs_on`] holds.
 pub fn conv2d(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Tensor<1>,
     options: ConvOptions<2>,
+    activation: Activation,
 ) -> Tensor<4> {
     Tensor::from_dispatch(<burn::backend::Dispatch as KernelOps>::gemm_conv2d(
         x.into_dispatch(),
         weight.into_dispatch(),
         bias.into_dispatch(),
         options,
+        activation,
     ))
 }
 
-/// Batch norm with batch statistics on shears' kernels: the output, the batch mean and the
-/// biased variance; only for a device where [`runs_on`] holds.
+/// Batch norm with batch statistics on shears' kernels, then `activation`: the output, the
+/// batch mean and the biased variance; only for a device where [`runs_on`] holds.
 pub fn batch_norm_train(
     x: Tensor<4>,
     gamma: Tensor<1>,
     beta: Tensor<1>,
     epsilon: f64,
+    activation: Activation,
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
     let (y, mean, var) = <burn::backend::Dispatch as KernelOps>::fused_batch_norm_train(
         x.into_dispatch(),
         gamma.into_dispatch(),
         beta.into_dispatch(),
         epsilon,
+        activation,
     );
     (
         Tensor::from_dispatch(y),
@@ -133,11 +142,13 @@ impl KernelOps for Flex {
         weight: FlexTensor,
         bias: FlexTensor,
         options: ConvOptions<2>,
+        activation: Activation,
     ) -> FlexTensor {
         let conv = geometry(&dims(&x), &dims(&weight), &options);
         let [_, _, len] = conv.lens();
         let mut y = vec![0.0; len];
-        conv.forward(&values(&x), &values(&weight), Some(&values(&bias)), &mut y);
+        let (x, w, b) = (values(&x), values(&weight), values(&bias));
+        conv.forward_then(&x, &w, Some(&b), activation, &mut y);
         let [oh, ow] = conv.out_size();
         tensor(y, vec![conv.batch, conv.out_channels, oh, ow])
     }
@@ -147,11 +158,16 @@ impl KernelOps for Flex {
         gamma: FlexTensor,
         beta: FlexTensor,
         epsilon: f64,
+        activation: Activation,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let x_dims = dims(&x);
         let channels = x_dims[1];
-        let (y, mean, var) =
-            norm_layout(&x_dims).forward(&values(&x), &values(&gamma), &values(&beta), epsilon);
+        let (y, mean, var) = norm_layout(&x_dims).forward_then(
+            &values(&x),
+            [&values(&gamma), &values(&beta)],
+            epsilon,
+            activation,
+        );
         (
             tensor(y, x_dims),
             tensor(mean, vec![channels]),
@@ -164,9 +180,21 @@ impl KernelOps for Flex {
 #[derive(Debug)]
 struct BatchNormBackward;
 
+/// What [`BatchNormBackward`] keeps from the forward pass.
+#[derive(Clone, Debug)]
+struct BatchNormState {
+    x: NodeId,
+    gamma: NodeId,
+    /// The shift, which the activation's mask is recomputed with.
+    beta: FlexTensor,
+    mean: FlexTensor,
+    var: FlexTensor,
+    epsilon: f64,
+    activation: Activation,
+}
+
 impl Backward<Flex, 3> for BatchNormBackward {
-    /// Input and scale checkpoints, the batch mean and variance, epsilon.
-    type State = (NodeId, NodeId, FlexTensor, FlexTensor, f64);
+    type State = BatchNormState;
 
     fn backward(
         self,
@@ -176,18 +204,18 @@ impl Backward<Flex, 3> for BatchNormBackward {
     ) {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
-        let (x_state, gamma_state, mean, var, epsilon) = ops.state;
-        let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
-        let gamma = checkpointer.retrieve_node_output::<FlexTensor>(gamma_state);
+        let state = ops.state;
+        let x = checkpointer.retrieve_node_output::<FlexTensor>(state.x);
+        let gamma = checkpointer.retrieve_node_output::<FlexTensor>(state.gamma);
         let x_dims = dims(&x);
         let channels = x_dims[1];
-        let stats = [&*values(&mean), &*values(&var)];
-        let g = norm_layout(&x_dims).backward(
+        let g = norm_layout(&x_dims).backward_then(
             &values(&x),
-            &values(&gamma),
-            stats,
-            epsilon,
+            [&values(&gamma), &values(&state.beta)],
+            [&values(&state.mean), &values(&state.var)],
+            state.epsilon,
             &values(&dy),
+            state.activation,
         );
         if let Some(node) = node_x {
             grads.register::<Flex>(node.id, tensor(g.x, x_dims));
@@ -243,12 +271,20 @@ impl Backward<Flex, 3> for ConvBackward {
 }
 
 impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
+    /// A tracked convolution keeps its ReLU as a separate op, whose backward pass reads the
+    /// output; an untracked one (evaluation) fuses it.
     fn gemm_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
+        activation: Activation,
     ) -> FloatTensor<Self> {
+        let tracked = [&x, &weight, &bias].iter().any(|t| t.is_tracked());
+        if tracked && activation == Activation::Relu {
+            let y = Self::gemm_conv2d(x, weight, bias, options, Activation::None);
+            return <Self as ActivationOps<Self>>::relu(y);
+        }
         match ConvBackward
             .prepare::<C>([x.node(), weight.node(), bias.node()])
             .compute_bound()
@@ -262,6 +298,7 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
                     weight.into_primitive(),
                     bias.into_primitive(),
                     options.clone(),
+                    Activation::None,
                 );
                 prep.finish((x_state, w_state, options), y)
             }
@@ -270,6 +307,7 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
                 weight.into_primitive(),
                 bias.into_primitive(),
                 options,
+                activation,
             )),
         }
     }
@@ -279,6 +317,7 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        activation: Activation,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let prepared = BatchNormBackward
             .prepare::<C>([x.node(), gamma.node(), beta.node()])
@@ -288,17 +327,24 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let gamma_state = prep.checkpoint(&gamma);
+                let beta = beta.into_primitive();
                 let (y, mean, var) = Flex::fused_batch_norm_train(
                     x.into_primitive(),
                     gamma.into_primitive(),
-                    beta.into_primitive(),
+                    beta.clone(),
                     epsilon,
+                    activation,
                 );
-                let y = prep.finish(
-                    (x_state, gamma_state, mean.clone(), var.clone(), epsilon),
-                    y,
-                );
-                (y, mean, var)
+                let state = BatchNormState {
+                    x: x_state,
+                    gamma: gamma_state,
+                    beta,
+                    mean: mean.clone(),
+                    var: var.clone(),
+                    epsilon,
+                    activation,
+                };
+                (prep.finish(state, y), mean, var)
             }
             OpsKind::UnTracked(prep) => {
                 let (y, mean, var) = Flex::fused_batch_norm_train(
@@ -306,6 +352,7 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
                     gamma.into_primitive(),
                     beta.into_primitive(),
                     epsilon,
+                    activation,
                 );
                 (prep.finish(y), mean, var)
             }

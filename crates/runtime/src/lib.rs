@@ -10,6 +10,7 @@
 pub mod bench;
 pub mod device;
 mod error;
+mod fusion;
 pub mod kernels;
 pub mod memory;
 mod network;

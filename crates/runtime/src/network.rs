@@ -1,6 +1,7 @@
 //! A graph compiled to burn tensors: forward in eval or train mode, taps, and write-back.
 
 use crate::RuntimeError;
+use crate::fusion;
 use crate::kernels;
 use crate::ops::{self, align_for_broadcast, padded, padding_pairs};
 use crate::train::Freeze;
@@ -8,6 +9,7 @@ use burn::tensor::module::{batch_norm, batch_norm_train, conv_transpose2d, conv2
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
 use shears_ir::{Array, Graph, Op, OutletId, Shape};
+use shears_kernels::Activation;
 
 /// Whether a forward pass trains (batch statistics, dropout) or evaluates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +108,9 @@ pub struct Network {
     /// How many times each node's output is read (inputs and graph outputs), so a forward pass
     /// can move a value into its last reader instead of cloning it.
     uses: Vec<usize>,
+    /// Per node, the ReLU that is its only reader ([`fusion::relu_readers`]), which its kernel
+    /// may apply in the same pass.
+    relu_readers: Vec<Option<usize>>,
     /// Trainable parameters, flat; leaves that require gradients on an autodiff device.
     pub(crate) params: Vec<Tensor<1>>,
     /// Per parameter, which elements may be non-zero (1) or stay zero (0) when the array has a
@@ -158,6 +163,7 @@ impl Network {
             input_shape,
             input_count: graph.inputs.len(),
             uses: use_counts(graph),
+            relu_readers: Vec::new(),
             params: Vec::new(),
             masks: Vec::new(),
             frozen: Vec::new(),
@@ -249,6 +255,7 @@ impl Network {
             };
             net.steps.push(step);
         }
+        net.relu_readers = fusion::relu_readers(graph, &net.uses);
         Ok(net)
     }
 
@@ -531,7 +538,14 @@ impl Network {
         let train = mode == Mode::Train;
         let mut taps = Taps::default();
         let mut inputs = std::mem::take(&mut run.inputs).into_iter();
+        // ReLUs already applied inside the kernel of the layer they read.
+        let mut fused = Vec::new();
+        let end = nodes.end;
         for node in nodes {
+            if let Some(i) = fused.iter().position(|&relu| relu == node) {
+                fused.swap_remove(i);
+                continue;
+            }
             let mut args = Vec::with_capacity(self.inputs[node].len());
             for outlet in &self.inputs[node] {
                 run.remaining[outlet.node] -= 1;
@@ -551,9 +565,14 @@ impl Network {
             if let Some((_, mask)) = input_masks.iter().find(|(m, _)| *m == node) {
                 args[0] = args[0].clone() * mask.clone();
             }
+            let relu = self.fused_relu(node, train, end, run, spec, input_masks);
+            let activation = match relu {
+                Some(_) => Activation::Relu,
+                None => Activation::None,
+            };
             let mut out = match &self.steps[node] {
                 Step::Input => inputs.next().expect("one tensor per graph input"),
-                _ => self.run_step(node, args, run.batch, train),
+                _ => self.run_step(node, args, run.batch, train, activation),
             };
             if spec.nodes.contains(&node) {
                 if spec.gradients {
@@ -563,9 +582,47 @@ impl Network {
                 }
                 taps.activations.push((node, out.clone()));
             }
-            run.values[node] = Some(out);
+            match relu {
+                Some(relu) => {
+                    fused.push(relu);
+                    run.values[relu] = Some(out);
+                }
+                None => run.values[node] = Some(out),
+            }
         }
         taps
+    }
+
+    /// The ReLU that `node`'s kernel applies in this pass, if any: its only reader, inside the
+    /// nodes run (before `end`), neither tapped, kept nor masked, after a layer whose kernel
+    /// fuses it (a convolution on shears' kernels, or batch norm while training).
+    fn fused_relu(
+        &self,
+        node: usize,
+        train: bool,
+        end: usize,
+        run: &Run,
+        spec: &TapSpec,
+        input_masks: &[(usize, Tensor<4>)],
+    ) -> Option<usize> {
+        let relu = self.relu_readers[node]?;
+        let plain = relu < end
+            && !spec.nodes.contains(&node)
+            && !spec.nodes.contains(&relu)
+            && !run.keep.contains(&node)
+            && !input_masks.iter().any(|(m, _)| *m == relu);
+        let fuses = match &self.steps[node] {
+            Step::Conv { .. } => self.on_kernels(node) && (train || self.sparse[node].is_none()),
+            Step::BatchNorm { .. } => train && self.kernels,
+            _ => false,
+        };
+        (plain && fuses).then_some(relu)
+    }
+
+    /// Whether conv `node` runs on shears' kernels: on flex and not depthwise (a convolution
+    /// with one input channel per group keeps flex's direct kernel).
+    fn on_kernels(&self, node: usize) -> bool {
+        matches!(&self.steps[node], Step::Conv { shape, .. } if self.kernels && shape[1] > 1)
     }
 
     /// The first output of a finished run as `[N, outputs]`.
@@ -576,12 +633,14 @@ impl Network {
         logits.reshape([n, self.output_features()])
     }
 
+    /// Runs `node` on `args`; `activation` is applied by the kernel (see [`Network::fused_relu`]).
     fn run_step(
         &mut self,
         node: usize,
         mut args: Vec<Tensor<4>>,
         batch: usize,
         train: bool,
+        activation: Activation,
     ) -> Tensor<4> {
         if let Step::BatchNorm {
             gamma,
@@ -594,9 +653,9 @@ impl Network {
             return self.batch_norm(
                 args.swap_remove(0),
                 [gamma, beta, stats],
-                eps,
-                momentum,
+                (eps, momentum),
                 train,
+                activation,
             );
         }
         if let (false, Some(sparse)) = (train, &self.sparse[node]) {
@@ -616,12 +675,11 @@ impl Network {
                     // SWP: each kernel position of each filter scaled across its inputs.
                     w = w * p(s).reshape([shape[0], 1, shape[2], shape[3]]);
                 }
-                // A depthwise convolution (one input channel per group) keeps flex's direct kernel.
-                if self.kernels && shape[1] > 1 {
+                if self.on_kernels(node) {
                     let b = bias
                         .map(p)
                         .unwrap_or_else(|| Tensor::zeros([shape[0]], &self.device));
-                    kernels::conv2d(x, w, b, options.clone())
+                    kernels::conv2d(x, w, b, options.clone(), activation)
                 } else {
                     conv2d(x, w, bias.map(p), options.clone())
                 }
@@ -682,13 +740,14 @@ impl Network {
 
     /// Batch norm with running statistics (eval) or batch statistics that also update the
     /// running ones, PyTorch's way: unbiased variance, `momentum` weighting the new batch.
+    /// `activation` (only while training on shears' kernels) is applied in the same pass.
     fn batch_norm(
         &mut self,
         x: Tensor<4>,
         [gamma, beta, stats]: [usize; 3],
-        eps: f64,
-        momentum: f64,
+        (eps, momentum): (f64, f64),
         train: bool,
+        activation: Activation,
     ) -> Tensor<4> {
         let (gamma, beta) = (self.params[gamma].clone(), self.params[beta].clone());
         if !train {
@@ -697,7 +756,7 @@ impl Network {
         }
         let [n, _, h, w] = x.dims();
         let (output, mean, variance) = if self.kernels {
-            kernels::batch_norm_train(x, gamma, beta, eps)
+            kernels::batch_norm_train(x, gamma, beta, eps, activation)
         } else {
             let out = batch_norm_train(x, gamma, beta, eps);
             (out.output, out.mean, out.variance)
