@@ -547,8 +547,10 @@ pub struct PruneArgs {
     /// norms, no convolutions to add training norms to, or --no-train-bn).
     #[arg(long, value_parser = values::positive_f64)]
     pub lr: Option<f64>,
-    #[arg(long, default_value_t = 128, value_parser = values::count)]
-    pub batch: usize,
+    /// Fine-tuning batch size (default: 64 for fine-tunes of up to 3 epochs per step, which
+    /// recover more in twice the steps; else 128).
+    #[arg(long, value_parser = values::count)]
+    pub batch: Option<usize>,
     #[arg(long, default_value_t = 5e-4, value_parser = values::non_negative_f32)]
     pub weight_decay: f32,
     #[command(flatten)]

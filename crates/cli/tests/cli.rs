@@ -270,6 +270,50 @@ fn train_writes_a_model_that_evaluates_and_resumes() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// Short fine-tunes (up to 3 epochs a step) run in batches of 64 unless `--batch` says
+/// otherwise, longer ones in batches of 128; the header says which.
+#[test]
+fn prune_fine_tunes_short_runs_in_smaller_batches() {
+    let dir = temp_dir("batches");
+    write_idx(&dir, "train", 64);
+    write_idx(&dir, "t10k", 16);
+    let data_dir = dir.to_str().unwrap();
+    let out_path = dir.join("pruned.onnx");
+    for (extra, batches) in [
+        (&["--finetune-epochs", "3"][..], "in batches of 64"),
+        (&["--finetune-epochs", "4"], "in batches of 128"),
+        (
+            &["--finetune-epochs", "1", "--batch", "32"],
+            "in batches of 32",
+        ),
+    ] {
+        let args = [
+            &[
+                "prune",
+                "lenet5",
+                "--data",
+                "mnist",
+                "--data-dir",
+                data_dir,
+                "--criterion",
+                "l1",
+                "--ratio",
+                "0.3",
+                "--force",
+                "-o",
+                out_path.to_str().unwrap(),
+            ][..],
+            extra,
+        ]
+        .concat();
+        let out = shears(&args);
+        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(batches), "{extra:?}: {text}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
 /// `shears prune` flags rewinding to `early`, epoch 1 of a 2-epoch training.
 fn weight_rewind(early: &str) -> Vec<&str> {
     vec![

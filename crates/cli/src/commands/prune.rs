@@ -95,8 +95,12 @@ pub fn run(args: &PruneArgs) -> Result<()> {
     let mut options = criteria::options(args.reduction, args.seed, &args.score, source);
     options.clustering_factor = args.clustering_factor;
     let (_, mut importance) = criteria::build(&args.criterion, &options)?;
+    let batches = match &config.finetune {
+        Some(t) => format!(" in batches of {}", t.batch_size),
+        None => String::new(),
+    };
     println!(
-        "pruning {} ({} params, {} MACs) with {} ({}), target {}, {} step(s), {} fine-tuning epoch(s) per step",
+        "pruning {} ({} params, {} MACs) with {} ({}), target {}, {} step(s), {} fine-tuning epoch(s) per step{batches}",
         args.model.model,
         millions(graph.param_count() as f64),
         millions(graph.mac_count()? as f64),
@@ -188,9 +192,14 @@ fn default_lr(graph: &Graph, train_bn: bool) -> f64 {
     if normalised { 0.01 } else { 0.002 }
 }
 
-/// Fine-tunes of at most this many epochs per step run without augmentation by default: random
-/// crops and flips slow a short recovery (README).
+/// Fine-tunes of at most this many epochs per step run without augmentation and in batches of
+/// [`SHORT_BATCH`] by default: random crops and flips slow a short recovery, and twice the
+/// steps recover more (README, "A default recipe").
 const SHORT_FINETUNE: usize = 3;
+
+/// The fine-tuning batch of a short fine-tune, and of a longer one (`--batch` overrides both).
+const SHORT_BATCH: usize = 64;
+const LONG_BATCH: usize = 128;
 
 /// The library configuration for the command's options.
 /// `latency_before`: the original's measured latency (seconds) when the target is one.
@@ -236,7 +245,11 @@ fn prune_config(
         // Nesterov SGD (momentum 0.9) with cosine decay within each step: TrainConfig's defaults.
         let config = TrainConfig {
             epochs,
-            batch_size: args.batch,
+            batch_size: args.batch.unwrap_or(if epochs <= SHORT_FINETUNE {
+                SHORT_BATCH
+            } else {
+                LONG_BATCH
+            }),
             lr: args.lr.unwrap_or_else(|| default_lr(graph, train_bn)),
             weight_decay: args.weight_decay,
             seed: args.seed,
