@@ -10,6 +10,7 @@
 //! matrix products). Nothing here knows about burn: the runtime wraps these functions as a backend extension.
 
 mod activation;
+mod add;
 mod batch_norm;
 mod conv;
 mod direct;
@@ -19,6 +20,7 @@ mod sparse;
 mod wide;
 
 pub use activation::Activation;
+pub use add::add;
 pub use batch_norm::{BatchNorm, BatchNormGrads};
 pub use conv::Conv2d;
 pub use sparse::{SparseConv2d, SparseLinear};

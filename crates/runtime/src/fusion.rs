@@ -1,6 +1,6 @@
-//! Which ReLUs run inside the kernel of the layer they read: a convolution followed by a ReLU,
-//! or a training-mode batch norm followed by one, writes the rectified output in the same pass
-//! ([`shears_kernels::Activation`]), and the ReLU node itself is skipped.
+//! Which ReLUs run inside the kernel of the layer they read: a convolution, a training-mode
+//! batch norm or a residual add followed by a ReLU writes the rectified output in the same
+//! pass ([`shears_kernels::Activation`]), and the ReLU node itself is skipped.
 
 use shears_ir::{Graph, Op};
 

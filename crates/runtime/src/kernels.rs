@@ -3,7 +3,7 @@
 //! GEMM), each with its own backward pass under autodiff. Other backends keep burn's ops
 //! ([`runs_on`] decides).
 
-use burn::backend::ops::ActivationOps;
+use burn::backend::ops::{ActivationOps, FloatTensorOps};
 use burn::backend::{
     AutodiffBackend, Backend, DispatchDevice, Flex, TensorMetadata, backend_extension,
     tensor::FloatTensor,
@@ -28,6 +28,13 @@ pub trait KernelOps: Backend {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
+        activation: Activation,
+    ) -> FloatTensor<Self>;
+
+    /// `activation(a + b)` for two tensors of one shape.
+    fn fused_add(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
         activation: Activation,
     ) -> FloatTensor<Self>;
 
@@ -64,6 +71,16 @@ pub fn conv2d(
         weight.into_dispatch(),
         bias.into_dispatch(),
         options,
+        activation,
+    ))
+}
+
+/// `activation(a + b)` for two tensors of one shape, on shears' kernels; only for a device
+/// where [`runs_on`] holds.
+pub fn add(a: Tensor<4>, b: Tensor<4>, activation: Activation) -> Tensor<4> {
+    Tensor::from_dispatch(<burn::backend::Dispatch as KernelOps>::fused_add(
+        a.into_dispatch(),
+        b.into_dispatch(),
         activation,
     ))
 }
@@ -151,6 +168,11 @@ impl KernelOps for Flex {
         conv.forward_then(&x, &w, Some(&b), activation, &mut y);
         let [oh, ow] = conv.out_size();
         tensor(y, vec![conv.batch, conv.out_channels, oh, ow])
+    }
+
+    fn fused_add(a: FlexTensor, b: FlexTensor, activation: Activation) -> FlexTensor {
+        let y = shears_kernels::add(&values(&a), &values(&b), activation);
+        tensor(y, dims(&a))
     }
 
     fn fused_batch_norm_train(
@@ -310,6 +332,27 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
                 activation,
             )),
         }
+    }
+
+    /// Tracked inputs keep burn's add and ReLU (with their backward passes); untracked ones
+    /// (evaluation) run the fused kernel.
+    fn fused_add(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        activation: Activation,
+    ) -> FloatTensor<Self> {
+        if a.is_tracked() || b.is_tracked() {
+            let sum = <Self as FloatTensorOps<Self>>::float_add(a, b);
+            return match activation {
+                Activation::None => sum,
+                Activation::Relu => <Self as ActivationOps<Self>>::relu(sum),
+            };
+        }
+        Self::from_inner(Flex::fused_add(
+            a.into_primitive(),
+            b.into_primitive(),
+            activation,
+        ))
     }
 
     fn fused_batch_norm_train(

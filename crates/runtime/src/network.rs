@@ -595,7 +595,9 @@ impl Network {
 
     /// The ReLU that `node`'s kernel applies in this pass, if any: its only reader, inside the
     /// nodes run (before `end`), neither tapped, kept nor masked, after a layer whose kernel
-    /// fuses it (a convolution on shears' kernels, or batch norm while training).
+    /// fuses it (a convolution on shears' kernels, batch norm while training, or an add of
+    /// two same-shaped tensors; the backend keeps a convolution's or an add's ReLU separate
+    /// where gradients flow through it).
     fn fused_relu(
         &self,
         node: usize,
@@ -614,9 +616,18 @@ impl Network {
         let fuses = match &self.steps[node] {
             Step::Conv { .. } => self.on_kernels(node) && (train || self.sparse[node].is_none()),
             Step::BatchNorm { .. } => train && self.kernels,
+            Step::Plain(Op::Add) => self.kernels && self.same_shaped_inputs(node),
             _ => false,
         };
         (plain && fuses).then_some(relu)
+    }
+
+    /// Whether every input of `node` has its output's shape (no broadcasting).
+    fn same_shaped_inputs(&self, node: usize) -> bool {
+        let shape = &self.shapes[node];
+        self.inputs[node]
+            .iter()
+            .all(|outlet| self.shapes[outlet.node] == *shape)
     }
 
     /// Whether conv `node` runs on shears' kernels: on flex and not depthwise (a convolution
@@ -724,6 +735,10 @@ impl Network {
             }
             Step::BatchNorm { .. } => unreachable!("handled above"),
             Step::Constant(value) => value.clone(),
+            Step::Plain(Op::Add) if activation == Activation::Relu => {
+                let b = args.swap_remove(1);
+                kernels::add(args.swap_remove(0), b, activation)
+            }
             Step::Plain(op) => {
                 if matches!(op, Op::Add | Op::Mul | Op::Sub | Op::Div) {
                     let rank = self.shapes[node].len();
