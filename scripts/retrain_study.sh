@@ -7,7 +7,8 @@
 #   lr-rewind      the surviving weights on the original schedule replayed from epoch REWIND
 #   weight-rewind  the epoch-REWIND weights of the survivors on that schedule
 #   scratch        fresh weights, a fresh cosine schedule at the original rate (0.1)
-# Every arm uses the original training's loss and augmentation (cross-entropy, crop 2, flip)
+# Every arm uses the original training's loss, batch and augmentation (cross-entropy, 128, crop
+# 2, flip)
 # and evaluates after every epoch. Writes OUT/table.md and OUT/retraining.png.
 #
 # Usage: scripts/retrain_study.sh [OUT]   (default runs/retrain-study)
@@ -32,7 +33,7 @@ arm() {
     shift
     [ -f "$OUT/$name/report.json" ] && return 0
     "$S" prune "$OUT/original.onnx" --data fashion-mnist --criterion l1 --target-macs "$T" \
-        --finetune-epochs $((E - K)) --distill 0 --crop-padding 2 --flip --eval-epochs \
+        --finetune-epochs $((E - K)) --batch 128 --distill 0 --crop-padding 2 --flip --eval-epochs \
         --seed "$SEED" -o "$OUT/$name.onnx" --report "$OUT/$name" --force "$@"
 }
 replay=(--rewind-epoch "$K" --original-epochs "$E" --lr 0.1)
