@@ -81,7 +81,8 @@ pub struct BuildArgs {
 /// Which backend runs the model.
 #[derive(Args, Debug, Clone)]
 pub struct DeviceArgs {
-    /// Backend: flex (default, pure Rust CPU), tch (needs --features tch), cuda, wgpu.
+    /// Backend: flex (default, pure Rust CPU), tch and tch-cuda (libtorch on the CPU or the
+    /// first CUDA GPU; need --features tch), cuda (burn's CUDA; --features cuda), wgpu.
     #[arg(long, default_value = "flex")]
     pub device: String,
 }

@@ -1,4 +1,4 @@
-//! Choosing the burn backend at run time: `--device flex|tch|cuda|wgpu`.
+//! Choosing the burn backend at run time: `--device flex|tch|tch-cuda|cuda|wgpu`.
 
 use crate::RuntimeError;
 use burn::tensor::Device;
@@ -11,6 +11,9 @@ pub enum DeviceKind {
     #[default]
     Flex,
     Tch,
+    /// libtorch on the first CUDA GPU (the `tch` feature, linked to a CUDA build of libtorch
+    /// such as PyPI's `torch` wheels).
+    TchCuda,
     Cuda,
     Wgpu,
 }
@@ -21,21 +24,33 @@ impl FromStr for DeviceKind {
         match s.to_ascii_lowercase().as_str() {
             "flex" | "cpu" => Ok(Self::Flex),
             "tch" | "libtorch" => Ok(Self::Tch),
+            "tch-cuda" | "libtorch-cuda" => Ok(Self::TchCuda),
             "cuda" => Ok(Self::Cuda),
             "wgpu" => Ok(Self::Wgpu),
             _ => Err(RuntimeError::Device {
                 name: s.into(),
-                hint: "choose one of flex, tch, cuda, wgpu".into(),
+                hint: "choose one of flex, tch, tch-cuda, cuda, wgpu".into(),
             }),
         }
     }
 }
 
 impl DeviceKind {
+    /// The name `--device` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Flex => "flex",
+            Self::Tch => "tch",
+            Self::TchCuda => "tch-cuda",
+            Self::Cuda => "cuda",
+            Self::Wgpu => "wgpu",
+        }
+    }
+
     /// The burn device for this backend (without autodiff).
     pub fn device(self) -> Result<Device, RuntimeError> {
         let missing = |feature: &str| RuntimeError::Device {
-            name: format!("{self:?}").to_lowercase(),
+            name: self.name().into(),
             hint: format!(
                 "this shears was built without it; rebuild with `cargo build --release --features {feature}` (see README)"
             ),
@@ -48,11 +63,30 @@ impl DeviceKind {
             Self::Tch => Ok(Device::libtorch()),
             #[cfg(not(feature = "tch"))]
             Self::Tch => Err(missing("tch")),
+            #[cfg(feature = "tch")]
+            #[allow(deprecated)]
+            Self::TchCuda => Ok(Device::libtorch_cuda(0)),
+            #[cfg(not(feature = "tch"))]
+            Self::TchCuda => Err(missing("tch")),
             #[cfg(feature = "cuda")]
             Self::Cuda => Ok(Device::cuda(0)),
             #[cfg(not(feature = "cuda"))]
             Self::Cuda => Err(missing("cuda")),
             Self::Wgpu => Err(missing("wgpu")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_backend_parses_from_its_name() {
+        use DeviceKind::*;
+        for kind in [Flex, Tch, TchCuda, Cuda, Wgpu] {
+            assert_eq!(kind.name().parse::<DeviceKind>().unwrap(), kind);
+        }
+        assert!("tpu".parse::<DeviceKind>().is_err());
     }
 }
