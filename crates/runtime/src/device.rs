@@ -65,7 +65,12 @@ impl DeviceKind {
             Self::Tch => Err(missing("tch")),
             #[cfg(feature = "tch")]
             #[allow(deprecated)]
-            Self::TchCuda => Ok(Device::libtorch_cuda(0)),
+            Self::TchCuda if tch::Cuda::is_available() => Ok(Device::libtorch_cuda(0)),
+            #[cfg(feature = "tch")]
+            Self::TchCuda => Err(RuntimeError::Device {
+                name: self.name().into(),
+                hint: "libtorch sees no CUDA GPU (no NVIDIA driver, or a CPU-only libtorch); use --device tch or flex".into(),
+            }),
             #[cfg(not(feature = "tch"))]
             Self::TchCuda => Err(missing("tch")),
             #[cfg(feature = "cuda")]
