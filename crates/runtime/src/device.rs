@@ -69,7 +69,7 @@ impl DeviceKind {
             #[cfg(feature = "tch")]
             Self::TchCuda => Err(RuntimeError::Device {
                 name: self.name().into(),
-                hint: "libtorch sees no CUDA GPU (no NVIDIA driver, or a CPU-only libtorch); use --device tch or flex".into(),
+                hint: "libtorch sees no CUDA GPU (no NVIDIA driver, or a CPU-only libtorch); choose tch (its CPU) or flex".into(),
             }),
             #[cfg(not(feature = "tch"))]
             Self::TchCuda => Err(missing("tch")),
