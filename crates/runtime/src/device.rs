@@ -21,22 +21,25 @@ pub enum DeviceKind {
 impl FromStr for DeviceKind {
     type Err = RuntimeError;
     fn from_str(s: &str) -> Result<Self, RuntimeError> {
-        match s.to_ascii_lowercase().as_str() {
-            "flex" | "cpu" => Ok(Self::Flex),
-            "tch" | "libtorch" => Ok(Self::Tch),
-            "tch-cuda" | "libtorch-cuda" => Ok(Self::TchCuda),
-            "cuda" => Ok(Self::Cuda),
-            "wgpu" => Ok(Self::Wgpu),
-            _ => Err(RuntimeError::Device {
+        let wanted = match s.to_ascii_lowercase().as_str() {
+            "cpu" => "flex".to_string(),
+            other => other.replacen("libtorch", "tch", 1),
+        };
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.name() == wanted)
+            .ok_or_else(|| RuntimeError::Device {
                 name: s.into(),
-                hint: "choose one of flex, tch, tch-cuda, cuda, wgpu".into(),
-            }),
-        }
+                hint: format!("choose one of {}", Self::ALL.map(Self::name).join(", ")),
+            })
     }
 }
 
 impl DeviceKind {
-    /// The name `--device` takes.
+    /// Every backend, in the order the help lists them.
+    pub const ALL: [Self; 5] = [Self::Flex, Self::Tch, Self::TchCuda, Self::Cuda, Self::Wgpu];
+
+    /// The name `--device` takes (`cpu` and `libtorch` are accepted as aliases too).
     pub fn name(self) -> &'static str {
         match self {
             Self::Flex => "flex",
@@ -88,10 +91,15 @@ mod tests {
 
     #[test]
     fn every_backend_parses_from_its_name() {
-        use DeviceKind::*;
-        for kind in [Flex, Tch, TchCuda, Cuda, Wgpu] {
+        for kind in DeviceKind::ALL {
             assert_eq!(kind.name().parse::<DeviceKind>().unwrap(), kind);
         }
+        assert_eq!("CPU".parse::<DeviceKind>().unwrap(), DeviceKind::Flex);
+        assert_eq!("libtorch".parse::<DeviceKind>().unwrap(), DeviceKind::Tch);
+        assert_eq!(
+            "libtorch-cuda".parse::<DeviceKind>().unwrap(),
+            DeviceKind::TchCuda
+        );
         assert!("tpu".parse::<DeviceKind>().is_err());
     }
 }

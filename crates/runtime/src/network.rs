@@ -155,6 +155,7 @@ impl Network {
             .input_shape()
             .map(<[usize]>::to_vec)
             .unwrap_or_default();
+        let uses = use_counts(graph);
         let mut net = Network {
             steps: Vec::with_capacity(graph.nodes.len()),
             inputs: graph.nodes.iter().map(|n| n.inputs.clone()).collect(),
@@ -162,8 +163,8 @@ impl Network {
             outputs: graph.outputs.clone(),
             input_shape,
             input_count: graph.inputs.len(),
-            uses: use_counts(graph),
-            relu_readers: Vec::new(),
+            relu_readers: fusion::relu_readers(graph, &uses),
+            uses,
             params: Vec::new(),
             masks: Vec::new(),
             frozen: Vec::new(),
@@ -255,7 +256,6 @@ impl Network {
             };
             net.steps.push(step);
         }
-        net.relu_readers = fusion::relu_readers(graph, &net.uses);
         Ok(net)
     }
 
@@ -538,12 +538,10 @@ impl Network {
         let train = mode == Mode::Train;
         let mut taps = Taps::default();
         let mut inputs = std::mem::take(&mut run.inputs).into_iter();
-        // ReLUs already applied inside the kernel of the layer they read.
-        let mut fused = Vec::new();
         let end = nodes.end;
         for node in nodes {
-            if let Some(i) = fused.iter().position(|&relu| relu == node) {
-                fused.swap_remove(i);
+            // A ReLU applied inside the kernel of the layer it reads already holds its value.
+            if run.values[node].is_some() {
                 continue;
             }
             let mut args = Vec::with_capacity(self.inputs[node].len());
@@ -582,13 +580,7 @@ impl Network {
                 }
                 taps.activations.push((node, out.clone()));
             }
-            match relu {
-                Some(relu) => {
-                    fused.push(relu);
-                    run.values[relu] = Some(out);
-                }
-                None => run.values[node] = Some(out),
-            }
+            run.values[relu.unwrap_or(node)] = Some(out);
         }
         taps
     }
