@@ -1,11 +1,8 @@
 //! Elementwise addition of two tensors of one shape (a residual connection), with an
 //! activation in the same pass; the output is written once, never zero-filled first.
 
-use crate::activation::{Activation, relu};
+use crate::activation::{Activation, MIN_TASK, relu};
 use rayon::prelude::*;
-
-/// The fewest values one parallel task takes.
-const MIN_TASK: usize = 1 << 14;
 
 /// `activation(a + b)`, element by element. Panics if the lengths differ.
 pub fn add(a: &[f32], b: &[f32], activation: Activation) -> Vec<f32> {

@@ -1,7 +1,8 @@
 //! Batch normalisation in training mode on NCHW `f32` slices: batch statistics, the
 //! normalised output and the three gradients, each in two passes over the data.
 
-use crate::activation::{Activation, relu};
+use crate::activation::{Activation, relu, relu_gate};
+use crate::buffer::written;
 use rayon::prelude::*;
 
 /// The layout of one batch-norm input: `[batch, channels, plane]`.
@@ -40,28 +41,34 @@ impl BatchNorm {
         (0..self.channels).into_par_iter().map(&f).collect()
     }
 
-    /// `out = f([a, b, k], x, dy)` element by element, with `[a, b, k] = coefficients[c]` for
-    /// channel `c`; images in parallel.
-    fn per_element(
+    /// `out = f(coefficients[c], x, dy)` element by element for the values of channel `c`;
+    /// images in parallel, the output written without a zero fill.
+    fn per_element<K: Copy + Sync>(
         &self,
         x: &[f32],
         dy: &[f32],
-        coefficients: &[[f32; 3]],
-        f: impl Fn([f32; 3], f32, f32) -> f32 + Sync,
+        coefficients: &[K],
+        f: impl Fn(K, f32, f32) -> f32 + Sync,
     ) -> Vec<f32> {
-        let mut out = vec![0.0; self.len()];
+        assert!(
+            x.len() == self.len() && dy.len() == self.len() && coefficients.len() == self.channels
+        );
         let image = (self.channels * self.plane).max(1);
         let plane = self.plane.max(1);
-        out.par_chunks_mut(image).enumerate().for_each(|(n, out)| {
-            for ((c, out), k) in out.chunks_exact_mut(plane).enumerate().zip(coefficients) {
-                let start = (n * self.channels + c) * self.plane;
-                let (x, dy) = (&x[start..][..self.plane], &dy[start..][..self.plane]);
-                for ((out, x), dy) in out.iter_mut().zip(x).zip(dy) {
-                    *out = f(*k, *x, *dy);
+        let fill = |out: &mut [f32]| {
+            out.par_chunks_mut(image).enumerate().for_each(|(n, out)| {
+                for ((c, out), k) in out.chunks_exact_mut(plane).enumerate().zip(coefficients) {
+                    let start = (n * self.channels + c) * self.plane;
+                    let (x, dy) = (&x[start..][..self.plane], &dy[start..][..self.plane]);
+                    for ((out, x), dy) in out.iter_mut().zip(x).zip(dy) {
+                        *out = f(*k, *x, *dy);
+                    }
                 }
-            }
-        });
-        out
+            })
+        };
+        // SAFETY: the chunks cover the output (`batch` images of `channels` planes, one
+        // coefficient per channel, as asserted) and each value is written, never read.
+        unsafe { written(self.len(), fill) }
     }
 
     /// The normalised, scaled and shifted `x`, with the batch mean and (biased) variance.
@@ -113,44 +120,13 @@ impl BatchNorm {
         eps: f64,
         dy: &[f32],
     ) -> BatchNormGrads {
-        assert!(
-            x.len() == self.len() && dy.len() == self.len(),
-            "batch norm: gradient length"
-        );
-        let inv_std: Vec<f32> = var
-            .iter()
-            .map(|v| (1.0 / (*v as f64 + eps).sqrt()) as f32)
-            .collect();
-        let sums = self.per_channel(|c| {
-            let (mut beta, mut gamma) = (0.0f64, 0.0f64);
-            for (x, dy) in self.channel(x, c).zip(self.channel(dy, c)) {
-                beta += sum(dy, |v| v);
-                gamma += sum_products(x, dy, |x| (x - mean[c]) * inv_std[c]);
-            }
-            (gamma as f32, beta as f32)
-        });
-        let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
-        // dx = g * (dy - dbeta / count - xhat * dgamma / count), g = gamma / sigma, which is
-        // affine in x and dy per channel.
-        let count = self.count() as f32;
-        let coefficients: Vec<[f32; 3]> = (0..self.channels)
-            .map(|c| {
-                let g = gamma[c] * inv_std[c];
-                let a = -g * inv_std[c] * dgamma[c] / count;
-                [a, g, -g * dbeta[c] / count - a * mean[c]]
-            })
-            .collect();
-        let dx = self.per_element(x, dy, &coefficients, |[a, b, k], x, dy| a * x + b * dy + k);
-        BatchNormGrads {
-            x: dx,
-            gamma: dgamma,
-            beta: dbeta,
-        }
+        let open = vec![(); self.channels];
+        self.backward_gated(x, gamma, [mean, var], eps, dy, (&open, |_, _, dy| dy))
     }
 
     /// The gradients of [`BatchNorm::forward_then`] with `activation`: the output gradient
-    /// `dy` is first passed back through the activation, whose input is recomputed from `x`
-    /// exactly as the forward pass computed it.
+    /// `dy` passes back through the activation, whose output is recomputed from `x` exactly
+    /// as the forward pass computed it, inside batch norm's own two passes.
     pub fn backward_then(
         &self,
         x: &[f32],
@@ -163,15 +139,60 @@ impl BatchNorm {
         match activation {
             Activation::None => self.backward(x, gamma, [mean, var], eps, dy),
             Activation::Relu => {
-                assert_eq!(dy.len(), self.len(), "batch norm: gradient length");
-                let coefficients = output_coefficients([gamma, beta], [mean, var], eps);
-                // The forward output recomputed by the forward pass's own expression, so that
-                // the mask is the one the forward pass applied.
-                let masked = self.per_element(x, dy, &coefficients, |k, x, dy| {
-                    if output(k, x) > 0.0 { dy } else { 0.0 }
-                });
-                self.backward(x, gamma, [mean, var], eps, &masked)
+                let outputs = output_coefficients([gamma, beta], [mean, var], eps);
+                let relu = |k, x, dy| relu_gate(output(k, x), dy);
+                self.backward_gated(x, gamma, [mean, var], eps, dy, (&outputs, relu))
             }
+        }
+    }
+
+    /// The gradients when the output gradient reaching batch norm is `gate(g[c], x, dy)` for
+    /// a value `x` of channel `c`, with `(g, gate)` the gate's per-channel coefficients and
+    /// function.
+    fn backward_gated<G: Copy + Sync>(
+        &self,
+        x: &[f32],
+        gamma: &[f32],
+        [mean, var]: [&[f32]; 2],
+        eps: f64,
+        dy: &[f32],
+        (gates, gate): (&[G], impl Fn(G, f32, f32) -> f32 + Sync),
+    ) -> BatchNormGrads {
+        assert!(
+            x.len() == self.len() && dy.len() == self.len(),
+            "batch norm: gradient length"
+        );
+        let inv_std: Vec<f32> = var
+            .iter()
+            .map(|v| (1.0 / (*v as f64 + eps).sqrt()) as f32)
+            .collect();
+        let sums = self.per_channel(|c| {
+            let (mut beta, mut gamma) = (0.0f64, 0.0f64);
+            let dy_of = |x, dy| gate(gates[c], x, dy);
+            for (x, dy) in self.channel(x, c).zip(self.channel(dy, c)) {
+                beta += lanes(x, dy, dy_of);
+                gamma += lanes(x, dy, |x, dy| (x - mean[c]) * inv_std[c] * dy_of(x, dy));
+            }
+            (gamma as f32, beta as f32)
+        });
+        let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
+        // dx = g * (dy - dbeta / count - xhat * dgamma / count), g = gamma / sigma, which is
+        // affine in x and dy per channel.
+        let count = self.count() as f32;
+        let coefficients: Vec<([f32; 3], G)> = (0..self.channels)
+            .map(|c| {
+                let g = gamma[c] * inv_std[c];
+                let a = -g * inv_std[c] * dgamma[c] / count;
+                ([a, g, -g * dbeta[c] / count - a * mean[c]], gates[c])
+            })
+            .collect();
+        let dx = self.per_element(x, dy, &coefficients, |([a, b, k], g), x, dy| {
+            a * x + b * gate(g, x, dy) + k
+        });
+        BatchNormGrads {
+            x: dx,
+            gamma: dgamma,
+            beta: dbeta,
         }
     }
 }
@@ -222,9 +243,4 @@ fn lanes(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
 /// `sum(f(v))` over one plane.
 fn sum(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
     lanes(values, values, |v, _| f(v))
-}
-
-/// `sum(f(x) * dy)` over one plane.
-fn sum_products(x: &[f32], dy: &[f32], f: impl Fn(f32) -> f32) -> f64 {
-    lanes(x, dy, |x, dy| f(x) * dy)
 }

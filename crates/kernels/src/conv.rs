@@ -1,6 +1,7 @@
 //! 2-D convolution on NCHW `f32` slices: forward, input gradient and weight gradient.
 
 use crate::activation::Activation;
+use crate::buffer::written;
 use crate::direct;
 use crate::matmul::{Mat, matmul, transpose_blocks};
 use crate::patches::{Axis, col2im, im2col};
@@ -169,6 +170,36 @@ impl Conv2d {
                 },
             ),
         }
+    }
+
+    /// [`Conv2d::forward_then`] into a new vector, allocated without a zero fill.
+    pub fn forward_output(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        activation: Activation,
+    ) -> Vec<f32> {
+        // SAFETY: every path of `forward_then` writes each image's output (the wide layout's
+        // rows, or a GEMM that overwrites unless the bias was written first) before reading it.
+        unsafe {
+            written(self.lens()[2], |y| {
+                self.forward_then(x, w, bias, activation, y)
+            })
+        }
+    }
+
+    /// [`Conv2d::backward_input`] into a new vector, allocated without a zero fill.
+    pub fn input_gradient(&self, w: &[f32], dy: &[f32]) -> Vec<f32> {
+        // SAFETY: `backward_input` is a forward pass (see `forward_output`), a GEMM that
+        // overwrites, or col2im after a zero fill of the image.
+        unsafe { written(self.lens()[0], |dx| self.backward_input(w, dy, dx)) }
+    }
+
+    /// [`Conv2d::backward_weight`] into a new vector, allocated without a zero fill.
+    pub fn weight_gradient(&self, x: &[f32], dy: &[f32]) -> Vec<f32> {
+        // SAFETY: `backward_weight` ends by copying the whole gradient into `dw`.
+        unsafe { written(self.lens()[1], |dw| self.backward_weight(x, dy, dw)) }
     }
 
     fn forward_image(

@@ -12,6 +12,7 @@
 mod activation;
 mod add;
 mod batch_norm;
+mod buffer;
 mod conv;
 mod direct;
 mod matmul;
@@ -19,7 +20,7 @@ mod patches;
 mod sparse;
 mod wide;
 
-pub use activation::Activation;
+pub use activation::{Activation, relu_gradient};
 pub use add::add;
 pub use batch_norm::{BatchNorm, BatchNormGrads};
 pub use conv::Conv2d;

@@ -125,20 +125,22 @@ fn check(conv: Conv2d, bias: bool) {
         dw_ref[wi] += dy[yi] * x[xi];
     });
 
+    // Into buffers of NaN, so that a value the kernels leave unwritten shows.
     let mut y = vec![f32::NAN; yl];
     conv.forward(&x, &w, bias, &mut y);
     assert_close(&y, &y_ref, "y");
     // With a ReLU in the same pass: exactly the ReLU of the plain output.
-    let mut y_relu = vec![f32::NAN; yl];
-    conv.forward_then(&x, &w, bias, Activation::Relu, &mut y_relu);
+    let y_relu = conv.forward_output(&x, &w, bias, Activation::Relu);
     let want: Vec<f32> = y.iter().map(|v| v.max(0.0)).collect();
     assert_eq!(y_relu, want, "relu(y)");
     let mut dx = vec![f32::NAN; xl];
     conv.backward_input(&w, &dy, &mut dx);
     assert_close(&dx, &dx_ref, "dx");
+    assert_eq!(conv.input_gradient(&w, &dy), dx, "dx in a new vector");
     let mut dw = vec![f32::NAN; wl];
     conv.backward_weight(&x, &dy, &mut dw);
     assert_close(&dw, &dw_ref, "dw");
+    assert_eq!(conv.weight_gradient(&x, &dy), dw, "dw in a new vector");
     let p = yl / conv.batch / conv.out_channels;
     let db_ref: Vec<f32> = (0..conv.out_channels)
         .map(|o| {

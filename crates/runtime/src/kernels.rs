@@ -3,7 +3,6 @@
 //! GEMM), each with its own backward pass under autodiff. Other backends keep burn's ops
 //! ([`runs_on`] decides).
 
-use burn::backend::ops::{ActivationOps, FloatTensorOps};
 use burn::backend::{
     AutodiffBackend, Backend, DispatchDevice, Flex, TensorMetadata, backend_extension,
     tensor::FloatTensor,
@@ -162,10 +161,8 @@ impl KernelOps for Flex {
         activation: Activation,
     ) -> FlexTensor {
         let conv = geometry(&dims(&x), &dims(&weight), &options);
-        let [_, _, len] = conv.lens();
-        let mut y = vec![0.0; len];
         let (x, w, b) = (values(&x), values(&weight), values(&bias));
-        conv.forward_then(&x, &w, Some(&b), activation, &mut y);
+        let y = conv.forward_output(&x, &w, Some(&b), activation);
         let [oh, ow] = conv.out_size();
         tensor(y, vec![conv.batch, conv.out_channels, oh, ow])
     }
@@ -256,7 +253,8 @@ impl Backward<Flex, 3> for BatchNormBackward {
 struct ConvBackward;
 
 impl Backward<Flex, 3> for ConvBackward {
-    type State = (NodeId, NodeId, ConvOptions<2>);
+    /// The input, the weight, the options and the output when a ReLU was applied to it.
+    type State = (NodeId, NodeId, ConvOptions<2>, Option<FlexTensor>);
 
     fn backward(
         self,
@@ -265,22 +263,19 @@ impl Backward<Flex, 3> for ConvBackward {
         checkpointer: &mut Checkpointer,
     ) {
         let [node_x, node_w, node_b] = ops.parents;
-        let dy = grads.consume::<Flex>(&ops.node);
-        let (x_state, w_state, options) = ops.state;
+        let (x_state, w_state, options, relu_output) = ops.state;
+        let dy = through_relu(relu_output.as_ref(), grads.consume::<Flex>(&ops.node));
         let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
         let w = checkpointer.retrieve_node_output::<FlexTensor>(w_state);
         let (x_dims, w_dims) = (dims(&x), dims(&w));
         let conv = geometry(&x_dims, &w_dims, &options);
-        let [x_len, w_len, _] = conv.lens();
         let dy_values = values(&dy);
         if let Some(node) = node_x {
-            let mut dx = vec![0.0; x_len];
-            conv.backward_input(&values(&w), &dy_values, &mut dx);
+            let dx = conv.input_gradient(&values(&w), &dy_values);
             grads.register::<Flex>(node.id, tensor(dx, x_dims));
         }
         if let Some(node) = node_w {
-            let mut dw = vec![0.0; w_len];
-            conv.backward_weight(&values(&x), &dy_values, &mut dw);
+            let dw = conv.weight_gradient(&values(&x), &dy_values);
             grads.register::<Flex>(node.id, tensor(dw, w_dims));
         }
         if let Some(node) = node_b {
@@ -292,9 +287,42 @@ impl Backward<Flex, 3> for ConvBackward {
     }
 }
 
+/// The backward pass of [`KernelOps::fused_add`]: the output gradient, passed back through
+/// the ReLU when there was one, is each input's gradient.
+#[derive(Debug)]
+struct AddBackward;
+
+impl Backward<Flex, 2> for AddBackward {
+    /// The output, when a ReLU was applied to it.
+    type State = Option<FlexTensor>;
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let dy = through_relu(ops.state.as_ref(), grads.consume::<Flex>(&ops.node));
+        for node in ops.parents.into_iter().flatten() {
+            grads.register::<Flex>(node.id, dy.clone());
+        }
+    }
+}
+
+/// The gradient `dy` of a layer's output passed back through the ReLU the layer's kernel
+/// applied, given the rectified output (`None`: no ReLU, `dy` itself).
+fn through_relu(relu_output: Option<&FlexTensor>, dy: FlexTensor) -> FlexTensor {
+    match relu_output {
+        None => dy,
+        Some(y) => tensor(
+            shears_kernels::relu_gradient(&values(y), &values(&dy)),
+            dims(&dy),
+        ),
+    }
+}
+
 impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
-    /// A tracked convolution keeps its ReLU as a separate op, whose backward pass reads the
-    /// output; an untracked one (evaluation) fuses it.
+    /// A tracked convolution with a ReLU keeps its output for the ReLU's backward pass.
     fn gemm_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -302,11 +330,6 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         options: ConvOptions<2>,
         activation: Activation,
     ) -> FloatTensor<Self> {
-        let tracked = [&x, &weight, &bias].iter().any(|t| t.is_tracked());
-        if tracked && activation == Activation::Relu {
-            let y = Self::gemm_conv2d(x, weight, bias, options, Activation::None);
-            return <Self as ActivationOps<Self>>::relu(y);
-        }
         match ConvBackward
             .prepare::<C>([x.node(), weight.node(), bias.node()])
             .compute_bound()
@@ -320,9 +343,10 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
                     weight.into_primitive(),
                     bias.into_primitive(),
                     options.clone(),
-                    Activation::None,
+                    activation,
                 );
-                prep.finish((x_state, w_state, options), y)
+                let relu_output = (activation == Activation::Relu).then(|| y.clone());
+                prep.finish((x_state, w_state, options, relu_output), y)
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::gemm_conv2d(
                 x.into_primitive(),
@@ -334,25 +358,28 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
         }
     }
 
-    /// Tracked inputs keep burn's add and ReLU (with their backward passes); untracked ones
-    /// (evaluation) run the fused kernel.
+    /// A tracked add with a ReLU keeps its output for the ReLU's backward pass.
     fn fused_add(
         a: FloatTensor<Self>,
         b: FloatTensor<Self>,
         activation: Activation,
     ) -> FloatTensor<Self> {
-        if a.is_tracked() || b.is_tracked() {
-            let sum = <Self as FloatTensorOps<Self>>::float_add(a, b);
-            return match activation {
-                Activation::None => sum,
-                Activation::Relu => <Self as ActivationOps<Self>>::relu(sum),
-            };
+        match AddBackward
+            .prepare::<C>([a.node(), b.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = Flex::fused_add(a.into_primitive(), b.into_primitive(), activation);
+                let relu_output = (activation == Activation::Relu).then(|| y.clone());
+                prep.finish(relu_output, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::fused_add(
+                a.into_primitive(),
+                b.into_primitive(),
+                activation,
+            )),
         }
-        Self::from_inner(Flex::fused_add(
-            a.into_primitive(),
-            b.into_primitive(),
-            activation,
-        ))
     }
 
     fn fused_batch_norm_train(

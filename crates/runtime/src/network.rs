@@ -588,8 +588,7 @@ impl Network {
     /// The ReLU that `node`'s kernel applies in this pass, if any: its only reader, inside the
     /// nodes run (before `end`), neither tapped, kept nor masked, after a layer whose kernel
     /// fuses it (a convolution on shears' kernels, batch norm while training, or an add of
-    /// two same-shaped tensors; the backend keeps a convolution's or an add's ReLU separate
-    /// where gradients flow through it).
+    /// two same-shaped tensors).
     fn fused_relu(
         &self,
         node: usize,

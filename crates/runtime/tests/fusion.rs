@@ -1,5 +1,5 @@
-//! ReLUs fused into the kernel of the layer they read (conv + ReLU, training batch norm + ReLU)
-//! give exactly what the separate ops give: tapping a ReLU keeps it a separate op, so a tapped
+//! ReLUs fused into the kernel of the layer they read (conv + ReLU, training batch norm + ReLU,
+//! residual add + ReLU) give exactly what the separate ops give: tapping a ReLU keeps it a separate op, so a tapped
 //! and an untapped pass of one network compare the two.
 
 use burn::tensor::{Device, Tensor, TensorData};
@@ -7,7 +7,7 @@ use shears_ir::zoo::Init;
 use shears_ir::{Graph, GraphBuilder, Op};
 use shears_runtime::{Mode, Network, TapSpec, host_values};
 
-/// conv -> ReLU; conv -> BN -> ReLU; conv -> BN -> add -> ReLU (a residual, not fused);
+/// conv -> ReLU; conv -> BN -> ReLU; conv -> BN -> add -> ReLU (a residual);
 /// pooling and a classifier.
 fn net(seed: u64) -> Graph {
     let mut init = Init::new(seed);
