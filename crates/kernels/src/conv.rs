@@ -15,6 +15,10 @@ const WEIGHT_BATCH: usize = 2;
 /// tile; below this many columns (an 8x8 map has 80) its per-tile overhead loses to GEMM.
 const DIRECT_WEIGHT_COLUMNS: usize = 256;
 
+/// Wide columns the direct weight-gradient kernel sums before it reduces its registers: the
+/// columns of this many images' maps together (at most a task's share of the batch).
+const WEIGHT_REDUCTION_COLUMNS: usize = 2048;
+
 /// The geometry of one convolution: `weight` is `[out_channels, in_channels / groups, kh, kw]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2d {
@@ -155,7 +159,7 @@ impl Conv2d {
             Some(wide) => {
                 let direct = wide.direct_weights(self, w);
                 images.for_each_init(
-                    || wide.scratch(self, direct.is_some()),
+                    || wide.scratch(self, direct.is_some(), 1),
                     |s, (y, x)| {
                         wide.forward_image(self, [x, w], direct.as_deref(), bias, y, s);
                         activation.apply(y);
@@ -321,9 +325,13 @@ impl Conv2d {
             .map(|(xs, dys)| {
                 let mut dw_t = vec![0.0; dw.len()];
                 if let Some(wide) = direct {
-                    let mut scratch = wide.scratch(self, true);
-                    for (x, dy) in xs.chunks_exact(image_in).zip(dys.chunks_exact(image_out)) {
-                        wide.weight_image(self, [x, dy], &mut dw_t, &mut scratch);
+                    let images = (WEIGHT_REDUCTION_COLUMNS / wide.columns()).clamp(1, per_task);
+                    let mut scratch = wide.scratch(self, true, images);
+                    for (xs, dys) in xs
+                        .chunks(images * image_in)
+                        .zip(dys.chunks(images * image_out))
+                    {
+                        wide.weight_images(self, [xs, dys], &mut dw_t, &mut scratch);
                     }
                     return dw_t;
                 }

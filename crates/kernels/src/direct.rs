@@ -141,14 +141,14 @@ impl Direct<'_> {
     }
 }
 
-/// One group of one image's weight gradient on the wide layout, added to `dw_t[k * m + o]`
-/// (`k = c * taps + t`): the sum over columns q of `dy[o * dy_stride + q]` times input row
-/// (c, t) at q. Tiles of 4 output channels by 4 (channel, tap) pairs accumulate 16 vectors
-/// in registers.
+/// One group's weight gradient on the wide layout, summed over a few images and added to
+/// `dw_t[k * m + o]` (`k = c * taps + t`): the sum over images and columns q of
+/// `dy[o * dy_stride + q]` times input row (c, t) at q. Tiles of 4 output channels by 4
+/// (channel, tap) pairs accumulate 16 vectors in registers across all the images, reduced once.
 pub(crate) struct WeightGrad<'a> {
-    pub input: Padded<'a>,
-    /// The output gradient in the wide layout, zero in its dropped columns.
-    pub dy: &'a [f32],
+    /// Each image's padded input and output gradient in the wide layout (zero in its dropped
+    /// columns), the inputs all of one geometry.
+    pub images: &'a [(Padded<'a>, &'a [f32])],
     pub dy_stride: usize,
     pub m: usize,
     /// Columns summed; the kernel reads them rounded up to 16 (`dy` must be zero there).
@@ -157,11 +157,17 @@ pub(crate) struct WeightGrad<'a> {
 
 impl WeightGrad<'_> {
     pub fn add_to(&self, dw_t: &mut [f32]) {
+        let Some((first, _)) = self.images.first() else {
+            return;
+        };
         let columns = self.columns.div_ceil(16) * 16;
-        let patch = self.input.channels * self.input.taps();
-        self.input.check(columns);
+        let patch = first.channels * first.taps();
+        for (input, dy) in self.images {
+            input.check(columns);
+            assert!(input.channels == first.channels && input.offsets == first.offsets);
+            assert!(self.m == 0 || dy.len() >= (self.m - 1) * self.dy_stride + columns);
+        }
         assert!(dw_t.len() >= patch * self.m);
-        assert!(self.m == 0 || self.dy.len() >= (self.m - 1) * self.dy_stride + columns);
         // SAFETY: the CPU has AVX-512 and every access below lies within the checked bounds.
         #[cfg(target_arch = "x86_64")]
         unsafe {
@@ -206,16 +212,19 @@ impl WeightGrad<'_> {
         dw_t: *mut f32,
         columns: usize,
     ) {
-        let x: [*const f32; KB] = std::array::from_fn(|j| self.input.row(k0 + j));
-        let dy: [*const f32; OB] =
-            std::array::from_fn(|i| unsafe { self.dy.as_ptr().add((o0 + i) * self.dy_stride) });
         let mut acc = [[_mm512_setzero_ps(); KB]; OB];
-        for q in (0..columns).step_by(16) {
-            let xv: [__m512; KB] = std::array::from_fn(|j| unsafe { _mm512_loadu_ps(x[j].add(q)) });
-            for (acc, dy) in acc.iter_mut().zip(&dy) {
-                let d = unsafe { _mm512_loadu_ps(dy.add(q)) };
-                for (acc, x) in acc.iter_mut().zip(&xv) {
-                    *acc = _mm512_fmadd_ps(d, *x, *acc);
+        for (input, dy) in self.images {
+            let x: [*const f32; KB] = std::array::from_fn(|j| input.row(k0 + j));
+            let dy: [*const f32; OB] =
+                std::array::from_fn(|i| unsafe { dy.as_ptr().add((o0 + i) * self.dy_stride) });
+            for q in (0..columns).step_by(16) {
+                let xv: [__m512; KB] =
+                    std::array::from_fn(|j| unsafe { _mm512_loadu_ps(x[j].add(q)) });
+                for (acc, dy) in acc.iter_mut().zip(&dy) {
+                    let d = unsafe { _mm512_loadu_ps(dy.add(q)) };
+                    for (acc, x) in acc.iter_mut().zip(&xv) {
+                        *acc = _mm512_fmadd_ps(d, *x, *acc);
+                    }
                 }
             }
         }

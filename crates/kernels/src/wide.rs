@@ -20,9 +20,9 @@ pub(crate) struct Wide {
     out_stride: usize,
 }
 
-/// Buffers one task reuses across images: the padded input (its borders stay zero), the wide
-/// patch matrix (without the direct kernel), the wide output (or output gradient, whose
-/// dropped columns stay zero) and each tap's offset.
+/// Buffers one task reuses across images: the padded input of one image or a few (its
+/// borders stay zero), the wide patch matrix (without the direct kernel), the wide output (or
+/// the few images' output gradients, whose dropped columns stay zero) and each tap's offset.
 pub(crate) struct Scratch {
     input: Vec<f32>,
     col: Vec<f32>,
@@ -60,17 +60,18 @@ impl Wide {
             .then(|| transpose_blocks(w, conv.groups, conv.group_out(), conv.patch_len()))
     }
 
-    pub fn scratch(&self, conv: &Conv2d, direct: bool) -> Scratch {
+    /// Buffers for `images` images at a time (one for the forward pass).
+    pub fn scratch(&self, conv: &Conv2d, direct: bool, images: usize) -> Scratch {
         let [kh, kw] = conv.kernel;
         let [dh, dw] = conv.dilation;
         Scratch {
-            input: vec![0.0; conv.group_in() * self.channel_stride],
+            input: vec![0.0; images * self.padded_len(conv)],
             col: if direct {
                 Vec::new()
             } else {
                 vec![0.0; conv.patch_len() * self.columns]
             },
-            out: vec![0.0; conv.group_out() * self.out_stride],
+            out: vec![0.0; images * self.out_len(conv)],
             offsets: (0..kh * kw)
                 .map(|t| (t / kw) * dh * self.width + (t % kw) * dw)
                 .collect(),
@@ -91,7 +92,7 @@ impl Wide {
         let (m, k) = (conv.group_out(), conv.patch_len());
         let [oh, ow] = conv.out_size();
         for (g, y) in y.chunks_exact_mut(m * oh * ow).enumerate() {
-            self.pad(conv, x, g, s);
+            self.pad(conv, x, g, &mut s.input);
             let bias = bias.map(|b| &b[g * m..(g + 1) * m]);
             match direct_weights {
                 Some(weights) => Direct {
@@ -126,29 +127,46 @@ impl Wide {
         matmul_rows(&mut s.out, self.out_stride, weight, patches, bias.is_some());
     }
 
-    /// Adds one image's weight gradient to `dw_t` (per group `[K, m]`) with the direct
-    /// kernel: the input padded, the output gradient spread to the wide layout.
-    pub fn weight_image(
+    /// Adds the weight gradient of a few images (`xs`, `dys`: at most as many as the scratch
+    /// was made for) to `dw_t` (per group `[K, m]`) with the direct kernel: each input
+    /// padded, each output gradient spread to the wide layout, and one reduction for all.
+    pub fn weight_images(
         &self,
         conv: &Conv2d,
-        [x, dy]: [&[f32]; 2],
+        [xs, dys]: [&[f32]; 2],
         dw_t: &mut [f32],
         s: &mut Scratch,
     ) {
         let (m, k) = (conv.group_out(), conv.patch_len());
         let [oh, ow] = conv.out_size();
+        let image_in = conv.in_channels * conv.plane();
+        let image_out = conv.out_channels * oh * ow;
+        let (padded_len, out_len) = (self.padded_len(conv), self.out_len(conv));
         for (g, dw_t) in dw_t.chunks_exact_mut(m * k).enumerate() {
-            self.pad(conv, x, g, s);
-            let dy = &dy[g * m * oh * ow..][..m * oh * ow];
-            for (dy, wide) in dy
-                .chunks_exact(oh * ow)
-                .zip(s.out.chunks_exact_mut(self.out_stride))
+            let images = xs.chunks_exact(image_in).zip(dys.chunks_exact(image_out));
+            let buffers = s.input.chunks_exact_mut(padded_len);
+            for ((x, dy), (padded, wide)) in
+                images.zip(buffers.zip(s.out.chunks_exact_mut(out_len)))
             {
-                spread(dy, ow, wide, self.width, [oh, ow]);
+                self.pad(conv, x, g, padded);
+                let dy = &dy[g * m * oh * ow..][..m * oh * ow];
+                for (dy, wide) in dy
+                    .chunks_exact(oh * ow)
+                    .zip(wide.chunks_exact_mut(self.out_stride))
+                {
+                    spread(dy, ow, wide, self.width, [oh, ow]);
+                }
             }
+            let count = xs.len() / image_in.max(1);
+            let images: Vec<_> = s
+                .input
+                .chunks_exact(padded_len)
+                .zip(s.out.chunks_exact(out_len))
+                .take(count)
+                .map(|(input, dy)| (self.padded(conv, input, &s.offsets), dy))
+                .collect();
             WeightGrad {
-                input: self.padded(conv, &s.input, &s.offsets),
-                dy: &s.out,
+                images: &images,
                 dy_stride: self.out_stride,
                 m,
                 columns: self.columns,
@@ -157,16 +175,26 @@ impl Wide {
         }
     }
 
-    /// Copies group `g` of one image `x` into the interior of the padded buffer (whose
-    /// borders stay zero).
-    fn pad(&self, conv: &Conv2d, x: &[f32], g: usize, s: &mut Scratch) {
+    /// Values of one image's padded input (one group).
+    fn padded_len(&self, conv: &Conv2d) -> usize {
+        conv.group_in() * self.channel_stride
+    }
+
+    /// Values of one image's wide output (one group).
+    fn out_len(&self, conv: &Conv2d) -> usize {
+        conv.group_out() * self.out_stride
+    }
+
+    /// Copies group `g` of one image `x` into the interior of the padded buffer `padded`
+    /// (whose borders stay zero).
+    fn pad(&self, conv: &Conv2d, x: &[f32], g: usize, padded: &mut [f32]) {
         let [h, w] = conv.in_size;
         let (channels, plane) = (conv.group_in(), conv.plane());
         let x = &x[g * channels * plane..][..channels * plane];
         let origin = conv.padding[0].0 * self.width + conv.padding[1].0;
         for (x, padded) in x
             .chunks_exact(plane)
-            .zip(s.input.chunks_exact_mut(self.channel_stride))
+            .zip(padded.chunks_exact_mut(self.channel_stride))
         {
             spread(x, w, &mut padded[origin..], self.width, [h, w]);
         }
