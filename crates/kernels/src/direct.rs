@@ -1,16 +1,38 @@
 //! A direct convolution kernel for AVX-512 on the wide layout (`wide.rs`): the output
 //! `[m, columns]` is a sum, over input channels and kernel taps, of a weight times the padded
-//! input shifted by the tap's offset. Tiles of 8 output channels by 48 columns accumulate in
-//! registers (24 of the 32 vector registers); no patch matrix is written.
+//! input shifted by the tap's offset. Tiles of up to 8 output channels by 3, 4 or 5 vectors of
+//! columns (whichever fits the row length best) accumulate in registers (at most 25 of the 32
+//! vector registers); no patch matrix is written.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-/// AVX-512 vectors of columns one tile computes.
-const VECTORS: usize = 3;
+/// Columns one AVX-512 vector holds.
+const LANES: usize = 16;
 
-/// Columns one tile computes.
-pub(crate) const TILE: usize = 16 * VECTORS;
+/// The most columns one tile computes.
+pub(crate) const MAX_TILE: usize = 5 * LANES;
+
+/// The columns each tile computes for an output of `columns` columns: 3, 4 or 5 vectors,
+/// whichever adds the fewest columns when `columns` is rounded up to it (3 on a tie, which
+/// takes the most output channels per tile). A 7x7 map's 63 wide columns take one tile of
+/// 64, not two of 48.
+pub(crate) fn tile_columns(columns: usize) -> usize {
+    [3, 4, 5]
+        .map(|vectors| vectors * LANES)
+        .into_iter()
+        .min_by_key(|tile| columns.div_ceil(*tile) * tile)
+        .expect("three widths")
+}
+
+/// The output channels of each tile, `(first, count)`: `m` split into as few tiles of at most
+/// `most` channels as possible, as evenly as possible, since a tile of one or two channels
+/// keeps too few sums in flight to hide the latency of a fused multiply-add.
+fn channel_blocks(m: usize, most: usize) -> impl Iterator<Item = (usize, usize)> {
+    let tiles = m.div_ceil(most);
+    let (base, extra) = (m / tiles.max(1), m % tiles.max(1));
+    (0..tiles).map(move |t| (t * base + t.min(extra), base + usize::from(t < extra)))
+}
 
 /// Whether this CPU runs the kernel (else the caller multiplies a patch matrix).
 pub(crate) fn available() -> bool {
@@ -68,9 +90,10 @@ pub(crate) struct Direct<'a> {
 
 impl Direct<'_> {
     /// Computes the output into `out`, rows `out_stride` apart (at least `columns` rounded up
-    /// to [`TILE`]). Panics if a buffer is too short for that.
+    /// to [`tile_columns`]). Panics if a buffer is too short for that.
     pub fn run(&self, out: &mut [f32], out_stride: usize) {
-        let columns = self.columns.div_ceil(TILE) * TILE;
+        let tile = tile_columns(self.columns);
+        let columns = self.columns.div_ceil(tile) * tile;
         self.input.check(columns);
         assert!(out_stride >= columns && out.len() >= (self.m.max(1) - 1) * out_stride + columns);
         assert!(self.weights.len() >= self.input.channels * self.input.taps() * self.m);
@@ -78,41 +101,56 @@ impl Direct<'_> {
         // SAFETY: the CPU has AVX-512 and every access below lies within the checked bounds.
         #[cfg(target_arch = "x86_64")]
         unsafe {
-            self.run_avx512(out.as_mut_ptr(), out_stride, columns)
-        }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn run_avx512(&self, out: *mut f32, out_stride: usize, columns: usize) {
-        for q0 in (0..columns).step_by(TILE) {
-            let mut o0 = 0;
-            while o0 + 8 <= self.m {
-                unsafe { self.tile::<8>(o0, q0, out, out_stride) };
-                o0 += 8;
-            }
-            if o0 + 4 <= self.m {
-                unsafe { self.tile::<4>(o0, q0, out, out_stride) };
-                o0 += 4;
-            }
-            if o0 + 2 <= self.m {
-                unsafe { self.tile::<2>(o0, q0, out, out_stride) };
-                o0 += 2;
-            }
-            if o0 < self.m {
-                unsafe { self.tile::<1>(o0, q0, out, out_stride) };
+            let out = out.as_mut_ptr();
+            match tile / LANES {
+                3 => self.run_avx512::<3>(out, out_stride, columns, 8),
+                4 => self.run_avx512::<4>(out, out_stride, columns, 6),
+                _ => self.run_avx512::<5>(out, out_stride, columns, 5),
             }
         }
     }
 
-    /// Output channels `o0..o0 + OB`, columns `q0..q0 + TILE`.
+    /// Tiles of `V` vectors of columns by at most `most` output channels (`most * V` sums
+    /// and `V` input vectors fit the registers).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    unsafe fn tile<const OB: usize>(&self, o0: usize, q0: usize, out: *mut f32, out_stride: usize) {
-        let mut acc = [[_mm512_setzero_ps(); VECTORS]; OB];
+    unsafe fn run_avx512<const V: usize>(
+        &self,
+        out: *mut f32,
+        out_stride: usize,
+        columns: usize,
+        most: usize,
+    ) {
+        for q0 in (0..columns).step_by(V * LANES) {
+            for (o0, count) in channel_blocks(self.m, most) {
+                let at = (o0, q0, out, out_stride);
+                unsafe {
+                    match count {
+                        8 => self.tile::<8, V>(at),
+                        7 => self.tile::<7, V>(at),
+                        6 => self.tile::<6, V>(at),
+                        5 => self.tile::<5, V>(at),
+                        4 => self.tile::<4, V>(at),
+                        3 => self.tile::<3, V>(at),
+                        2 => self.tile::<2, V>(at),
+                        _ => self.tile::<1, V>(at),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Output channels `o0..o0 + OB`, columns `q0..q0 + V * LANES`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn tile<const OB: usize, const V: usize>(
+        &self,
+        (o0, q0, out, out_stride): (usize, usize, *mut f32, usize),
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); V]; OB];
         if let Some(bias) = self.bias {
             for (o, acc) in acc.iter_mut().enumerate() {
-                *acc = [_mm512_set1_ps(bias[o0 + o]); VECTORS];
+                *acc = [_mm512_set1_ps(bias[o0 + o]); V];
             }
         }
         let weights = unsafe { self.weights.as_ptr().add(o0) };
@@ -121,8 +159,8 @@ impl Direct<'_> {
         for c in 0..input.channels {
             let x = unsafe { input.data.as_ptr().add(c * input.channel_stride + q0) };
             for offset in input.offsets {
-                let xv: [__m512; VECTORS] =
-                    std::array::from_fn(|v| unsafe { _mm512_loadu_ps(x.add(offset + 16 * v)) });
+                let xv: [__m512; V] =
+                    std::array::from_fn(|v| unsafe { _mm512_loadu_ps(x.add(offset + LANES * v)) });
                 let w = unsafe { weights.add(k * self.m) };
                 for (o, acc) in acc.iter_mut().enumerate() {
                     let w = _mm512_set1_ps(unsafe { *w.add(o) });
@@ -135,7 +173,8 @@ impl Direct<'_> {
         }
         for (o, acc) in acc.iter().enumerate() {
             for (v, acc) in acc.iter().enumerate() {
-                unsafe { _mm512_storeu_ps(out.add((o0 + o) * out_stride + q0 + 16 * v), *acc) };
+                let to = unsafe { out.add((o0 + o) * out_stride + q0 + LANES * v) };
+                unsafe { _mm512_storeu_ps(to, *acc) };
             }
         }
     }
@@ -232,6 +271,30 @@ impl WeightGrad<'_> {
             for (j, acc) in acc.iter().enumerate() {
                 unsafe { *dw_t.add((k0 + j) * self.m + o0 + i) += _mm512_reduce_add_ps(*acc) };
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_fit_the_rows_and_split_channels_evenly() {
+        // ResNet maps: 32x32 (32 rows of 34 wide columns), 16x16, 8x8, 7x7, 14x14 (a tie).
+        let widths: Vec<usize> = [1088, 288, 80, 63, 224].map(tile_columns).to_vec();
+        assert_eq!(widths, [64, 48, 80, 64, 48]);
+        let blocks = |m| channel_blocks(m, 8).collect::<Vec<_>>();
+        assert_eq!(blocks(16), [(0, 8), (8, 8)]);
+        assert_eq!(blocks(13), [(0, 7), (7, 6)]);
+        assert_eq!(blocks(9), [(0, 5), (5, 4)]);
+        assert_eq!(blocks(3), [(0, 3)]);
+        assert_eq!(blocks(0), []);
+        for m in 1..100 {
+            let blocks = blocks(m);
+            assert_eq!(blocks.iter().map(|b| b.1).sum::<usize>(), m);
+            assert!(blocks.windows(2).all(|w| w[0].0 + w[0].1 == w[1].0));
+            assert!(blocks.iter().all(|b| b.1 <= 8 && b.1 + 1 >= blocks[0].1));
         }
     }
 }

@@ -3,7 +3,7 @@
 //! of `(kw - 1) * dilation` extra output columns per row, computed and dropped.
 
 use crate::conv::Conv2d;
-use crate::direct::{self, Direct, Padded, TILE, WeightGrad};
+use crate::direct::{self, Direct, MAX_TILE, Padded, WeightGrad, tile_columns};
 use crate::matmul::{Mat, matmul_rows, transpose_blocks};
 
 /// The wide layout of one convolution.
@@ -14,9 +14,11 @@ pub(crate) struct Wide {
     /// Columns of the wide patch matrix and output (output rows x padded width).
     columns: usize,
     /// The padded input's channels lie this far apart: the padded plane, the tail the last
-    /// kernel tap reads, and [`TILE`] more so that the direct kernel's last tile reads zeros.
+    /// kernel tap reads, and [`MAX_TILE`] more so that the direct kernel's last tile reads
+    /// zeros.
     channel_stride: usize,
-    /// Wide output rows lie this far apart: `columns` rounded up to [`TILE`].
+    /// Wide output rows lie this far apart: `columns` rounded up to the direct kernel's
+    /// tile ([`tile_columns`]).
     out_stride: usize,
 }
 
@@ -44,8 +46,8 @@ impl Wide {
         Some(Self {
             width,
             columns,
-            channel_stride: channel_len + TILE,
-            out_stride: columns.div_ceil(TILE) * TILE,
+            channel_stride: channel_len + MAX_TILE,
+            out_stride: columns.div_ceil(tile_columns(columns)) * tile_columns(columns),
         })
     }
 
