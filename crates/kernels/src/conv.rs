@@ -11,9 +11,10 @@ use rayon::prelude::*;
 /// Images whose patch matrices one weight-gradient GEMM takes side by side.
 const WEIGHT_BATCH: usize = 2;
 
-/// The direct weight-gradient kernel runs on maps of at least this many wide columns; on
-/// smaller ones (an 8x8 map has 80) it loses to GEMM even over many images at once (measured:
-/// 6.1 against 3.5 ms on ResNet-20's 64-channel 8x8 layer at batch 128).
+/// The direct weight-gradient kernel runs on stride-1 maps of at least this many wide
+/// columns; on smaller ones (an 8x8 map has 80) it loses to GEMM even over many images at
+/// once (measured: 6.1 against 3.5 ms on ResNet-20's 64-channel 8x8 layer at batch 128), and
+/// on phase planes too (3.6 against 3.0 ms on its 16-to-32-channel stride-2 layer).
 const DIRECT_WEIGHT_COLUMNS: usize = 256;
 
 /// Wide columns the direct weight-gradient kernel sums before it reduces its registers: the
@@ -91,6 +92,12 @@ impl Conv2d {
         })
     }
 
+    /// The wide layout for a kernel larger than 1x1; a 1x1 kernel reads its input as the
+    /// patch matrix (stride 1) or a subsample of it (im2col), with no taps to share a copy.
+    fn wide(&self) -> Option<Wide> {
+        (self.kernel != [1, 1]).then(|| Wide::of(self))
+    }
+
     /// A 1x1, stride-1, unpadded convolution reads its input as the patch matrix itself.
     fn pointwise(&self) -> bool {
         self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [(0, 0); 2]
@@ -156,7 +163,7 @@ impl Conv2d {
         let images = y
             .par_chunks_mut(image_out.max(1))
             .zip(x.par_chunks(image_in.max(1)));
-        match Wide::of(self).filter(|_| !self.pointwise()) {
+        match self.wide() {
             Some(wide) => {
                 let direct = wide.direct_weights(self, w);
                 images.for_each_init(
@@ -317,8 +324,8 @@ impl Conv2d {
         let image_in = (self.in_channels * self.plane()).max(1);
         let image_out = (self.out_channels * self.positions()).max(1);
         let per_task = self.batch.div_ceil(rayon::current_num_threads()).max(1);
-        let direct = Wide::of(self).filter(|w| {
-            !self.pointwise() && direct::available() && w.columns() >= DIRECT_WEIGHT_COLUMNS
+        let direct = self.wide().filter(|w| {
+            self.stride == [1, 1] && direct::available() && w.columns() >= DIRECT_WEIGHT_COLUMNS
         });
         let partials: Vec<Vec<f32>> = x
             .par_chunks(per_task * image_in)

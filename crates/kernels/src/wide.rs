@@ -1,6 +1,9 @@
-//! Stride-1 convolution through a padded copy of the input (the "wide" layout): each row of
-//! the patch matrix is then one contiguous copy instead of one per output row, at the price
-//! of `(kw - 1) * dilation` extra output columns per row, computed and dropped.
+//! Convolution through a padded copy of the input (the "wide" layout): each row of the patch
+//! matrix is then one contiguous run instead of one per output row, at the price of a few
+//! extra output columns per row, computed and dropped. With stride `s` the padded input is
+//! kept as `s x s` phase planes (rows `py, py + s, ...` by columns `px, px + s, ...`), on
+//! which the convolution has stride 1: tap `(dy, dx)` reads phase `(dy % s, dx % s)` shifted
+//! by `(dy / s, dx / s)`.
 
 use crate::conv::Conv2d;
 use crate::direct::{self, Direct, MAX_TILE, Padded, WeightGrad, tile_columns};
@@ -9,11 +12,15 @@ use crate::matmul::{Mat, matmul_rows, transpose_blocks};
 /// The wide layout of one convolution.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Wide {
-    /// Padded input width: the stride between output rows in the wide output.
+    stride: [usize; 2],
+    /// Rows of one phase plane (the padded height over the stride).
+    height: usize,
+    /// Columns of one phase plane (the padded width over the stride): the stride between
+    /// output rows in the wide output.
     width: usize,
-    /// Columns of the wide patch matrix and output (output rows x padded width).
+    /// Columns of the wide patch matrix and output (output rows x `width`).
     columns: usize,
-    /// The padded input's channels lie this far apart: the padded plane, the tail the last
+    /// The padded input's channels lie this far apart: the phase planes, the tail the last
     /// kernel tap reads, and [`MAX_TILE`] more so that the direct kernel's last tile reads
     /// zeros.
     channel_stride: usize,
@@ -33,22 +40,32 @@ pub(crate) struct Scratch {
 }
 
 impl Wide {
-    /// The wide layout of `conv`, for a stride-1 convolution.
-    pub fn of(conv: &Conv2d) -> Option<Self> {
-        if conv.stride != [1, 1] {
-            return None;
-        }
-        let [h, w] = conv.in_size;
-        let [(top, bottom), (left, right)] = conv.padding;
-        let width = w + left + right;
+    /// The wide layout of `conv`.
+    pub fn of(conv: &Conv2d) -> Self {
+        let [height, width] = std::array::from_fn(|i| {
+            let (begin, end) = conv.padding[i];
+            (conv.in_size[i] + begin + end).div_ceil(conv.stride[i])
+        });
         let columns = conv.out_size()[0] * width;
-        let channel_len = (h + top + bottom) * width + (conv.kernel[1] - 1) * conv.dilation[1];
-        Some(Self {
+        // A valid output's last tap stays inside its phase plane but for the columns right of
+        // the shifted run (the rows below hold the next plane or this tail).
+        let phases = conv.stride[0] * conv.stride[1];
+        let tail = (conv.kernel[1] - 1) * conv.dilation[1] / conv.stride[1];
+        Self {
+            stride: conv.stride,
+            height,
             width,
             columns,
-            channel_stride: channel_len + MAX_TILE,
+            channel_stride: phases * height * width + tail + MAX_TILE,
             out_stride: columns.div_ceil(tile_columns(columns)) * tile_columns(columns),
-        })
+        }
+    }
+
+    /// Where padded position `[row, column]` of a channel lies in its phase planes.
+    fn at(&self, [row, column]: [usize; 2]) -> usize {
+        let [sh, sw] = self.stride;
+        let phase = (row % sh) * sw + column % sw;
+        (phase * self.height + row / sh) * self.width + column / sw
     }
 
     /// Columns of the wide output: output rows times the padded width.
@@ -75,7 +92,7 @@ impl Wide {
             },
             out: vec![0.0; images * self.out_len(conv)],
             offsets: (0..kh * kw)
-                .map(|t| (t / kw) * dh * self.width + (t % kw) * dw)
+                .map(|t| self.at([(t / kw) * dh, (t % kw) * dw]))
                 .collect(),
         }
     }
@@ -188,17 +205,37 @@ impl Wide {
     }
 
     /// Copies group `g` of one image `x` into the interior of the padded buffer `padded`
-    /// (whose borders stay zero).
+    /// (whose borders stay zero): row by row with stride 1, each row split across the phase
+    /// planes otherwise.
     fn pad(&self, conv: &Conv2d, x: &[f32], g: usize, padded: &mut [f32]) {
         let [h, w] = conv.in_size;
         let (channels, plane) = (conv.group_in(), conv.plane());
         let x = &x[g * channels * plane..][..channels * plane];
-        let origin = conv.padding[0].0 * self.width + conv.padding[1].0;
+        let (top, left) = (conv.padding[0].0, conv.padding[1].0);
         for (x, padded) in x
             .chunks_exact(plane)
             .zip(padded.chunks_exact_mut(self.channel_stride))
         {
-            spread(x, w, &mut padded[origin..], self.width, [h, w]);
+            if self.stride == [1, 1] {
+                spread(
+                    x,
+                    w,
+                    &mut padded[self.at([top, left])..],
+                    self.width,
+                    [h, w],
+                );
+                continue;
+            }
+            let sw = self.stride[1];
+            for (r, row) in x.chunks_exact(w).enumerate() {
+                // Columns c, c + sw, ... of the row land side by side in one phase plane.
+                for c in 0..sw.min(w) {
+                    let to = &mut padded[self.at([top + r, left + c])..];
+                    for (to, v) in to.iter_mut().zip(row[c..].iter().step_by(sw)) {
+                        *to = *v;
+                    }
+                }
+            }
         }
     }
 
