@@ -621,10 +621,12 @@ impl Network {
             .all(|outlet| self.shapes[outlet.node] == *shape)
     }
 
-    /// Whether conv `node` runs on shears' kernels: on flex and not depthwise (a convolution
-    /// with one input channel per group keeps flex's direct kernel).
+    /// Whether conv `node` runs on shears' kernels: on flex and not depthwise (a grouped
+    /// convolution with one input channel per group keeps flex's direct kernel; a plain one
+    /// reading one channel, as on a grayscale image, runs on shears').
     fn on_kernels(&self, node: usize) -> bool {
-        matches!(&self.steps[node], Step::Conv { shape, .. } if self.kernels && shape[1] > 1)
+        matches!(&self.steps[node], Step::Conv { shape, options, .. }
+            if self.kernels && (shape[1] > 1 || options.groups == 1))
     }
 
     /// The first output of a finished run as `[N, outputs]`.
