@@ -164,17 +164,8 @@ impl Wide {
         for (g, dw_t) in dw_t.chunks_exact_mut(m * k).enumerate() {
             let images = xs.chunks_exact(image_in).zip(dys.chunks_exact(image_out));
             let buffers = s.input.chunks_exact_mut(padded_len);
-            for ((x, dy), (padded, wide)) in
-                images.zip(buffers.zip(s.out.chunks_exact_mut(out_len)))
-            {
-                self.pad(conv, x, g, padded);
-                let dy = &dy[g * m * oh * ow..][..m * oh * ow];
-                for (dy, wide) in dy
-                    .chunks_exact(oh * ow)
-                    .zip(wide.chunks_exact_mut(self.out_stride))
-                {
-                    spread(dy, ow, wide, self.width, [oh, ow]);
-                }
+            for (image, buffers) in images.zip(buffers.zip(s.out.chunks_exact_mut(out_len))) {
+                self.stage(conv, image, g, buffers);
             }
             let count = xs.len() / image_in.max(1);
             let images: Vec<_> = s
@@ -191,6 +182,27 @@ impl Wide {
                 columns: self.columns,
             }
             .add_to(dw_t);
+        }
+    }
+
+    /// Group `g` of one image's input `x` into its padded buffer and of its output gradient
+    /// `dy` into the wide layout (whose dropped columns stay zero).
+    fn stage(
+        &self,
+        conv: &Conv2d,
+        (x, dy): (&[f32], &[f32]),
+        g: usize,
+        (padded, wide): (&mut [f32], &mut [f32]),
+    ) {
+        let [oh, ow] = conv.out_size();
+        let m = conv.group_out();
+        self.pad(conv, x, g, padded);
+        let dy = &dy[g * m * oh * ow..][..m * oh * ow];
+        for (dy, wide) in dy
+            .chunks_exact(oh * ow)
+            .zip(wide.chunks_exact_mut(self.out_stride))
+        {
+            spread(dy, ow, wide, self.width, [oh, ow]);
         }
     }
 
