@@ -1,7 +1,7 @@
-//! shears' CPU kernel layer as a burn backend extension: on the flex backend, convolution and
-//! training-mode batch norm run on `shears_kernels` (direct AVX-512 convolution, or im2col +
-//! GEMM), each with its own backward pass under autodiff. Other backends keep burn's ops
-//! ([`runs_on`] decides).
+//! shears' CPU kernel layer as a burn backend extension: on the flex backend, convolution,
+//! training-mode batch norm and the residual add run on `shears_kernels` (direct AVX-512
+//! convolution, or im2col + GEMM), each with a ReLU fused where the network asks and with its
+//! own backward pass under autodiff. Other backends keep burn's ops ([`runs_on`] decides).
 
 use burn::backend::{
     AutodiffBackend, Backend, DispatchDevice, Flex, TensorMetadata, backend_extension,
