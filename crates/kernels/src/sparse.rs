@@ -10,6 +10,7 @@
 //! weight scaling a row of the batch (small batches take sparse dot products instead).
 
 use crate::Conv2d;
+use crate::wide::Wide;
 use rayon::prelude::*;
 
 /// Output positions one register tile of the stride-1 convolution sums (four AVX-512
@@ -66,7 +67,7 @@ impl SparseConv2d {
     /// (each call gives its own).
     pub fn new(conv: Conv2d, weight: &[f32]) -> Self {
         let [kh, kw] = conv.kernel;
-        let layout = Phases::of(&conv);
+        let layout = Wide::of(&conv);
         let (group_in, group_out) = (conv.group_in(), conv.group_out());
         let rows = Rows::of(weight, conv.out_channels, |o, i| {
             let c = (o / group_out) * group_in + i / (kh * kw);
@@ -85,20 +86,20 @@ impl SparseConv2d {
     pub fn forward(&self, x: &[f32], batch: usize, bias: Option<&[f32]>, y: &mut [f32]) {
         let conv = Conv2d { batch, ..self.conv };
         let [oh, ow] = conv.out_size();
-        let layout = Phases::of(&conv);
-        let image = conv.in_channels * conv.plane();
-        let mut phases = vec![0.0; batch * layout.len];
+        let layout = Wide::of(&conv);
+        let (image, len) = (conv.in_channels * conv.plane(), layout.image_len(&conv));
+        let mut phases = vec![0.0; batch * len];
         phases
-            .par_chunks_mut(layout.len)
+            .par_chunks_mut(len)
             .zip(x.par_chunks(image))
-            .for_each(|(p, x)| layout.fill(&conv, x, p));
+            .for_each(|(p, x)| layout.pad_image(&conv, x, p));
         y.par_chunks_mut(oh * ow)
             .enumerate()
             .for_each_init(Vec::new, |wide, (i, y)| {
                 let (n, o) = (i / conv.out_channels, i % conv.out_channels);
-                let input = &phases[n * layout.len..(n + 1) * layout.len];
+                let input = &phases[n * len..(n + 1) * len];
                 let b = bias.map_or(0.0, |b| b[o]);
-                self.output(input, o, [oh, ow, layout.size[1]], b, wide, y);
+                self.output(input, o, [oh, ow, layout.width()], b, wide, y);
             });
     }
 
@@ -124,54 +125,6 @@ impl SparseConv2d {
         }
         for (y, row) in y.chunks_mut(ow).zip(wide.chunks(wp)) {
             y.copy_from_slice(&row[..ow]);
-        }
-    }
-}
-
-/// One sample's zero-padded input split by stride phase: with stride `s`, phase `(py, px)` of
-/// channel `c` holds padded rows `py, py + s, ...` and columns `px, px + s, ...`. A stride-`s`
-/// convolution is then a stride-1 one on these planes: tap offset `(dy, dx)` reads phase
-/// `(dy % s, dx % s)` shifted by `(dy / s, dx / s)`, and output rows are `size[1]` apart.
-struct Phases {
-    stride: [usize; 2],
-    /// Rows and columns of one phase plane.
-    size: [usize; 2],
-    /// Values of one sample, with room for a shifted run (and its last register tile) to
-    /// overhang the last plane.
-    len: usize,
-}
-
-impl Phases {
-    fn of(conv: &Conv2d) -> Self {
-        let size: [usize; 2] = std::array::from_fn(|i| {
-            let padded = conv.in_size[i] + conv.padding[i].0 + conv.padding[i].1;
-            padded.div_ceil(conv.stride[i])
-        });
-        let planes = conv.in_channels * conv.stride[0] * conv.stride[1];
-        Self {
-            stride: conv.stride,
-            size,
-            len: planes * size[0] * size[1] + size[1] + TILE,
-        }
-    }
-
-    /// Where channel `c` at padded offset `(dy, dx)` from an output's corner starts.
-    fn offset(&self, c: usize, [dy, dx]: [usize; 2]) -> usize {
-        let [sh, sw] = self.stride;
-        let plane = (c * sh + dy % sh) * sw + dx % sw;
-        (plane * self.size[0] + dy / sh) * self.size[1] + dx / sw
-    }
-
-    /// Writes one sample `x` (`[C, H, W]`) into its phase planes `out` (zeros elsewhere).
-    fn fill(&self, conv: &Conv2d, x: &[f32], out: &mut [f32]) {
-        let [h, w] = conv.in_size;
-        let (top, left) = (conv.padding[0].0, conv.padding[1].0);
-        for (c, plane) in x.chunks(h * w).enumerate() {
-            for (r, row) in plane.chunks(w).enumerate() {
-                for (col, &v) in row.iter().enumerate() {
-                    out[self.offset(c, [top + r, left + col])] = v;
-                }
-            }
         }
     }
 }

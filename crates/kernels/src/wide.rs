@@ -68,6 +68,30 @@ impl Wide {
         (phase * self.height + row / sh) * self.width + column / sw
     }
 
+    /// Columns of one phase plane: the stride between rows of the wide output.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Values of one image's padded input, every group ([`Wide::pad_image`]).
+    pub fn image_len(&self, conv: &Conv2d) -> usize {
+        conv.groups * self.padded_len(conv)
+    }
+
+    /// One image `x`, every group, into its zeroed padded buffer `padded` (of
+    /// [`Wide::image_len`] values).
+    pub fn pad_image(&self, conv: &Conv2d, x: &[f32], padded: &mut [f32]) {
+        for (g, padded) in padded.chunks_exact_mut(self.padded_len(conv)).enumerate() {
+            self.pad(conv, x, g, padded);
+        }
+    }
+
+    /// Where input channel `c` at padded position `[row, column]` lies in
+    /// [`Wide::pad_image`]'s buffer.
+    pub fn offset(&self, c: usize, position: [usize; 2]) -> usize {
+        c * self.channel_stride + self.at(position)
+    }
+
     /// Columns of the wide output: output rows times the padded width.
     pub fn columns(&self) -> usize {
         self.columns
