@@ -93,7 +93,7 @@ impl Direct<'_> {
     /// to [`tile_columns`]). Panics if a buffer is too short for that.
     pub fn run(&self, out: &mut [f32], out_stride: usize) {
         let tile = tile_columns(self.columns);
-        let columns = self.columns.div_ceil(tile) * tile;
+        let columns = self.columns.next_multiple_of(tile);
         self.input.check(columns);
         assert!(out_stride >= columns && out.len() >= (self.m.max(1) - 1) * out_stride + columns);
         assert!(self.weights.len() >= self.input.channels * self.input.taps() * self.m);

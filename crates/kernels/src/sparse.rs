@@ -17,6 +17,10 @@ use rayon::prelude::*;
 /// registers).
 const TILE: usize = 64;
 
+// The wide layout's padded input leaves room for the direct kernel's widest tile past the
+// last shifted run; the sparse convolution's tiles read into that room too.
+const _: () = assert!(TILE <= crate::direct::MAX_TILE);
+
 /// One layer's non-zero weights by output channel.
 #[derive(Clone, Debug, PartialEq)]
 struct Rows {

@@ -57,7 +57,7 @@ impl Wide {
             width,
             columns,
             channel_stride: phases * height * width + tail + MAX_TILE,
-            out_stride: columns.div_ceil(tile_columns(columns)) * tile_columns(columns),
+            out_stride: columns.next_multiple_of(tile_columns(columns)),
         }
     }
 
@@ -92,7 +92,7 @@ impl Wide {
         c * self.channel_stride + self.at(position)
     }
 
-    /// Columns of the wide output: output rows times the padded width.
+    /// Columns of the wide output: output rows times the phase plane's width.
     pub fn columns(&self) -> usize {
         self.columns
     }
