@@ -57,6 +57,7 @@ fn prune(graph: &Graph, target: Target, scope: Scope) -> (Graph, Duration) {
         scores: &scores,
         original: &BTreeMap::new(),
         baseline: target.measure(graph).unwrap(),
+        reference: None,
     };
     let plan = plan_for(&input, &config, target).unwrap();
     (apply(graph, groups, &plan.cuts).unwrap(), analysis)

@@ -94,6 +94,50 @@ pub fn sparse_inference(
     infer("sparse", net, batch, runs)
 }
 
+/// One model's inference time against another's, from alternating runs.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Relative {
+    /// The candidate's time over the reference's: the median of the ratios of the paired
+    /// runs, which a machine slowing down or speeding up between pairs disturbs little.
+    pub ratio: f64,
+    /// The median of the per-pair ratios' spread: half the distance between their quartiles,
+    /// relative to `ratio`.
+    pub spread: f64,
+}
+
+/// [`inference`] of `candidate` against `reference` at `batch`: `runs` pairs of one run of each,
+/// back to back (after warming both up), so that both see the machine in the same state.
+pub fn relative_inference(
+    candidate: &Graph,
+    reference: &Graph,
+    device: DeviceKind,
+    batch: usize,
+    runs: usize,
+) -> Result<Relative, RuntimeError> {
+    let device = device.device()?;
+    let mut nets = [candidate, reference].map(|g| compile(&g.fold_batch_norms(), &device, runs));
+    let [Ok(a), Ok(b)] = &mut nets else {
+        return Err(nets.into_iter().find_map(Result::err).expect("one failed"));
+    };
+    let inputs = [random_input(a, batch)?, random_input(b, batch)?];
+    let time = |net: &mut Network, x: &Tensor<4>| {
+        let start = Instant::now();
+        let _ = net.forward(x.clone(), Mode::Eval).into_data();
+        start.elapsed().as_secs_f64()
+    };
+    let mut ratios: Vec<f64> = (0..WARMUP + runs)
+        .map(|_| time(a, &inputs[0]) / time(b, &inputs[1]))
+        .skip(WARMUP)
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let ratio = ratios[ratios.len() / 2];
+    let quartiles = ratios[3 * ratios.len() / 4] - ratios[ratios.len() / 4];
+    Ok(Relative {
+        ratio,
+        spread: quartiles / 2.0 / ratio,
+    })
+}
+
 fn infer(
     what: &'static str,
     mut net: Network,

@@ -24,8 +24,12 @@ pub struct PruneCheckpoint {
     pub record: PruneRecord,
     /// Channels per group of the starting model.
     pub original: OriginalChannels,
-    /// The target's quantity (parameters or MACs) on the starting model.
+    /// The target's quantity (parameters, MACs or seconds) on the starting model.
     pub baseline: Option<f64>,
+    /// The starting model, which a latency target times candidates against; in memory only
+    /// (a resumed run is given the starting model again, and checks it by content).
+    #[serde(skip)]
+    pub reference: Option<Graph>,
     /// The settings of the run; a resumed run must use the same (steps may be capped
     /// differently with `max_steps`).
     pub config: PruneConfig,

@@ -45,6 +45,8 @@ impl Pruner<'_> {
             true => self.identity(graph),
             false => RunIdentity::default(),
         };
+        let latency = matches!(self.config.target, Target::Latency { .. });
+        let reference = latency.then(|| graph.clone());
         let mut state = match resume {
             Some(mut ckpt) => {
                 ckpt.check_resumable(&self.config, &self.criterion.name(), &identity)?;
@@ -57,6 +59,7 @@ impl Pruner<'_> {
             }
             None => self.start(graph, identity)?,
         };
+        state.reference = reference;
         let floor = self.floor(state.record.baseline().accuracy);
         let steps = self.config.steps;
         while state.record.stopped.is_none() {
@@ -175,6 +178,7 @@ impl Pruner<'_> {
             },
             original,
             baseline: self.config.target.measure(graph)?,
+            reference: None,
             config: self.config.clone(),
             identity,
         })
@@ -385,10 +389,9 @@ impl Pruner<'_> {
             scores,
             original: &state.original,
             baseline: state.baseline,
+            reference: state.reference.as_ref(),
         };
-        let check = |plan: &StepPlan, goal: Target| {
-            check_reached(plan, goal, graph, groups, state.baseline)
-        };
+        let check = |plan: &StepPlan, goal: Target| check_reached(plan, goal, &input(&scores));
         if step == 1 && goal != self.config.target {
             let whole = plan_for(&input(&scores), config, self.config.target)?;
             check(&whole, self.config.target)?;
@@ -587,19 +590,17 @@ fn check_step_count(whole: &StepPlan, steps: usize) -> Result<(), PruneError> {
 }
 
 /// An impossible-target error unless `plan` reaches its goal, saying how far the limits allow
-/// (measured against `baseline`, the starting model's parameters or MACs).
+/// (measured against the input's baseline, the starting model's quantity).
 pub(super) fn check_reached(
     plan: &StepPlan,
     goal: Target,
-    graph: &Graph,
-    groups: &[ChannelGroup],
-    baseline: Option<f64>,
+    input: &PlanInput,
 ) -> Result<(), PruneError> {
     if plan.reached {
         return Ok(());
     }
-    let pruned = apply(graph, groups, &plan.cuts)?;
-    let at_most = match (baseline, goal.measure(&pruned)?) {
+    let pruned = apply(input.graph, input.groups, &plan.cuts)?;
+    let at_most = match (input.baseline, input.measure(goal, &pruned)?) {
         (Some(a), Some(b)) if a > 0.0 => format!("{:.1}%", 100.0 * (1.0 - b / a)),
         _ => "less".into(),
     };

@@ -173,9 +173,11 @@ impl Soft<'_> {
             scores: &scores,
             original: &self.original,
             baseline: self.baseline,
+            // Soft pruning keeps every channel: the model has the starting one's shapes.
+            reference: Some(graph),
         };
         let plan = plan_for(&input, config, target)?;
-        super::run::check_reached(&plan, target, graph, &self.groups, self.baseline)?;
+        super::run::check_reached(&plan, target, &input)?;
         Ok((plan.cuts, scores))
     }
 

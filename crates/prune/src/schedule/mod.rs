@@ -9,4 +9,4 @@ mod target;
 pub use pattern::matches;
 pub use planner::{Cut, OriginalChannels, PlanConfig, Scope, cuts_with_counts};
 pub use ramp::Ramp;
-pub use target::{PlanInput, StepPlan, Target, apply, latency, plan_for};
+pub use target::{PlanInput, StepPlan, Target, apply, latency, plan_for, relative_latency};
