@@ -16,10 +16,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         shears_onnx::load_file(reference)?,
     );
     let runs: usize = runs.parse()?;
-    let best = |g| bench::inference(g, DeviceKind::Flex, 128, runs).map(|t| t.best_s);
+    let best = |g| bench::inference(g, DeviceKind::Flex, 128, (runs, 0.0)).map(|t| t.best_s);
     for _ in 0..5 {
         let paired =
-            bench::relative_inference(&candidate, &reference, DeviceKind::Flex, 128, runs)?;
+            bench::relative_inference(&candidate, &reference, DeviceKind::Flex, 128, (runs, 0.0))?;
         let separate = best(&candidate)? / best(&reference)?;
         println!(
             "paired {:.3} (spread {:.3}), fastest runs {separate:.3}",

@@ -28,16 +28,31 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-/// Times `step` after `WARMUP` untimed calls and reports the median of `runs` timed calls.
-fn measure(what: &'static str, batch: usize, runs: usize, mut step: impl FnMut()) -> Timing {
-    let samples: Vec<f64> = (0..WARMUP + runs)
-        .map(|_| {
-            let start = Instant::now();
-            step();
-            start.elapsed().as_secs_f64()
-        })
-        .skip(WARMUP)
-        .collect();
+/// Samples of at least `runs` timed calls of `step` after `WARMUP` untimed ones: more when
+/// they take less than `seconds` together (as the last untimed call's time predicts), up to a
+/// hundred times `runs`. `step` returns its sample and the seconds it took.
+fn samples(runs: usize, seconds: f64, mut step: impl FnMut() -> (f64, f64)) -> Vec<f64> {
+    let mut took = 0.0;
+    for _ in 0..WARMUP {
+        took = step().1;
+    }
+    let runs = ((seconds / took.max(1e-9)) as usize).clamp(runs, 100 * runs);
+    (0..runs).map(|_| step().0).collect()
+}
+
+/// Times `step` ([`samples`] of its seconds) and reports the median and the fastest run.
+fn measure(
+    what: &'static str,
+    batch: usize,
+    (runs, seconds): (usize, f64),
+    mut step: impl FnMut(),
+) -> Timing {
+    let samples = samples(runs, seconds, || {
+        let start = Instant::now();
+        step();
+        let took = start.elapsed().as_secs_f64();
+        (took, took)
+    });
     let best_s = samples.iter().copied().fold(f64::INFINITY, f64::min);
     let median_s = median(samples);
     Timing {
@@ -69,15 +84,15 @@ fn compile(graph: &Graph, device: &Device, runs: usize) -> Result<Network, Runti
 }
 
 /// Inference latency at `batch`: forward in eval mode (BN folded into convs), results read
-/// back to the host.
+/// back to the host, over at least `runs` runs and `seconds` of them.
 pub fn inference(
     graph: &Graph,
     device: DeviceKind,
     batch: usize,
-    runs: usize,
+    (runs, seconds): (usize, f64),
 ) -> Result<Timing, RuntimeError> {
     let net = compile(&graph.fold_batch_norms(), &device.device()?, runs)?;
-    infer("inference", net, batch, runs)
+    infer("inference", net, batch, (runs, seconds))
 }
 
 /// [`inference`] with the convs and linear layers whose weights are at most `max_density`
@@ -91,7 +106,7 @@ pub fn sparse_inference(
 ) -> Result<Timing, RuntimeError> {
     let mut net = compile(&graph.fold_batch_norms(), &device.device()?, runs)?;
     net.use_sparse_kernels(max_density);
-    infer("sparse", net, batch, runs)
+    infer("sparse", net, batch, (runs, 0.0))
 }
 
 /// One model's inference time against another's, from alternating runs.
@@ -105,30 +120,29 @@ pub struct Relative {
     pub spread: f64,
 }
 
-/// [`inference`] of `candidate` against `reference` at `batch`: `runs` pairs of one run of each,
-/// back to back (after warming both up), so that both see the machine in the same state.
+/// [`inference`] of `candidate` against `reference` at `batch`: at least `runs` pairs of one
+/// run of each back to back, and `seconds` of them (after warming both up), so that both see
+/// the machine in the same state.
 pub fn relative_inference(
     candidate: &Graph,
     reference: &Graph,
     device: DeviceKind,
     batch: usize,
-    runs: usize,
+    (runs, seconds): (usize, f64),
 ) -> Result<Relative, RuntimeError> {
     let device = device.device()?;
-    let mut nets = [candidate, reference].map(|g| compile(&g.fold_batch_norms(), &device, runs));
-    let [Ok(a), Ok(b)] = &mut nets else {
-        return Err(nets.into_iter().find_map(Result::err).expect("one failed"));
-    };
-    let inputs = [random_input(a, batch)?, random_input(b, batch)?];
+    let mut a = compile(&candidate.fold_batch_norms(), &device, runs)?;
+    let mut b = compile(&reference.fold_batch_norms(), &device, runs)?;
+    let inputs = [random_input(&a, batch)?, random_input(&b, batch)?];
     let time = |net: &mut Network, x: &Tensor<4>| {
         let start = Instant::now();
         let _ = net.forward(x.clone(), Mode::Eval).into_data();
         start.elapsed().as_secs_f64()
     };
-    let mut ratios: Vec<f64> = (0..WARMUP + runs)
-        .map(|_| time(a, &inputs[0]) / time(b, &inputs[1]))
-        .skip(WARMUP)
-        .collect();
+    let mut ratios = samples(runs, seconds, || {
+        let (ta, tb) = (time(&mut a, &inputs[0]), time(&mut b, &inputs[1]));
+        (ta / tb, ta + tb)
+    });
     ratios.sort_by(f64::total_cmp);
     let ratio = ratios[ratios.len() / 2];
     let quartiles = ratios[3 * ratios.len() / 4] - ratios[ratios.len() / 4];
@@ -142,10 +156,10 @@ fn infer(
     what: &'static str,
     mut net: Network,
     batch: usize,
-    runs: usize,
+    budget: (usize, f64),
 ) -> Result<Timing, RuntimeError> {
     let x = random_input(&net, batch)?;
-    Ok(measure(what, batch, runs, || {
+    Ok(measure(what, batch, budget, || {
         let _ = net.forward(x.clone(), Mode::Eval).into_data();
     }))
 }
@@ -163,7 +177,7 @@ pub fn training(
     let mut optimizer = Optimizer::new(OptimizerKind::default(), 5e-4, net.params().len());
     let x = random_input(&net, batch)?;
     let config = TrainConfig::default();
-    Ok(measure("training", batch, runs, || {
+    Ok(measure("training", batch, (runs, 0.0), || {
         let (_, logits) = train_step(
             &mut net,
             &mut optimizer,

@@ -37,19 +37,13 @@ const LATENCY_PAIRS: usize = 60;
 /// ±6% between measurements of 60 pairs (a few milliseconds each) on a shared 2-core machine.
 const LATENCY_SECONDS: f64 = 2.0;
 
-/// Runs of `seconds` each that fill [`LATENCY_SECONDS`], at least `least` and at most a
-/// hundred times that.
-fn runs_within(seconds: f64, least: usize) -> usize {
-    ((LATENCY_SECONDS / seconds.max(1e-9)) as usize).clamp(least, 100 * least)
-}
-
 /// Seconds one forward pass of `batch` images of `graph` takes on shears' CPU runtime (flex,
-/// BN folded): the fastest of at least [`LATENCY_RUNS`] runs, which other load on a shared
-/// machine disturbs least (a median moves by tens of percent between calls there).
+/// BN folded): the fastest of at least [`LATENCY_RUNS`] runs and [`LATENCY_SECONDS`], which
+/// other load on a shared machine disturbs least (a median moves by tens of percent between
+/// calls there).
 pub fn latency(graph: &Graph, batch: usize) -> Result<f64, PruneError> {
-    let once = bench::inference(graph, DeviceKind::Flex, batch, 1)?.best_s;
-    let runs = runs_within(once, LATENCY_RUNS);
-    Ok(bench::inference(graph, DeviceKind::Flex, batch, runs)?.best_s)
+    let budget = (LATENCY_RUNS, LATENCY_SECONDS);
+    Ok(bench::inference(graph, DeviceKind::Flex, batch, budget)?.best_s)
 }
 
 /// The latency of `candidate` over that of `reference` (one forward pass of `batch` images on
@@ -63,9 +57,8 @@ pub fn relative_latency(
     reference: &Graph,
     batch: usize,
 ) -> Result<f64, PruneError> {
-    let once = bench::inference(reference, DeviceKind::Flex, batch, 1)?.best_s;
-    let pairs = runs_within(2.0 * once, LATENCY_PAIRS);
-    let r = bench::relative_inference(candidate, reference, DeviceKind::Flex, batch, pairs)?;
+    let budget = (LATENCY_PAIRS, LATENCY_SECONDS);
+    let r = bench::relative_inference(candidate, reference, DeviceKind::Flex, batch, budget)?;
     Ok(r.ratio)
 }
 
@@ -231,9 +224,11 @@ fn give_back(
     value_of: impl Fn(&[Cut]) -> Result<f64, PruneError>,
 ) -> Result<(Vec<Cut>, f64), PruneError> {
     let best_removed = |cut: &Cut| {
-        let scores = scores[cut.group].as_deref().unwrap_or(&[]);
-        let score = |i: &usize| scores.get(*i).copied().unwrap_or(f32::MIN);
-        cut.indices.iter().map(score).fold(f32::MIN, f32::max)
+        let score = channel_score(scores, cut.group);
+        cut.indices
+            .iter()
+            .map(|&i| score(i))
+            .fold(f32::MIN, f32::max)
     };
     let mut order: Vec<usize> = (0..cuts.len()).collect();
     order.sort_by(|&a, &b| best_removed(&cuts[b]).total_cmp(&best_removed(&cuts[a])));
@@ -252,10 +247,15 @@ fn give_back(
     Ok((cuts, value))
 }
 
+/// The score of each channel of `group` (the lowest for a group or channel without one).
+fn channel_score(scores: &GroupScores, group: usize) -> impl Fn(usize) -> f32 + '_ {
+    let scores = scores[group].as_deref().unwrap_or(&[]);
+    move |i| scores.get(i).copied().unwrap_or(f32::MIN)
+}
+
 /// Takes the `count` best-scored channels out of `cut` (all, if it holds fewer).
 fn restore_best(cut: &mut Cut, scores: &GroupScores, count: usize) {
-    let scores = scores[cut.group].as_deref().unwrap_or(&[]);
-    let score = |i: usize| scores.get(i).copied().unwrap_or(f32::MIN);
+    let score = channel_score(scores, cut.group);
     cut.indices.sort_by(|&a, &b| score(b).total_cmp(&score(a)));
     cut.indices.drain(..count.min(cut.indices.len()));
     cut.indices.sort_unstable();

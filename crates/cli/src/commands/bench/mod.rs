@@ -54,7 +54,7 @@ fn measure(
 ) -> Result<Vec<Timing>> {
     let mut timings = Vec::new();
     for &batch in &args.batch {
-        timings.push(bench::inference(graph, device, batch, args.runs)?);
+        timings.push(bench::inference(graph, device, batch, (args.runs, 0.0))?);
         if args.sparse {
             let density = args.sparse_density;
             timings.push(bench::sparse_inference(
