@@ -418,7 +418,8 @@ pub struct TargetArgs {
     pub ratio: Option<f64>,
     /// Prune until one forward pass of --latency-batch images takes at most MS milliseconds on
     /// shears' CPU runtime: each candidate plan is timed against the original in alternating
-    /// runs (at least 60 pairs and 2 s), and channels go back to a plan more than 2.5% faster.
+    /// runs (at least 60 pairs and 2 s), channels go back to a plan more than 2.5% faster, and
+    /// the last plan given back is timed again before it is trusted.
     #[arg(long, value_parser = values::positive_f64)]
     pub target_latency: Option<f64>,
     /// Prune until that measured forward pass runs X times faster than the original's (X > 1).

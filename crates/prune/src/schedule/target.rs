@@ -33,8 +33,8 @@ const LATENCY_RUNS: usize = 15;
 const LATENCY_PAIRS: usize = 60;
 
 /// Seconds of timed runs a latency measurement takes at least, when its minimum count of
-/// runs is quicker: a pruned ResNet-20's median ratio to the original at batch 1 moved by
-/// ±6% between measurements of 60 pairs (a few milliseconds each) on a shared 2-core machine.
+/// runs is quicker: a pruned ResNet-20's ratio to the original at batch 1 moved by ±6%
+/// between measurements of 60 pairs (a few milliseconds each) on a shared 2-core machine.
 const LATENCY_SECONDS: f64 = 2.0;
 
 /// Seconds one forward pass of `batch` images of `graph` takes on shears' CPU runtime (flex,
@@ -47,11 +47,11 @@ pub fn latency(graph: &Graph, batch: usize) -> Result<f64, PruneError> {
 }
 
 /// The latency of `candidate` over that of `reference` (one forward pass of `batch` images on
-/// shears' CPU runtime, BN folded), the median over pairs of runs of the two back to back:
-/// unlike two separate measurements, it holds still while a shared machine speeds up and
-/// slows down (for a pruned ResNet-20 against the original at batch 128, ±3% between five
-/// measurements of 60 pairs, against ±10% for the ratio of their fastest runs measured one
-/// after the other).
+/// shears' CPU runtime, BN folded), from pairs of runs of the two back to back
+/// ([`bench::relative_inference`], the median of their ratios): unlike two separate
+/// measurements, it holds still while a shared machine speeds up and slows down (for a pruned
+/// ResNet-20 against the original at batch 128, ±1.5% between five measurements of 60 pairs,
+/// against ±8% for the ratio of their fastest runs measured one after the other).
 pub fn relative_latency(
     candidate: &Graph,
     reference: &Graph,
@@ -198,7 +198,14 @@ pub fn plan_for(
         }
     }
     if matches!(goal, Target::Latency { .. }) {
-        best = give_back(input.scores, config.round_to, best, limit, value_of)?;
+        let later = give_back(
+            input.scores,
+            config.round_to,
+            best.clone(),
+            limit,
+            &value_of,
+        )?;
+        best = confirm(best, later, limit, &value_of)?;
     }
     Ok(StepPlan {
         cuts: best.0,
@@ -215,14 +222,15 @@ const LATENCY_TOLERANCE: f64 = 0.025;
 /// [`LATENCY_TOLERANCE`] under `limit`: the planner's next smaller plan can be far slower (a
 /// 16-channel group at 28x28 going from 8 to 16 channels in one step), so one group at a time
 /// gets back its `round_to` best-scored removed channels, groups with the best such channels
-/// first, for as long as the measured latency (`value_of`) stays within the limit.
+/// first, for as long as the measured latency (`value_of`) stays within the limit. Returns
+/// the plans it accepted in turn, the last one accepted at the end.
 fn give_back(
     scores: &GroupScores,
     round_to: usize,
     (mut cuts, mut value): (Vec<Cut>, f64),
     limit: f64,
     value_of: impl Fn(&[Cut]) -> Result<f64, PruneError>,
-) -> Result<(Vec<Cut>, f64), PruneError> {
+) -> Result<Vec<(Vec<Cut>, f64)>, PruneError> {
     let best_removed = |cut: &Cut| {
         let score = channel_score(scores, cut.group);
         cut.indices
@@ -232,6 +240,7 @@ fn give_back(
     };
     let mut order: Vec<usize> = (0..cuts.len()).collect();
     order.sort_by(|&a, &b| best_removed(&cuts[b]).total_cmp(&best_removed(&cuts[a])));
+    let mut accepted = Vec::new();
     for i in order {
         while value < (1.0 - LATENCY_TOLERANCE) * limit && !cuts[i].indices.is_empty() {
             let mut trial = cuts.clone();
@@ -241,10 +250,33 @@ fn give_back(
                 break;
             }
             (cuts, value) = (trial, trial_value);
+            let mut kept = cuts.clone();
+            kept.retain(|c| !c.indices.is_empty());
+            accepted.push((kept, value));
         }
     }
-    cuts.retain(|c| !c.indices.is_empty());
-    Ok((cuts, value))
+    Ok(accepted)
+}
+
+/// The last of the plans [`give_back`] accepted (`later`) that a second measurement also
+/// finds within [`LATENCY_TOLERANCE`] over `limit`, or else the plan it was `given`. Among
+/// many trials of a noisy measurement, the one accepted last is likelier than the others to
+/// have been timed low (one plan measured within the goal during the search ran 11% slower at
+/// the end), so it is timed again, and on failure the plan accepted before it, which was
+/// measured faster.
+fn confirm(
+    given: (Vec<Cut>, f64),
+    mut later: Vec<(Vec<Cut>, f64)>,
+    limit: f64,
+    value_of: impl Fn(&[Cut]) -> Result<f64, PruneError>,
+) -> Result<(Vec<Cut>, f64), PruneError> {
+    while let Some((cuts, _)) = later.pop() {
+        let value = value_of(&cuts)?;
+        if value <= (1.0 + LATENCY_TOLERANCE) * limit {
+            return Ok((cuts, value));
+        }
+    }
+    Ok(given)
 }
 
 /// The score of each channel of `group` (the lowest for a group or channel without one).
@@ -305,17 +337,40 @@ mod tests {
         // A latency that grows by 1 per channel kept: 8 cut of 12 leaves 4.
         let kept =
             |cuts: &[Cut]| Ok(12.0 - cuts.iter().map(|c| c.indices.len()).sum::<usize>() as f64);
-        let (given, value) = give_back(&scores, 2, (cuts.clone(), 4.0), 6.5, kept).unwrap();
+        let later = give_back(&scores, 2, (cuts.clone(), 4.0), 6.5, kept).unwrap();
         // Group 1 lost the best channel (0.95): its two best (2 and 0) come back first, then
         // group 0 cannot take 2 more without passing 6.5.
-        assert_eq!(given, vec![cut(0, &[0, 1, 2, 3]), cut(1, &[1, 3])]);
-        assert_eq!(value, 6.0);
+        let last = vec![cut(0, &[0, 1, 2, 3]), cut(1, &[1, 3])];
+        assert_eq!(later, vec![(last, 6.0)]);
         // Already within the tolerance: nothing changes.
-        let (same, _) = give_back(&scores, 2, (cuts.clone(), 4.0), 4.05, kept).unwrap();
-        assert_eq!(same, cuts);
+        let later = give_back(&scores, 2, (cuts.clone(), 4.0), 4.05, kept).unwrap();
+        assert!(later.is_empty());
         // A group given back all its channels leaves the plan.
-        let (all, value) = give_back(&scores, 4, (cuts, 4.0), 100.0, kept).unwrap();
-        assert!(all.is_empty());
-        assert_eq!(value, 12.0);
+        let later = give_back(&scores, 4, (cuts, 4.0), 100.0, kept).unwrap();
+        assert_eq!(later.last(), Some(&(vec![], 12.0)));
+    }
+
+    /// The last accepted plan whose second measurement stays within the tolerance wins; plans
+    /// timed slower the second time are passed over, down to the given one, kept untimed.
+    #[test]
+    fn confirm_times_the_accepted_plans_again() {
+        let plan = |channels: usize| (vec![cut(0, &(0..channels).collect::<Vec<_>>())], 0.0);
+        let given = plan(6);
+        let later = vec![plan(4), plan(3), plan(2)];
+        let timed = std::cell::RefCell::new(Vec::new());
+        // The second measurement: 2 cut channels run at 10.5, 3 at 10.2, 4 at 9.
+        let again = |cuts: &[Cut]| {
+            let channels = cuts[0].indices.len();
+            timed.borrow_mut().push(channels);
+            Ok([10.5, 10.2, 9.0][channels - 2])
+        };
+        // Limit 10: 10.5 is over the 2.5% tolerance, 10.2 within it.
+        let (cuts, value) = confirm(given.clone(), later.clone(), 10.0, again).unwrap();
+        assert_eq!((cuts, value), (plan(3).0, 10.2));
+        assert_eq!(*timed.borrow(), vec![2, 3]);
+        // Every later plan over: the given one comes back as it was.
+        let (cuts, value) = confirm(given.clone(), later, 8.0, again).unwrap();
+        assert_eq!((cuts, value), given);
+        assert_eq!(timed.borrow().len(), 5);
     }
 }
