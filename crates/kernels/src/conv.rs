@@ -134,7 +134,7 @@ impl Conv2d {
         Mat::rows(&w[g * m * k..(g + 1) * m * k], m, k)
     }
 
-    fn scratch(&self) -> Vec<f32> {
+    pub(crate) fn scratch(&self) -> Vec<f32> {
         if self.pointwise() {
             Vec::new()
         } else {
@@ -214,7 +214,7 @@ impl Conv2d {
         unsafe { written(self.lens()[1], |dw| self.backward_weight(x, dy, dw)) }
     }
 
-    fn forward_image(
+    pub(crate) fn forward_image(
         &self,
         x: &[f32],
         w: &[f32],

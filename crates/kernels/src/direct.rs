@@ -86,6 +86,11 @@ pub(crate) struct Direct<'a> {
     pub bias: Option<&'a [f32]>,
     /// Columns wanted; the kernel writes them rounded up to [`TILE`].
     pub columns: usize,
+    /// Whether each output is rectified (`max(y, 0)`, a NaN kept) as it is stored.
+    pub relu: bool,
+    /// Per vector of 16 output columns, the lanes stored as computed; the others are stored
+    /// as zero (the extra columns of the wide layout, when they are another layout's border).
+    pub keep: Option<&'a [u16]>,
 }
 
 impl Direct<'_> {
@@ -98,6 +103,7 @@ impl Direct<'_> {
         assert!(out_stride >= columns && out.len() >= (self.m.max(1) - 1) * out_stride + columns);
         assert!(self.weights.len() >= self.input.channels * self.input.taps() * self.m);
         assert!(self.bias.is_none_or(|b| b.len() >= self.m));
+        assert!(self.keep.is_none_or(|k| k.len() >= columns / LANES));
         // SAFETY: the CPU has AVX-512 and every access below lies within the checked bounds.
         #[cfg(target_arch = "x86_64")]
         unsafe {
@@ -171,10 +177,20 @@ impl Direct<'_> {
                 k += 1;
             }
         }
+        let zero = _mm512_setzero_ps();
         for (o, acc) in acc.iter().enumerate() {
             for (v, acc) in acc.iter().enumerate() {
                 let to = unsafe { out.add((o0 + o) * out_stride + q0 + LANES * v) };
-                unsafe { _mm512_storeu_ps(to, *acc) };
+                // With a NaN operand, `max` returns its second: the NaN.
+                let mut y = if self.relu {
+                    _mm512_max_ps(zero, *acc)
+                } else {
+                    *acc
+                };
+                if let Some(keep) = self.keep {
+                    y = _mm512_maskz_mov_ps(keep[q0 / LANES + v], y);
+                }
+                unsafe { _mm512_storeu_ps(to, y) };
             }
         }
     }

@@ -9,7 +9,8 @@
 //! gradient is the direct kernel over several images on large stride-1 maps, else a GEMM
 //! against the patches of two images at a time, accumulated per thread. Outputs are written
 //! without a zero fill (`buffer`). For inference, `sparse` multiplies by non-zero weights only
-//! (direct sparse convolution, compressed-row matrix products). Nothing here knows about
+//! (direct sparse convolution, compressed-row matrix products), and `pipeline` runs a whole
+//! network one image at a time on zero-framed activations (`frame`). Nothing here knows about
 //! burn: the runtime wraps these functions as a backend extension.
 
 mod activation;
@@ -18,8 +19,10 @@ mod batch_norm;
 mod buffer;
 mod conv;
 mod direct;
+mod frame;
 mod matmul;
 mod patches;
+mod pipeline;
 mod sparse;
 mod wide;
 
@@ -27,4 +30,5 @@ pub use activation::{Activation, relu_gradient};
 pub use add::add;
 pub use batch_norm::{BatchNorm, BatchNormGrads};
 pub use conv::Conv2d;
+pub use pipeline::{Node, Pipeline};
 pub use sparse::{SparseConv2d, SparseLinear};

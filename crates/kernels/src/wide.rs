@@ -7,6 +7,7 @@
 
 use crate::conv::Conv2d;
 use crate::direct::{self, Direct, MAX_TILE, Padded, WeightGrad, tile_columns};
+use crate::frame::Frame;
 use crate::matmul::{Mat, matmul_rows, transpose_blocks};
 
 /// The wide layout of one convolution.
@@ -144,6 +145,8 @@ impl Wide {
                     m,
                     bias,
                     columns: self.columns,
+                    relu: false,
+                    keep: None,
                 }
                 .run(&mut s.out, self.out_stride),
                 None => self.gemm(conv, conv.group_weight(w, g), bias, s),
@@ -155,6 +158,78 @@ impl Wide {
             {
                 spread(out, self.width, y, ow, [oh, ow]);
             }
+        }
+    }
+
+    /// One image's forward pass from frame `input` (whose border is this convolution's padding
+    /// of 1 on every side; one group) to frame `out`: the frame split into phase planes, the
+    /// direct kernel (`weights` from [`Wide::direct_weights`]), each output row copied into
+    /// the output frame and its border cleared.
+    pub fn forward_framed(
+        &self,
+        conv: &Conv2d,
+        (weights, bias, relu): (&[f32], Option<&[f32]>, bool),
+        [from, to]: [Frame; 2],
+        input: &[f32],
+        out: &mut [f32],
+        s: &mut Scratch,
+    ) {
+        for (plane, padded) in from
+            .planes(input)
+            .zip(s.input.chunks_exact_mut(self.channel_stride))
+        {
+            for (r, row) in plane.chunks_exact(from.row()).enumerate() {
+                self.split_row(row, r, padded);
+            }
+        }
+        Direct {
+            input: self.padded(conv, &s.input, &s.offsets),
+            weights,
+            m: conv.out_channels,
+            bias,
+            columns: self.columns,
+            relu,
+            keep: None,
+        }
+        .run(&mut s.out, self.out_stride);
+        let [oh, ow] = conv.out_size();
+        for (wide, framed) in s
+            .out
+            .chunks_exact(self.out_stride)
+            .zip(out.chunks_mut(to.stride()))
+        {
+            spread(
+                wide,
+                self.width,
+                &mut framed[to.origin()..],
+                to.row(),
+                [oh, ow],
+            );
+        }
+        to.clear_border(out);
+    }
+
+    /// Padded row `r` of one channel into its phase planes in `padded`: one run with stride 1,
+    /// the even and odd columns apart with stride 2, column by column otherwise.
+    fn split_row(&self, row: &[f32], r: usize, padded: &mut [f32]) {
+        let sw = self.stride[1];
+        if sw == 1 {
+            padded[self.at([r, 0])..][..row.len()].copy_from_slice(row);
+            return;
+        }
+        if sw == 2 {
+            // Phase planes of odd columns lie after those of even ones.
+            let (low, high) = padded.split_at_mut(self.at([r, 1]));
+            let even = low[self.at([r, 0])..].iter_mut();
+            let pairs = even.zip(high.iter_mut()).zip(row.chunks_exact(2));
+            pairs.for_each(|((e, o), pair)| (*e, *o) = (pair[0], pair[1]));
+            if row.len() % 2 == 1 {
+                low[self.at([r, row.len() - 1])] = row[row.len() - 1];
+            }
+            return;
+        }
+        for (c, v) in row.iter().enumerate() {
+            padded[self.at([r, c])] = *v;
         }
     }
 

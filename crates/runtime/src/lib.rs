@@ -15,6 +15,7 @@ pub mod kernels;
 pub mod memory;
 mod network;
 mod ops;
+mod pipeline;
 mod skeleton;
 mod sparse;
 pub mod train;

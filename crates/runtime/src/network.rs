@@ -134,6 +134,12 @@ pub struct Network {
     kernels: bool,
     /// The largest batch already checked against available memory ([`Network::check_batch`]).
     checked_batch: std::cell::Cell<usize>,
+    /// Eval-mode inference one image at a time, for a network made only of layers it runs
+    /// ([`crate::pipeline`]).
+    pipeline: Option<shears_kernels::Pipeline>,
+    /// The parameters on the host for the pipeline, taken at its first run after they
+    /// changed.
+    host_params: Option<Vec<Vec<f32>>>,
 }
 
 impl Network {
@@ -175,6 +181,8 @@ impl Network {
             device: device.clone(),
             kernels: kernels::runs_on(device),
             checked_batch: std::cell::Cell::new(0),
+            pipeline: None,
+            host_params: None,
         };
         for node in &graph.nodes {
             let step = match &node.op {
@@ -256,6 +264,7 @@ impl Network {
             };
             net.steps.push(step);
         }
+        net.pipeline = crate::pipeline::compile(&net, graph);
         Ok(net)
     }
 
@@ -272,6 +281,7 @@ impl Network {
         });
         self.masks.push(mask);
         self.frozen.push(false);
+        self.host_params = None;
         self.params.push(if self.device.is_autodiff() {
             t.require_grad()
         } else {
@@ -359,6 +369,7 @@ impl Network {
     pub fn set_params(&mut self, params: Vec<Tensor<1>>) {
         debug_assert_eq!(params.len(), self.params.len());
         self.params = params;
+        self.host_params = None;
     }
 
     /// Fails unless the model has exactly one input, as image classifiers do.
@@ -463,11 +474,41 @@ impl Network {
         mode: Mode,
         spec: &TapSpec,
     ) -> (Tensor<2>, Taps) {
+        if mode == Mode::Eval
+            && spec.nodes.is_empty()
+            && inputs.len() == 1
+            && let Some(logits) = self.run_pipeline(&inputs[0])
+        {
+            return (logits, Taps::default());
+        }
         let batch = inputs[0].dims()[0];
         let mut run = Run::new(self.steps.len(), self.uses.clone(), batch);
         run.inputs = inputs;
         let taps = self.execute(&mut run, 0..self.steps.len(), mode, spec, &[]);
         (self.logits(&mut run), taps)
+    }
+
+    /// Whether eval-mode passes with no taps run one image at a time through
+    /// [`shears_kernels::Pipeline`] (on flex, without autodiff, for a network made only of
+    /// the layers it runs, with no sparse kernels or Filter Skeletons).
+    pub fn pipelined(&self) -> bool {
+        self.pipeline.is_some()
+            && self.sparse.iter().all(Option::is_none)
+            && self.skeletons.iter().all(Option::is_none)
+    }
+
+    /// The logits of `x` in eval mode through the one-image-at-a-time pipeline, when the
+    /// network has one and runs neither sparse kernels nor Filter Skeletons.
+    fn run_pipeline(&mut self, x: &Tensor<4>) -> Option<Tensor<2>> {
+        if !self.pipelined() {
+            return None;
+        }
+        let pipeline = self.pipeline.as_ref()?;
+        let params = self
+            .host_params
+            .get_or_insert_with(|| self.params.iter().map(|p| host_values(p.clone())).collect());
+        let features = self.shapes[self.outputs[0].node].iter().product();
+        Some(crate::pipeline::run(pipeline, params, x.clone(), features))
     }
 
     /// Runs the nodes before `start` in eval mode and keeps what the nodes from `start` on

@@ -1,0 +1,179 @@
+//! The framed layout of one image's activation: each channel a `(H + 2) x (W + 2)` plane with
+//! a border of zeros, the planes [`Frame::stride`] apart. A 3x3 convolution with stride 1 and
+//! padding 1 reads it as its padded input (the wide layout of `wide.rs`, with no copy), and its
+//! wide output, written one row and one column down, is the framed output once the two extra
+//! columns of each row are zeroed ([`Frame::clear_border`]): activations pass from layer to
+//! layer with no padding copy and no copy out of the wide layout.
+
+use crate::activation::relu;
+use crate::direct::MAX_TILE;
+
+/// The geometry of one framed activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Frame {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl Frame {
+    /// Values of one framed row: the image's width and the left and right border.
+    pub fn row(&self) -> usize {
+        self.width + 2
+    }
+
+    /// Values of one channel's plane, borders included.
+    pub fn plane(&self) -> usize {
+        (self.height + 2) * self.row()
+    }
+
+    /// Values between the starts of two channels: the plane, the two values a 3x3 kernel's
+    /// last tap reads past it, and the overrun of the direct kernel's last tile.
+    pub fn stride(&self) -> usize {
+        self.plane() + 2 + MAX_TILE
+    }
+
+    /// Values of the whole framed activation.
+    pub fn len(&self) -> usize {
+        self.channels * self.stride()
+    }
+
+    /// Values of the image without its frame.
+    pub fn dense_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// Where the image's first value lies in a channel's plane (row 1, column 1).
+    pub fn origin(&self) -> usize {
+        self.row() + 1
+    }
+
+    /// Each channel's plane in `framed`, borders included.
+    pub fn planes<'a>(&self, framed: &'a [f32]) -> impl Iterator<Item = &'a [f32]> {
+        let plane = self.plane();
+        framed
+            .chunks(self.stride())
+            .take(self.channels)
+            .map(move |c| &c[..plane])
+    }
+
+    /// Each channel's plane in `framed`, to change it.
+    pub fn planes_mut<'a>(&self, framed: &'a mut [f32]) -> impl Iterator<Item = &'a mut [f32]> {
+        let plane = self.plane();
+        framed
+            .chunks_mut(self.stride())
+            .take(self.channels)
+            .map(move |c| &mut c[..plane])
+    }
+
+    /// Writes the dense CHW image `x` into `framed`, with a border of zeros.
+    pub fn pack(&self, x: &[f32], framed: &mut [f32]) {
+        let (row, width) = (self.row(), self.width);
+        let images = x.chunks_exact(self.height * width);
+        for (plane, x) in self.planes_mut(framed).zip(images) {
+            plane[..row].fill(0.0);
+            for (to, from) in plane[row..]
+                .chunks_exact_mut(row)
+                .zip(x.chunks_exact(width))
+            {
+                to[0] = 0.0;
+                to[1..=width].copy_from_slice(from);
+                to[width + 1] = 0.0;
+            }
+            plane[(self.height + 1) * row..].fill(0.0);
+        }
+    }
+
+    /// The dense CHW image held in `framed`, into `x`.
+    pub fn unpack(&self, framed: &[f32], x: &mut [f32]) {
+        let (row, width) = (self.row(), self.width);
+        let images = x.chunks_exact_mut(self.height * width);
+        for (plane, x) in self.planes(framed).zip(images) {
+            for (from, to) in plane[row..]
+                .chunks_exact(row)
+                .zip(x.chunks_exact_mut(width))
+            {
+                to.copy_from_slice(&from[1..=width]);
+            }
+        }
+    }
+
+    /// Zeroes each plane's border after a wide output was written from [`Frame::origin`] on:
+    /// the top row, the two extra columns of each output row (the right border of its row and
+    /// the left border of the next) and the bottom row.
+    pub fn clear_border(&self, framed: &mut [f32]) {
+        let (row, width, height) = (self.row(), self.width, self.height);
+        for plane in self.planes_mut(framed) {
+            plane[..=row].fill(0.0);
+            for r in 1..=height {
+                plane[r * row + width + 1..][..2].fill(0.0);
+            }
+            plane[(height + 1) * row..].fill(0.0);
+        }
+    }
+
+    /// Per vector of 16 columns of a wide output of this frame's size (`height` rows of
+    /// [`Frame::row`] columns, and [`MAX_TILE`] more), the lanes that hold the image: written
+    /// from [`Frame::origin`] with the others zeroed, the output needs only
+    /// [`Frame::clear_edges`].
+    pub fn keep(&self) -> Vec<u16> {
+        let columns = self.height * self.row();
+        let kept = |q: usize| q < columns && q % self.row() < self.width;
+        (0..(columns + MAX_TILE).div_ceil(16))
+            .map(|v| {
+                (0..16)
+                    .filter(|b| kept(16 * v + b))
+                    .map(|b| 1u16 << b)
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// Zeroes each plane's top and bottom rows and the left border of its first image row:
+    /// the border a wide output written from [`Frame::origin`] with [`Frame::keep`] leaves.
+    pub fn clear_edges(&self, framed: &mut [f32]) {
+        let (row, height) = (self.row(), self.height);
+        for plane in self.planes_mut(framed) {
+            plane[..=row].fill(0.0);
+            plane[(height + 1) * row..].fill(0.0);
+        }
+    }
+
+    /// Rectifies every plane in place (the border stays zero, a NaN stays NaN).
+    pub fn relu(&self, framed: &mut [f32]) {
+        for plane in self.planes_mut(framed) {
+            plane.iter_mut().for_each(|v| *v = relu(*v));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_and_unpack_keep_the_image_and_a_zero_border() {
+        let frame = Frame {
+            channels: 2,
+            height: 3,
+            width: 4,
+        };
+        let x: Vec<f32> = (1..=24).map(|v| v as f32).collect();
+        let mut framed = vec![f32::NAN; frame.len()];
+        frame.pack(&x, &mut framed);
+        let sum: f32 = frame.planes(&framed).flatten().sum();
+        assert_eq!(sum, x.iter().sum::<f32>());
+        assert_eq!(framed[frame.origin()], 1.0);
+        assert_eq!(framed[frame.stride() + frame.origin() + frame.row()], 17.0);
+        let mut back = vec![0.0; frame.dense_len()];
+        frame.unpack(&framed, &mut back);
+        assert_eq!(back, x);
+        frame.clear_border(&mut framed);
+        frame.unpack(&framed, &mut back);
+        assert_eq!(back, x);
+        assert_eq!(
+            frame.planes(&framed).flatten().sum::<f32>(),
+            x.iter().sum::<f32>()
+        );
+    }
+}

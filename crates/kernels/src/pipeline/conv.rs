@@ -1,0 +1,151 @@
+//! The pipeline's convolutions, from an input frame to an output frame: with the direct
+//! kernel on the frames themselves (stride 1, 3x3 with padding 1 or 1x1 without), from the
+//! input frame split into phase planes (padding 1 on every side, any stride: the frame is
+//! the padded input), or through dense copies of the input and output (anything else).
+
+use crate::conv::Conv2d;
+use crate::direct::{Direct, Padded};
+use crate::frame::Frame;
+use crate::matmul::transpose_blocks;
+use crate::wide::{Scratch as WideScratch, Wide};
+
+/// How one convolution runs.
+enum Path {
+    /// On the frames: each kernel tap's offset in the input's planes, and the lanes of the
+    /// wide output that hold the image ([`Frame::keep`]).
+    Framed(Vec<usize>, Vec<u16>),
+    /// From the input frame split into phase planes.
+    Phased(Wide),
+    /// Through dense copies.
+    Dense,
+}
+
+/// One convolution of the pipeline.
+pub(super) struct Conv {
+    conv: Conv2d,
+    weight: usize,
+    bias: Option<usize>,
+    /// The input's and the output's frames.
+    frames: [Frame; 2],
+    path: Path,
+}
+
+/// The buffers one task's copy of a convolution reuses.
+pub(super) enum Scratch {
+    Framed,
+    Wide(WideScratch),
+    Patches(Vec<f32>),
+}
+
+impl Conv {
+    /// `conv` (batch 1) from frame `from` to frame `to`, its weight and bias the parameters
+    /// of these indices.
+    pub fn new(conv: Conv2d, (weight, bias): (usize, Option<usize>), frames: [Frame; 2]) -> Self {
+        let row = frames[0].row();
+        let plain = conv.stride == [1, 1] && conv.dilation == [1, 1] && conv.groups == 1;
+        let path = match (conv.kernel, conv.padding) {
+            ([3, 3], [(1, 1), (1, 1)]) if plain => Path::Framed(
+                (0..9).map(|t| t / 3 * row + t % 3).collect(),
+                frames[1].keep(),
+            ),
+            ([1, 1], [(0, 0), (0, 0)]) if plain => Path::Framed(vec![row + 1], frames[1].keep()),
+            (kernel, [(1, 1), (1, 1)]) if conv.groups == 1 && kernel != [1, 1] => {
+                Path::Phased(Wide::of(&conv))
+            }
+            _ => Path::Dense,
+        };
+        Self {
+            conv,
+            weight,
+            bias,
+            frames,
+            path,
+        }
+    }
+
+    /// The weight as the direct kernel reads it, once per run (none for a GEMM).
+    pub fn prepare(&self, params: &[&[f32]]) -> Option<Vec<f32>> {
+        let (conv, w) = (&self.conv, params[self.weight]);
+        match &self.path {
+            Path::Framed(..) => Some(transpose_blocks(w, 1, conv.out_channels, conv.patch_len())),
+            Path::Phased(wide) => wide.direct_weights(conv, w),
+            Path::Dense if conv.kernel != [1, 1] => Wide::of(conv).direct_weights(conv, w),
+            Path::Dense => None,
+        }
+    }
+
+    pub fn scratch(&self) -> Scratch {
+        let conv = &self.conv;
+        match &self.path {
+            Path::Framed(..) => Scratch::Framed,
+            Path::Phased(wide) => Scratch::Wide(wide.scratch(conv, true, 1)),
+            Path::Dense if conv.kernel != [1, 1] => {
+                Scratch::Wide(Wide::of(conv).scratch(conv, true, 1))
+            }
+            Path::Dense => Scratch::Patches(conv.scratch()),
+        }
+    }
+
+    /// Values of the dense copies a dense convolution needs.
+    pub fn dense_len(&self) -> usize {
+        match self.path {
+            Path::Dense => self.frames.iter().map(Frame::dense_len).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// The output frame `out` from the input frame `input`, rectified if `relu`; `weights`
+    /// from [`Conv::prepare`], `dense` two buffers of [`Conv::dense_len`] values.
+    pub fn run(
+        &self,
+        (params, weights): (&[&[f32]], Option<&[f32]>),
+        relu: bool,
+        (input, out): (&[f32], &mut [f32]),
+        s: &mut Scratch,
+        dense: &mut [Vec<f32>; 2],
+    ) {
+        let [from, to] = self.frames;
+        let (conv, bias) = (&self.conv, self.bias.map(|b| params[b]));
+        match (&self.path, s) {
+            (Path::Framed(offsets, keep), _) => {
+                Direct {
+                    input: Padded {
+                        data: input,
+                        channel_stride: from.stride(),
+                        channels: from.channels,
+                        offsets,
+                    },
+                    weights: weights.expect("prepared"),
+                    m: conv.out_channels,
+                    bias,
+                    columns: to.height * from.row(),
+                    relu,
+                    keep: Some(keep),
+                }
+                .run(&mut out[to.origin()..], to.stride());
+                to.clear_edges(out);
+            }
+            (Path::Phased(wide), Scratch::Wide(s)) => {
+                let weights = weights.expect("prepared");
+                wide.forward_framed(conv, (weights, bias, relu), self.frames, input, out, s);
+            }
+            (_, s) => {
+                let [x, y] = dense;
+                let (x, y) = (&mut x[..from.dense_len()], &mut y[..to.dense_len()]);
+                from.unpack(input, x);
+                let w = params[self.weight];
+                match s {
+                    Scratch::Wide(s) => {
+                        Wide::of(conv).forward_image(conv, [x, w], weights, bias, y, s)
+                    }
+                    Scratch::Patches(col) => conv.forward_image(x, w, bias, y, col),
+                    Scratch::Framed => unreachable!("a dense convolution's scratch"),
+                }
+                to.pack(y, out);
+                if relu {
+                    to.relu(out);
+                }
+            }
+        }
+    }
+}
