@@ -86,6 +86,9 @@ pub(crate) struct Direct<'a> {
     pub bias: Option<&'a [f32]>,
     /// Columns wanted; the kernel writes them rounded up to [`TILE`].
     pub columns: usize,
+    /// Added to each output before the ReLU, read where the output is written (rows
+    /// `out_stride` apart): a residual connection.
+    pub residual: Option<&'a [f32]>,
     /// Whether each output is rectified (`max(y, 0)`, a NaN kept) as it is stored.
     pub relu: bool,
     /// Per vector of 16 output columns, the lanes stored as computed; the others are stored
@@ -104,6 +107,8 @@ impl Direct<'_> {
         assert!(self.weights.len() >= self.input.channels * self.input.taps() * self.m);
         assert!(self.bias.is_none_or(|b| b.len() >= self.m));
         assert!(self.keep.is_none_or(|k| k.len() >= columns / LANES));
+        let rows = (self.m.max(1) - 1) * out_stride + columns;
+        assert!(self.residual.is_none_or(|r| r.len() >= rows));
         // SAFETY: the CPU has AVX-512 and every access below lies within the checked bounds.
         #[cfg(target_arch = "x86_64")]
         unsafe {
@@ -180,17 +185,19 @@ impl Direct<'_> {
         let zero = _mm512_setzero_ps();
         for (o, acc) in acc.iter().enumerate() {
             for (v, acc) in acc.iter().enumerate() {
-                let to = unsafe { out.add((o0 + o) * out_stride + q0 + LANES * v) };
-                // With a NaN operand, `max` returns its second: the NaN.
-                let mut y = if self.relu {
-                    _mm512_max_ps(zero, *acc)
-                } else {
-                    *acc
-                };
+                let at = (o0 + o) * out_stride + q0 + LANES * v;
+                let mut y = *acc;
+                if let Some(residual) = self.residual {
+                    y = _mm512_add_ps(y, unsafe { _mm512_loadu_ps(residual.as_ptr().add(at)) });
+                }
+                if self.relu {
+                    // With a NaN operand, `max` returns its second: the NaN.
+                    y = _mm512_max_ps(zero, y);
+                }
                 if let Some(keep) = self.keep {
                     y = _mm512_maskz_mov_ps(keep[q0 / LANES + v], y);
                 }
-                unsafe { _mm512_storeu_ps(to, y) };
+                unsafe { _mm512_storeu_ps(out.add(at), y) };
             }
         }
     }

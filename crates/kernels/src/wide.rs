@@ -145,6 +145,7 @@ impl Wide {
                     m,
                     bias,
                     columns: self.columns,
+                    residual: None,
                     relu: false,
                     keep: None,
                 }
@@ -188,6 +189,7 @@ impl Wide {
             m: conv.out_channels,
             bias,
             columns: self.columns,
+            residual: None,
             relu,
             keep: None,
         }

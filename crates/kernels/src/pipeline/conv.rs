@@ -30,6 +30,22 @@ pub(super) struct Conv {
     path: Path,
 }
 
+/// Whether `conv` runs on the frames themselves ([`Conv::run`] then takes a residual).
+pub(super) fn framed(conv: &Conv2d) -> bool {
+    framed_taps(conv, 0).is_some()
+}
+
+/// Each kernel tap's offset in input planes of rows `row` values long, for a convolution
+/// that runs on the frames: stride 1 and one group, 3x3 with padding 1 or 1x1 without.
+fn framed_taps(conv: &Conv2d, row: usize) -> Option<Vec<usize>> {
+    let plain = conv.stride == [1, 1] && conv.dilation == [1, 1] && conv.groups == 1;
+    match (conv.kernel, conv.padding) {
+        ([3, 3], [(1, 1), (1, 1)]) if plain => Some((0..9).map(|t| t / 3 * row + t % 3).collect()),
+        ([1, 1], [(0, 0), (0, 0)]) if plain => Some(vec![row + 1]),
+        _ => None,
+    }
+}
+
 /// The buffers one task's copy of a convolution reuses.
 pub(super) enum Scratch {
     Framed,
@@ -41,18 +57,12 @@ impl Conv {
     /// `conv` (batch 1) from frame `from` to frame `to`, its weight and bias the parameters
     /// of these indices.
     pub fn new(conv: Conv2d, (weight, bias): (usize, Option<usize>), frames: [Frame; 2]) -> Self {
-        let row = frames[0].row();
-        let plain = conv.stride == [1, 1] && conv.dilation == [1, 1] && conv.groups == 1;
-        let path = match (conv.kernel, conv.padding) {
-            ([3, 3], [(1, 1), (1, 1)]) if plain => Path::Framed(
-                (0..9).map(|t| t / 3 * row + t % 3).collect(),
-                frames[1].keep(),
-            ),
-            ([1, 1], [(0, 0), (0, 0)]) if plain => Path::Framed(vec![row + 1], frames[1].keep()),
-            (kernel, [(1, 1), (1, 1)]) if conv.groups == 1 && kernel != [1, 1] => {
+        let path = match framed_taps(&conv, frames[0].row()) {
+            Some(taps) => Path::Framed(taps, frames[1].keep()),
+            None if conv.padding == [(1, 1); 2] && conv.groups == 1 && conv.kernel != [1, 1] => {
                 Path::Phased(Wide::of(&conv))
             }
-            _ => Path::Dense,
+            None => Path::Dense,
         };
         Self {
             conv,
@@ -94,18 +104,23 @@ impl Conv {
         }
     }
 
-    /// The output frame `out` from the input frame `input`, rectified if `relu`; `weights`
-    /// from [`Conv::prepare`], `dense` two buffers of [`Conv::dense_len`] values.
+    /// The output frame `out` from the input frame `input`, plus `residual` (a frame of the
+    /// output's shape; only on the frames themselves, [`framed`]), rectified if `relu`;
+    /// `weights` from [`Conv::prepare`], `dense` two buffers of [`Conv::dense_len`] values.
     pub fn run(
         &self,
         (params, weights): (&[&[f32]], Option<&[f32]>),
         relu: bool,
-        (input, out): (&[f32], &mut [f32]),
+        (input, residual, out): (&[f32], Option<&[f32]>, &mut [f32]),
         s: &mut Scratch,
         dense: &mut [Vec<f32>; 2],
     ) {
         let [from, to] = self.frames;
         let (conv, bias) = (&self.conv, self.bias.map(|b| params[b]));
+        assert!(
+            residual.is_none() || matches!(self.path, Path::Framed(..)),
+            "pipeline: a residual added to a convolution that is not on frames"
+        );
         match (&self.path, s) {
             (Path::Framed(offsets, keep), _) => {
                 Direct {
@@ -119,6 +134,7 @@ impl Conv {
                     m: conv.out_channels,
                     bias,
                     columns: to.height * from.row(),
+                    residual: residual.map(|r| &r[to.origin()..]),
                     relu,
                     keep: Some(keep),
                 }

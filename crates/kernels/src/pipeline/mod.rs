@@ -1,8 +1,9 @@
 //! Inference of a whole network one image at a time, every activation in the framed layout
 //! (`frame.rs`), so that an image's activations stay in its core's cache from the first layer
 //! to the last and no layer pays for a padding copy or a copy out of the wide layout.
-//! Convolutions read and write frames (`conv`); a ReLU is applied by the layer it reads where
-//! it is that layer's only reader; ReLU, the residual add and flatten (of a flat value) work
+//! Convolutions read and write frames (`conv`); a residual add is folded into the convolution
+//! computed last of its two inputs, which adds the other as it stores, and a ReLU into the
+//! layer it alone reads; ReLU, the residual add and flatten (of a flat value) work
 //! in place where their input is read last; buffers are shared between activations whose
 //! lifetimes do not overlap.
 
@@ -110,7 +111,7 @@ impl Value {
 /// One node as the pipeline runs it.
 struct Step {
     node: Node,
-    /// Each input's buffer and shape.
+    /// Each input's buffer and shape (a convolution's residual last).
     inputs: Vec<(usize, Value)>,
     output: usize,
     value: Value,
@@ -158,15 +159,20 @@ impl Pipeline {
             .flat_map(|(_, ins)| ins)
             .for_each(|i| uses[*i] += 1);
         uses[output] += 1;
-        let same = fused_relus(nodes, &uses);
-        let mut left: Vec<usize> = (0..nodes.len()).map(|n| uses[last(&same, n)]).collect();
+        let fused = fuse(nodes, &uses);
+        let same = &fused.owner;
+        let mut left: Vec<usize> = (0..nodes.len()).map(|n| uses[last(same, n)]).collect();
         let (mut slot, mut free, mut count) = (vec![usize::MAX; nodes.len()], Vec::new(), 0);
         let mut steps = Vec::new();
         for (n, (node, ins)) in nodes.iter().enumerate() {
             if same[n] != n {
                 continue;
             }
-            let ins: Vec<usize> = ins.iter().map(|i| same[*i]).collect();
+            let ins: Vec<usize> = ins
+                .iter()
+                .chain(&fused.residual[n])
+                .map(|i| same[*i])
+                .collect();
             let in_place = matches!(node, Node::Relu | Node::Add | Node::Flatten);
             let reuse = ins
                 .iter()
@@ -191,7 +197,7 @@ impl Pipeline {
                 inputs: ins.iter().map(|i| (slot[*i], values[*i])).collect(),
                 output: out,
                 value: values[n],
-                relu: last(&same, n) != n,
+                relu: fused.relu[n],
             });
         }
         let output = same[output];
@@ -282,16 +288,19 @@ impl Pipeline {
             match &step.node {
                 Node::Input => self.input.pack(x, &mut s.buffers[out]),
                 Node::Conv { .. } => {
-                    let (input, out) = two(&mut s.buffers, step.inputs[0].0, out);
+                    let mut output = std::mem::take(&mut s.buffers[out]);
+                    let input = &s.buffers[step.inputs[0].0];
+                    let residual = step.inputs.get(1).map(|(b, _)| s.buffers[*b].as_slice());
                     let (c, scratch) = (step.conv.as_ref(), conv.as_mut());
                     let (c, scratch) = (c.expect("a convolution"), scratch.expect("its scratch"));
                     c.run(
                         (params, prepared.as_deref()),
                         step.relu,
-                        (input, out),
+                        (input, residual, &mut output),
                         scratch,
                         &mut s.dense,
                     );
+                    s.buffers[out] = output;
                 }
                 Node::Relu | Node::Flatten if step.inputs[0].0 == out => {
                     if step.node == Node::Relu {
@@ -388,26 +397,55 @@ fn shapes(input: [usize; 3], nodes: &[(Node, Vec<usize>)]) -> Option<Vec<Value>>
     Some(values)
 }
 
-/// Per node, the node whose buffer holds its value: a ReLU that is the only reader of a
-/// convolution, add or linear layer is applied by that layer and shares its buffer; every
-/// other node is its own.
-fn fused_relus(nodes: &[(Node, Vec<usize>)], uses: &[usize]) -> Vec<usize> {
-    let mut same: Vec<usize> = (0..nodes.len()).collect();
-    for (n, (node, ins)) in nodes.iter().enumerate() {
-        if let (Node::Relu, [p]) = (node, &ins[..]) {
-            let fuses = matches!(
-                nodes[*p].0,
-                Node::Conv { .. } | Node::Add | Node::Linear { .. }
-            );
-            if fuses && uses[*p] == 1 && same[*p] == *p {
-                same[n] = *p;
-            }
-        }
-    }
-    same
+/// What the pipeline applies inside another node's step.
+struct Fused {
+    /// Per node, the node whose step computes its value: itself, or the convolution a
+    /// residual add was folded into, or the layer a ReLU was folded into.
+    owner: Vec<usize>,
+    /// Per convolution, the activation it adds to its output (a residual add folded in).
+    residual: Vec<Option<usize>>,
+    /// Per node, whether its step applies a ReLU.
+    relu: Vec<bool>,
 }
 
-/// The last node sharing node `n`'s buffer ([`fused_relus`]): the ReLU fused into it, or `n`.
+/// Folds an add of two activations into the later of the two when that is a convolution on
+/// frames read by nothing else (the other is then a residual it adds as it stores), and a
+/// ReLU into the convolution, add or linear layer whose value it alone reads.
+fn fuse(nodes: &[(Node, Vec<usize>)], uses: &[usize]) -> Fused {
+    let count = nodes.len();
+    let mut f = Fused {
+        owner: (0..count).collect(),
+        residual: vec![None; count],
+        relu: vec![false; count],
+    };
+    for (n, (node, ins)) in nodes.iter().enumerate() {
+        match (node, &ins[..]) {
+            (Node::Add, [a, b]) if a != b => {
+                let (p, other) = (*a.max(b), *a.min(b));
+                let framed = matches!(&nodes[p].0, Node::Conv { conv, .. } if conv::framed(conv));
+                if framed && uses[p] == 1 && f.owner[p] == p && !f.relu[p] {
+                    f.owner[n] = p;
+                    f.residual[p] = Some(other);
+                }
+            }
+            (Node::Relu, [q]) => {
+                let p = f.owner[*q];
+                let kind = matches!(
+                    nodes[p].0,
+                    Node::Conv { .. } | Node::Add | Node::Linear { .. }
+                );
+                if kind && uses[*q] == 1 && !f.relu[p] {
+                    f.owner[n] = p;
+                    f.relu[p] = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    f
+}
+
+/// The last node whose value node `n`'s step computes ([`Fused::owner`]), or `n`.
 fn last(same: &[usize], n: usize) -> usize {
     (n..same.len()).rev().find(|m| same[*m] == n).unwrap_or(n)
 }
