@@ -162,14 +162,15 @@ impl Wide {
         }
     }
 
-    /// One image's forward pass from frame `input` (whose border is this convolution's padding
-    /// of 1 on every side; one group) to frame `out`: the frame split into phase planes, the
-    /// direct kernel (`weights` from [`Wide::direct_weights`]), each output row copied into
-    /// the output frame and its border cleared.
+    /// One image's forward pass from frame `input` (whose border is the padding of 1 on every
+    /// side this layout was made for; one group) to frame `out`: the frame split into phase
+    /// planes, the direct kernel (`weights` from [`Wide::direct_weights`], `taps` each kernel
+    /// tap's offset in the planes, [`Wide::offset`]), each output row copied into the output
+    /// frame and its border cleared.
     pub fn forward_framed(
         &self,
         conv: &Conv2d,
-        (weights, bias, relu): (&[f32], Option<&[f32]>, bool),
+        (weights, taps, bias, relu): (&[f32], &[usize], Option<&[f32]>, bool),
         [from, to]: [Frame; 2],
         input: &[f32],
         out: &mut [f32],
@@ -184,7 +185,7 @@ impl Wide {
             }
         }
         Direct {
-            input: self.padded(conv, &s.input, &s.offsets),
+            input: self.padded(conv, &s.input, taps),
             weights,
             m: conv.out_channels,
             bias,

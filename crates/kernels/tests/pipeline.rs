@@ -1,13 +1,14 @@
 //! The one-image-at-a-time pipeline against the same network run layer by layer on whole
 //! batches (`Conv2d::forward`, itself checked against naive loops, and plain loops for the
-//! rest), on random sizes: convolutions on frames (3x3 and 1x1), through dense copies
-//! (stride 2), fused and separate ReLUs, residual adds in place and not, flatten of frames
-//! and of pooled values, a linear head.
+//! rest), on random sizes: convolutions on frames (3x3 and 1x1), from phase planes (stride
+//! 2, a 3x3 and a 1x1) and through dense copies (a 1x1 with padding), fused and separate
+//! ReLUs, residual adds folded into a convolution, in place and not, flatten of frames and of
+//! pooled values, a linear head.
 
 use proptest::prelude::*;
 use shears_kernels::{Conv2d, Node, Pipeline};
 
-fn conv(c: [usize; 2], size: [usize; 2], kernel: usize, stride: usize) -> Conv2d {
+fn conv_geometry(c: [usize; 2], size: [usize; 2], kernel: usize, stride: usize) -> Conv2d {
     let pad = kernel / 2;
     Conv2d {
         batch: 1,
@@ -28,7 +29,7 @@ fn conv(c: [usize; 2], size: [usize; 2], kernel: usize, stride: usize) -> Conv2d
 fn network([c0, c1, c2, h, w]: [usize; 5], pool: bool) -> (Vec<(Node, Vec<usize>)>, usize) {
     let half = [h.div_ceil(2), w.div_ceil(2)];
     let conv = |c, size, kernel, stride, weight, bias| Node::Conv {
-        conv: conv(c, size, kernel, stride),
+        conv: conv_geometry(c, size, kernel, stride),
         weight,
         bias,
     };
@@ -46,15 +47,27 @@ fn network([c0, c1, c2, h, w]: [usize; 5], pool: bool) -> (Vec<(Node, Vec<usize>
         (Node::Add, vec![8, 9]),
         (Node::Relu, vec![10]),
         (Node::Add, vec![11, 11]),
+        // A 1x1 convolution with padding 1 runs through dense copies.
+        (
+            Node::Conv {
+                conv: Conv2d {
+                    padding: [(1, 1); 2],
+                    ..conv_geometry([c2, c2], half, 1, 1)
+                },
+                weight: 10,
+                bias: None,
+            },
+            vec![12],
+        ),
     ];
     let features = if pool {
-        nodes.push((Node::GlobalAvgPool, vec![12]));
-        nodes.push((Node::Relu, vec![13]));
-        nodes.push((Node::Flatten, vec![14]));
+        nodes.push((Node::GlobalAvgPool, vec![13]));
+        nodes.push((Node::Relu, vec![14]));
+        nodes.push((Node::Flatten, vec![15]));
         c2
     } else {
-        nodes.push((Node::Flatten, vec![12]));
-        c2 * half[0] * half[1]
+        nodes.push((Node::Flatten, vec![13]));
+        c2 * (half[0] + 2) * (half[1] + 2)
     };
     let head = Node::Linear {
         weight: 8,
@@ -141,7 +154,7 @@ proptest! {
         let (nodes, features) = network([c0, c1, c2, h, w], pool);
         let lens = [
             c1 * c0 * 9, c1, c1 * c1 * 9, c2 * c1, c2, c2 * c2 * 9, c2, c2 * c2,
-            3 * features, 3,
+            3 * features, 3, c2 * c2,
         ];
         let params: Vec<Vec<f32>> =
             lens.iter().enumerate().map(|(i, n)| values(seed + i as u64, *n)).collect();
@@ -161,7 +174,7 @@ proptest! {
 fn refuses_what_it_cannot_run() {
     let (mut nodes, _) = network([1, 2, 3, 4, 4], true);
     // A convolution of a flat value.
-    let conv = conv([3, 3], [1, 1], 1, 1);
+    let conv = conv_geometry([3, 3], [1, 1], 1, 1);
     nodes.push((
         Node::Conv {
             conv,

@@ -1,7 +1,8 @@
 //! The pipeline's convolutions, from an input frame to an output frame: with the direct
 //! kernel on the frames themselves (stride 1, 3x3 with padding 1 or 1x1 without), from the
 //! input frame split into phase planes (padding 1 on every side, any stride: the frame is
-//! the padded input), or through dense copies of the input and output (anything else).
+//! the padded input; or a strided 1x1 without padding), or through dense copies of the input
+//! and output (anything else).
 
 use crate::conv::Conv2d;
 use crate::direct::{Direct, Padded};
@@ -14,8 +15,9 @@ enum Path {
     /// On the frames: each kernel tap's offset in the input's planes, and the lanes of the
     /// wide output that hold the image ([`Frame::keep`]).
     Framed(Vec<usize>, Vec<u16>),
-    /// From the input frame split into phase planes.
-    Phased(Wide),
+    /// From the input frame split into phase planes (the wide layout of the convolution with
+    /// padding 1), each kernel tap's offset there.
+    Phased(Wide, Vec<usize>),
     /// Through dense copies.
     Dense,
 }
@@ -46,6 +48,34 @@ fn framed_taps(conv: &Conv2d, row: usize) -> Option<Vec<usize>> {
     }
 }
 
+/// The phase planes a convolution reads the input frame from, and each kernel tap's offset
+/// there, for one group and either padding 1 on every side (the frame is the padded input)
+/// or a 1x1 kernel without padding, which reads what the centre tap of a 3x3 kernel with
+/// padding 1 and the same stride reads (the shortcut of a downsampling residual block).
+fn phased(conv: &Conv2d) -> Option<(Wide, Vec<usize>)> {
+    if conv.groups != 1 {
+        return None;
+    }
+    let [kh, kw] = conv.kernel;
+    let [dh, dw] = conv.dilation;
+    if conv.padding == [(1, 1); 2] && conv.kernel != [1, 1] {
+        let wide = Wide::of(conv);
+        let taps = (0..kh * kw).map(|t| wide.offset(0, [t / kw * dh, t % kw * dw]));
+        return Some((wide, taps.collect()));
+    }
+    let pointwise = conv.kernel == [1, 1] && conv.padding == [(0, 0); 2];
+    let as_3x3 = Conv2d {
+        kernel: [3, 3],
+        padding: [(1, 1); 2],
+        ..*conv
+    };
+    (pointwise && conv.dilation == [1, 1]).then(|| {
+        let wide = Wide::of(&as_3x3);
+        let centre = wide.offset(0, [1, 1]);
+        (wide, vec![centre])
+    })
+}
+
 /// The buffers one task's copy of a convolution reuses.
 pub(super) enum Scratch {
     Framed,
@@ -59,10 +89,7 @@ impl Conv {
     pub fn new(conv: Conv2d, (weight, bias): (usize, Option<usize>), frames: [Frame; 2]) -> Self {
         let path = match framed_taps(&conv, frames[0].row()) {
             Some(taps) => Path::Framed(taps, frames[1].keep()),
-            None if conv.padding == [(1, 1); 2] && conv.groups == 1 && conv.kernel != [1, 1] => {
-                Path::Phased(Wide::of(&conv))
-            }
-            None => Path::Dense,
+            None => phased(&conv).map_or(Path::Dense, |(wide, taps)| Path::Phased(wide, taps)),
         };
         Self {
             conv,
@@ -78,7 +105,7 @@ impl Conv {
         let (conv, w) = (&self.conv, params[self.weight]);
         match &self.path {
             Path::Framed(..) => Some(transpose_blocks(w, 1, conv.out_channels, conv.patch_len())),
-            Path::Phased(wide) => wide.direct_weights(conv, w),
+            Path::Phased(wide, _) => wide.direct_weights(conv, w),
             Path::Dense if conv.kernel != [1, 1] => Wide::of(conv).direct_weights(conv, w),
             Path::Dense => None,
         }
@@ -88,7 +115,7 @@ impl Conv {
         let conv = &self.conv;
         match &self.path {
             Path::Framed(..) => Scratch::Framed,
-            Path::Phased(wide) => Scratch::Wide(wide.scratch(conv, true, 1)),
+            Path::Phased(wide, _) => Scratch::Wide(wide.scratch(conv, true, 1)),
             Path::Dense if conv.kernel != [1, 1] => {
                 Scratch::Wide(Wide::of(conv).scratch(conv, true, 1))
             }
@@ -141,9 +168,10 @@ impl Conv {
                 .run(&mut out[to.origin()..], to.stride());
                 to.clear_edges(out);
             }
-            (Path::Phased(wide), Scratch::Wide(s)) => {
+            (Path::Phased(wide, taps), Scratch::Wide(s)) => {
                 let weights = weights.expect("prepared");
-                wide.forward_framed(conv, (weights, bias, relu), self.frames, input, out, s);
+                let frames = self.frames;
+                wide.forward_framed(conv, (weights, taps, bias, relu), frames, input, out, s);
             }
             (_, s) => {
                 let [x, y] = dense;
