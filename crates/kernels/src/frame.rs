@@ -2,8 +2,9 @@
 //! a border of zeros, the planes [`Frame::stride`] apart. A 3x3 convolution with stride 1 and
 //! padding 1 reads it as its padded input (the wide layout of `wide.rs`, with no copy), and its
 //! wide output, written one row and one column down, is the framed output once the two extra
-//! columns of each row are zeroed ([`Frame::clear_border`]): activations pass from layer to
-//! layer with no padding copy and no copy out of the wide layout.
+//! columns of each row are zeroed ([`Frame::keep`]) and the top and bottom rows
+//! ([`Frame::clear_edges`]): activations pass from layer to layer with no padding copy and no
+//! copy out of the wide layout.
 
 use crate::activation::relu;
 use crate::direct::MAX_TILE;
@@ -98,20 +99,6 @@ impl Frame {
         }
     }
 
-    /// Zeroes each plane's border after a wide output was written from [`Frame::origin`] on:
-    /// the top row, the two extra columns of each output row (the right border of its row and
-    /// the left border of the next) and the bottom row.
-    pub fn clear_border(&self, framed: &mut [f32]) {
-        let (row, width, height) = (self.row(), self.width, self.height);
-        for plane in self.planes_mut(framed) {
-            plane[..=row].fill(0.0);
-            for r in 1..=height {
-                plane[r * row + width + 1..][..2].fill(0.0);
-            }
-            plane[(height + 1) * row..].fill(0.0);
-        }
-    }
-
     /// Per vector of 16 columns of a wide output of this frame's size (`height` rows of
     /// [`Frame::row`] columns, and [`MAX_TILE`] more), the lanes that hold the image: written
     /// from [`Frame::origin`] with the others zeroed, the output needs only
@@ -168,12 +155,11 @@ mod tests {
         let mut back = vec![0.0; frame.dense_len()];
         frame.unpack(&framed, &mut back);
         assert_eq!(back, x);
-        frame.clear_border(&mut framed);
+        // A wide output of 3 rows of 6 columns: lanes 0-3, 6-9 and 12-15 hold the image.
+        assert_eq!(frame.keep()[0], 0b1111_0011_1100_1111);
+        assert!(frame.keep()[1..].iter().all(|k| *k == 0));
+        frame.clear_edges(&mut framed);
         frame.unpack(&framed, &mut back);
         assert_eq!(back, x);
-        assert_eq!(
-            frame.planes(&framed).flatten().sum::<f32>(),
-            x.iter().sum::<f32>()
-        );
     }
 }

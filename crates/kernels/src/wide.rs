@@ -43,10 +43,27 @@ pub(crate) struct Scratch {
 impl Wide {
     /// The wide layout of `conv`.
     pub fn of(conv: &Conv2d) -> Self {
-        let [height, width] = std::array::from_fn(|i| {
+        let [height, width] = Self::natural(conv);
+        Self::with_width(conv, height, width)
+    }
+
+    /// The wide layout of `conv` with phase planes (and output rows) `width` columns wide,
+    /// when that is at least the padded input's width over the stride: wider rows leave
+    /// more extra columns per output row, all zero in the input.
+    pub fn widened(conv: &Conv2d, width: usize) -> Option<Self> {
+        let [height, natural] = Self::natural(conv);
+        (width >= natural).then(|| Self::with_width(conv, height, width))
+    }
+
+    /// Rows and columns of a phase plane: the padded input's height and width over the stride.
+    fn natural(conv: &Conv2d) -> [usize; 2] {
+        std::array::from_fn(|i| {
             let (begin, end) = conv.padding[i];
             (conv.in_size[i] + begin + end).div_ceil(conv.stride[i])
-        });
+        })
+    }
+
+    fn with_width(conv: &Conv2d, height: usize, width: usize) -> Self {
         let columns = conv.out_size()[0] * width;
         // A valid output's last tap stays inside its phase plane but for the columns right of
         // the shifted run (the rows below hold the next plane or this tail).
@@ -162,54 +179,21 @@ impl Wide {
         }
     }
 
-    /// One image's forward pass from frame `input` (whose border is the padding of 1 on every
-    /// side this layout was made for; one group) to frame `out`: the frame split into phase
-    /// planes, the direct kernel (`weights` from [`Wide::direct_weights`], `taps` each kernel
-    /// tap's offset in the planes, [`Wide::offset`]), each output row copied into the output
-    /// frame and its border cleared.
-    pub fn forward_framed(
-        &self,
-        conv: &Conv2d,
-        (weights, taps, bias, relu): (&[f32], &[usize], Option<&[f32]>, bool),
-        [from, to]: [Frame; 2],
-        input: &[f32],
-        out: &mut [f32],
-        s: &mut Scratch,
-    ) {
-        for (plane, padded) in from
-            .planes(input)
-            .zip(s.input.chunks_exact_mut(self.channel_stride))
-        {
+    /// Splits frame `input` (whose border is the padding of 1 on every side this layout was
+    /// made for) into the phase planes of `s`.
+    pub fn split_frame(&self, from: Frame, input: &[f32], s: &mut Scratch) {
+        let planes = s.input.chunks_exact_mut(self.channel_stride);
+        for (plane, padded) in from.planes(input).zip(planes) {
             for (r, row) in plane.chunks_exact(from.row()).enumerate() {
                 self.split_row(row, r, padded);
             }
         }
-        Direct {
-            input: self.padded(conv, &s.input, taps),
-            weights,
-            m: conv.out_channels,
-            bias,
-            columns: self.columns,
-            residual: None,
-            relu,
-            keep: None,
-        }
-        .run(&mut s.out, self.out_stride);
-        let [oh, ow] = conv.out_size();
-        for (wide, framed) in s
-            .out
-            .chunks_exact(self.out_stride)
-            .zip(out.chunks_mut(to.stride()))
-        {
-            spread(
-                wide,
-                self.width,
-                &mut framed[to.origin()..],
-                to.row(),
-                [oh, ow],
-            );
-        }
-        to.clear_border(out);
+    }
+
+    /// The phase planes [`Wide::split_frame`] wrote, as the direct kernel reads them with
+    /// `taps` (each kernel tap's offset there, [`Wide::offset`]; one group).
+    pub fn split_input<'a>(&self, conv: &Conv2d, s: &'a Scratch, taps: &'a [usize]) -> Padded<'a> {
+        self.padded(conv, &s.input, taps)
     }
 
     /// Padded row `r` of one channel into its phase planes in `padded`: one run with stride 1,

@@ -1,9 +1,9 @@
 //! The one-image-at-a-time pipeline against the same network run layer by layer on whole
 //! batches (`Conv2d::forward`, itself checked against naive loops, and plain loops for the
 //! rest), on random sizes: convolutions on frames (3x3 and 1x1), from phase planes (stride
-//! 2, a 3x3 and a 1x1) and through dense copies (a 1x1 with padding), fused and separate
-//! ReLUs, residual adds folded into a convolution, in place and not, flatten of frames and of
-//! pooled values, a linear head.
+//! 2, a 3x3 and a 1x1) and through dense copies (a 5x5), fused and separate ReLUs, residual
+//! adds folded into a convolution (on frames and on phase planes), in place and copied,
+//! flatten of frames and of pooled values, a linear head.
 
 use proptest::prelude::*;
 use shears_kernels::{Conv2d, Node, Pipeline};
@@ -47,11 +47,12 @@ fn network([c0, c1, c2, h, w]: [usize; 5], pool: bool) -> (Vec<(Node, Vec<usize>
         (Node::Add, vec![8, 9]),
         (Node::Relu, vec![10]),
         (Node::Add, vec![11, 11]),
-        // A 1x1 convolution with padding 1 runs through dense copies.
+        // A 5x5 convolution runs through dense copies; the add after it works in place.
         (
             Node::Conv {
                 conv: Conv2d {
-                    padding: [(1, 1); 2],
+                    kernel: [5, 5],
+                    padding: [(2, 2); 2],
                     ..conv_geometry([c2, c2], half, 1, 1)
                 },
                 weight: 10,
@@ -59,15 +60,16 @@ fn network([c0, c1, c2, h, w]: [usize; 5], pool: bool) -> (Vec<(Node, Vec<usize>
             },
             vec![12],
         ),
+        (Node::Add, vec![13, 12]),
     ];
     let features = if pool {
-        nodes.push((Node::GlobalAvgPool, vec![13]));
-        nodes.push((Node::Relu, vec![14]));
-        nodes.push((Node::Flatten, vec![15]));
+        nodes.push((Node::GlobalAvgPool, vec![14]));
+        nodes.push((Node::Relu, vec![15]));
+        nodes.push((Node::Flatten, vec![16]));
         c2
     } else {
-        nodes.push((Node::Flatten, vec![13]));
-        c2 * (half[0] + 2) * (half[1] + 2)
+        nodes.push((Node::Flatten, vec![14]));
+        c2 * half[0] * half[1]
     };
     let head = Node::Linear {
         weight: 8,
@@ -154,7 +156,7 @@ proptest! {
         let (nodes, features) = network([c0, c1, c2, h, w], pool);
         let lens = [
             c1 * c0 * 9, c1, c1 * c1 * 9, c2 * c1, c2, c2 * c2 * 9, c2, c2 * c2,
-            3 * features, 3, c2 * c2,
+            3 * features, 3, c2 * c2 * 25,
         ];
         let params: Vec<Vec<f32>> =
             lens.iter().enumerate().map(|(i, n)| values(seed + i as u64, *n)).collect();

@@ -159,7 +159,7 @@ impl Pipeline {
             .flat_map(|(_, ins)| ins)
             .for_each(|i| uses[*i] += 1);
         uses[output] += 1;
-        let fused = fuse(nodes, &uses);
+        let fused = fuse(nodes, &uses, &values);
         let same = &fused.owner;
         let mut left: Vec<usize> = (0..nodes.len()).map(|n| uses[last(same, n)]).collect();
         let (mut slot, mut free, mut count) = (vec![usize::MAX; nodes.len()], Vec::new(), 0);
@@ -408,10 +408,10 @@ struct Fused {
     relu: Vec<bool>,
 }
 
-/// Folds an add of two activations into the later of the two when that is a convolution on
-/// frames read by nothing else (the other is then a residual it adds as it stores), and a
+/// Folds an add of two activations into the later of the two when that is a convolution that
+/// stores into its output frame ([`conv::stores_to_frame`]), read by nothing else (the other is then a residual it adds as it stores), and a
 /// ReLU into the convolution, add or linear layer whose value it alone reads.
-fn fuse(nodes: &[(Node, Vec<usize>)], uses: &[usize]) -> Fused {
+fn fuse(nodes: &[(Node, Vec<usize>)], uses: &[usize], values: &[Value]) -> Fused {
     let count = nodes.len();
     let mut f = Fused {
         owner: (0..count).collect(),
@@ -422,8 +422,14 @@ fn fuse(nodes: &[(Node, Vec<usize>)], uses: &[usize]) -> Fused {
         match (node, &ins[..]) {
             (Node::Add, [a, b]) if a != b => {
                 let (p, other) = (*a.max(b), *a.min(b));
-                let framed = matches!(&nodes[p].0, Node::Conv { conv, .. } if conv::framed(conv));
-                if framed && uses[p] == 1 && f.owner[p] == p && !f.relu[p] {
+                let frames = |p: usize| [values[nodes[p].1[0]].frame(), values[p].frame()];
+                let stores = match (&nodes[p].0, frames(p)) {
+                    (Node::Conv { conv, .. }, [Some(from), Some(to)]) => {
+                        conv::stores_to_frame(conv, [from, to])
+                    }
+                    _ => false,
+                };
+                if stores && uses[p] == 1 && f.owner[p] == p && !f.relu[p] {
                     f.owner[n] = p;
                     f.residual[p] = Some(other);
                 }
