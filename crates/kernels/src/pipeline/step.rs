@@ -1,0 +1,145 @@
+//! One step of the pipeline on one image: a node run on the task's buffers.
+
+use super::conv::{self, Conv};
+use super::{Node, Value};
+use crate::activation::relu;
+
+/// One node as the pipeline runs it.
+pub(super) struct Step {
+    pub node: Node,
+    /// Each input's buffer and shape (a convolution's residual last).
+    pub inputs: Vec<(usize, Value)>,
+    pub output: usize,
+    pub value: Value,
+    /// Whether a ReLU that only reads this node is applied here.
+    pub relu: bool,
+    /// How a convolution runs.
+    pub conv: Option<Conv>,
+}
+
+impl Step {
+    /// Runs the step on the task's `buffers` (a convolution with its `scratch` and the
+    /// task's `dense` copies); `weights` are the parameters and the convolution's prepared
+    /// weight. Not for the input, which the pipeline packs.
+    pub fn run(
+        &self,
+        weights: (&[&[f32]], Option<&[f32]>),
+        scratch: Option<&mut conv::Scratch>,
+        buffers: &mut [Vec<f32>],
+        dense: &mut [Vec<f32>; 2],
+    ) {
+        let (input, out) = (self.inputs[0].0, self.output);
+        match &self.node {
+            Node::Input => unreachable!("the pipeline packs the input"),
+            Node::Conv { .. } => self.conv(weights, scratch, buffers, dense),
+            Node::Relu | Node::Flatten if input == out => {
+                if self.node == Node::Relu {
+                    self.value.relu(&mut buffers[out]);
+                }
+            }
+            Node::Relu => {
+                let (input, out) = two(buffers, input, out);
+                out[..self.value.len()].copy_from_slice(&input[..self.value.len()]);
+                self.value.relu(out);
+            }
+            Node::Add => self.add(buffers),
+            Node::GlobalAvgPool => {
+                let (input, out) = two(buffers, input, out);
+                let frame = self.inputs[0].1.frame().expect("checked in `shapes`");
+                let area = (frame.height * frame.width) as f32;
+                for (o, plane) in out.iter_mut().zip(frame.planes(input)) {
+                    *o = plane.iter().sum::<f32>() / area;
+                }
+            }
+            Node::Flatten => {
+                let (input, out) = two(buffers, input, out);
+                match self.inputs[0].1 {
+                    Value::Framed(frame) => frame.unpack(input, &mut out[..frame.dense_len()]),
+                    Value::Flat(n) => out[..n].copy_from_slice(&input[..n]),
+                }
+            }
+            Node::Linear { .. } => self.linear(weights.0, two(buffers, input, out)),
+        }
+    }
+
+    /// A convolution from its input's buffer (and its residual's) into its own.
+    fn conv(
+        &self,
+        weights: (&[&[f32]], Option<&[f32]>),
+        scratch: Option<&mut conv::Scratch>,
+        buffers: &mut [Vec<f32>],
+        dense: &mut [Vec<f32>; 2],
+    ) {
+        let mut output = std::mem::take(&mut buffers[self.output]);
+        let input = &buffers[self.inputs[0].0];
+        let residual = self.inputs.get(1).map(|(b, _)| buffers[*b].as_slice());
+        let (conv, scratch) = (self.conv.as_ref(), scratch);
+        let (conv, scratch) = (conv.expect("a convolution"), scratch.expect("its scratch"));
+        let io = (input.as_slice(), residual, output.as_mut_slice());
+        conv.run(weights, self.relu, io, scratch, dense);
+        buffers[self.output] = output;
+    }
+
+    /// A linear layer: `out = weight * input + bias`, rectified if folded in.
+    fn linear(&self, params: &[&[f32]], (input, out): (&[f32], &mut [f32])) {
+        let Node::Linear {
+            weight,
+            bias,
+            out_features,
+        } = &self.node
+        else {
+            unreachable!("a linear step")
+        };
+        let n = self.inputs[0].1.len();
+        for (o, y) in out[..*out_features].iter_mut().enumerate() {
+            let w = &params[*weight][o * n..][..n];
+            let sum = bias.map_or(0.0, |b| params[b][o]) + dot(w, &input[..n]);
+            *y = if self.relu { relu(sum) } else { sum };
+        }
+    }
+
+    /// An add: its output buffer holds one addend (copied there unless it is an input's
+    /// own), to which the other is added. (The same value twice is never added in place:
+    /// it is read once more after the first.)
+    fn add(&self, buffers: &mut [Vec<f32>]) {
+        let [(a, _), (b, _)] = [self.inputs[0], self.inputs[1]];
+        let (out, value) = (self.output, self.value);
+        let other = if out == b { a } else { b };
+        if out != a && out != b {
+            let (a, out) = two(buffers, a, out);
+            out[..value.len()].copy_from_slice(&a[..value.len()]);
+        }
+        let (other, out) = two(buffers, other, out);
+        value.add(out, other, self.relu);
+    }
+}
+
+/// `sum(a[i] * b[i])` in 16 independent sums, which vectorise.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut sums = [0.0f32; 16];
+    let (a16, b16) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = a16
+        .remainder()
+        .iter()
+        .zip(b16.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
+    for (a, b) in a16.zip(b16) {
+        for ((s, a), b) in sums.iter_mut().zip(a).zip(b) {
+            *s += a * b;
+        }
+    }
+    sums.iter().sum::<f32>() + tail
+}
+
+/// Buffer `read` to read and buffer `write` to write, which differ.
+fn two(buffers: &mut [Vec<f32>], read: usize, write: usize) -> (&[f32], &mut [f32]) {
+    assert_ne!(read, write, "pipeline: a step reads the buffer it writes");
+    if read < write {
+        let (low, high) = buffers.split_at_mut(write);
+        (&low[read], &mut high[0])
+    } else {
+        let (low, high) = buffers.split_at_mut(read);
+        (&high[0], &mut low[write])
+    }
+}
