@@ -498,9 +498,10 @@ impl Network {
     }
 
     /// The logits of `x` in eval mode through the one-image-at-a-time pipeline, when the
-    /// network has one and runs neither sparse kernels nor Filter Skeletons.
+    /// network has one, runs neither sparse kernels nor Filter Skeletons, and `x` has the
+    /// input's shape.
     fn run_pipeline(&mut self, x: &Tensor<4>) -> Option<Tensor<2>> {
-        if !self.pipelined() {
+        if !self.pipelined() || x.dims()[1..] != padded(1, &self.input_shape)[1..] {
             return None;
         }
         let pipeline = self.pipeline.as_ref()?;

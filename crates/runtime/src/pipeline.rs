@@ -1,9 +1,9 @@
 //! Eval-mode inference on shears' kernels one image at a time ([`shears_kernels::Pipeline`]),
 //! for networks made only of the layers it runs (convolutions, ReLU, residual adds, global
-//! average pooling, flatten and linear layers; identities, as BN folded into its convolution
-//! leaves, are skipped): every activation of an image stays
-//! in its core's cache, with no copies between layers. Any other network, and any pass that
-//! taps, masks or trains, keeps the layer-by-layer path.
+//! average pooling, flatten and small linear layers; the identities a folded BN leaves are
+//! skipped): every activation of an image stays in its core's cache, with no copies between
+//! layers. Any other network, and any pass that taps, masks or trains, keeps the
+//! layer-by-layer path.
 
 use crate::kernels;
 use crate::network::{Network, Step, host_values};
