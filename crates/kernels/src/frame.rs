@@ -6,7 +6,7 @@
 //! ([`Frame::clear_edges`]): activations pass from layer to layer with no padding copy and no
 //! copy out of the wide layout.
 
-use crate::activation::relu;
+use crate::activation::Activation;
 use crate::direct::MAX_TILE;
 
 /// The geometry of one framed activation.
@@ -129,7 +129,7 @@ impl Frame {
     /// Rectifies every plane in place (the border stays zero, a NaN stays NaN).
     pub fn relu(&self, framed: &mut [f32]) {
         for plane in self.planes_mut(framed) {
-            plane.iter_mut().for_each(|v| *v = relu(*v));
+            Activation::Relu.apply(plane);
         }
     }
 }

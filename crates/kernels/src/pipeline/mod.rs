@@ -11,7 +11,7 @@ mod conv;
 mod plan;
 mod step;
 
-use crate::activation::relu;
+use crate::activation::{Activation, relu};
 use crate::conv::Conv2d;
 use crate::direct;
 use crate::frame::Frame;
@@ -106,7 +106,7 @@ impl Value {
     fn relu(&self, buffer: &mut [f32]) {
         match self {
             Value::Framed(frame) => frame.relu(buffer),
-            Value::Flat(n) => buffer[..*n].iter_mut().for_each(|v| *v = relu(*v)),
+            Value::Flat(n) => Activation::Relu.apply(&mut buffer[..*n]),
         }
     }
 }

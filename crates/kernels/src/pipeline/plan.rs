@@ -105,11 +105,6 @@ pub(super) fn fuse(nodes: &[(Node, Vec<usize>)], uses: &[usize], values: &[Value
     f
 }
 
-/// The last node whose value node `n`'s step computes ([`Fused::owner`]), or `n`.
-fn last(same: &[usize], n: usize) -> usize {
-    (n..same.len()).rev().find(|m| same[*m] == n).unwrap_or(n)
-}
-
 /// How node `n` runs if it is a convolution: from its input's frame to its own.
 fn step_conv(node: &Node, ins: &[usize], values: &[Value], n: usize) -> Option<Conv> {
     let Node::Conv { conv, weight, bias } = node else {
@@ -129,7 +124,12 @@ pub(super) fn allocate(
     fused: &Fused,
 ) -> (Vec<Step>, Vec<usize>, usize) {
     let same = &fused.owner;
-    let mut left: Vec<usize> = (0..nodes.len()).map(|n| uses[last(same, n)]).collect();
+    // A step's value is read by the readers of the last node it computes (a folded ReLU).
+    let mut last: Vec<usize> = (0..nodes.len()).collect();
+    same.iter()
+        .enumerate()
+        .for_each(|(n, owner)| last[*owner] = n);
+    let mut left: Vec<usize> = last.iter().map(|m| uses[*m]).collect();
     let (mut slot, mut free, mut count) = (vec![usize::MAX; nodes.len()], Vec::new(), 0);
     let mut steps = Vec::new();
     for (n, (node, ins)) in nodes.iter().enumerate() {

@@ -32,11 +32,8 @@ impl Step {
         match &self.node {
             Node::Input => unreachable!("the pipeline packs the input"),
             Node::Conv { .. } => self.conv(weights, scratch, buffers, dense),
-            Node::Relu | Node::Flatten if input == out => {
-                if self.node == Node::Relu {
-                    self.value.relu(&mut buffers[out]);
-                }
-            }
+            Node::Relu if input == out => self.value.relu(&mut buffers[out]),
+            Node::Flatten if input == out => {}
             Node::Relu => {
                 let (input, out) = two(buffers, input, out);
                 out[..self.value.len()].copy_from_slice(&input[..self.value.len()]);
