@@ -23,3 +23,4 @@ pub mod train;
 pub use device::DeviceKind;
 pub use error::RuntimeError;
 pub use network::{Mode, Network, Prefix, TapSpec, Taps, host_values};
+pub use pipeline::Suffix;

@@ -4,6 +4,7 @@ use crate::RuntimeError;
 use crate::fusion;
 use crate::kernels;
 use crate::ops::{self, align_for_broadcast, padded, padding_pairs};
+use crate::pipeline::Suffix;
 use crate::train::Freeze;
 use burn::tensor::module::{batch_norm, batch_norm_train, conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -102,7 +103,7 @@ pub struct Network {
     pub(crate) steps: Vec<Step>,
     pub(crate) inputs: Vec<Vec<OutletId>>,
     pub(crate) shapes: Vec<Shape>,
-    outputs: Vec<OutletId>,
+    pub(crate) outputs: Vec<OutletId>,
     input_shape: Shape,
     input_count: usize,
     /// How many times each node's output is read (inputs and graph outputs), so a forward pass
@@ -264,7 +265,7 @@ impl Network {
             };
             net.steps.push(step);
         }
-        net.pipeline = crate::pipeline::compile(&net, graph);
+        net.pipeline = crate::pipeline::compile(&net);
         Ok(net)
     }
 
@@ -492,9 +493,12 @@ impl Network {
     /// [`shears_kernels::Pipeline`] (on flex, without autodiff, for a network made only of
     /// the layers it runs, with no sparse kernels or Filter Skeletons).
     pub fn pipelined(&self) -> bool {
-        self.pipeline.is_some()
-            && self.sparse.iter().all(Option::is_none)
-            && self.skeletons.iter().all(Option::is_none)
+        self.pipeline.is_some() && self.plain_layers()
+    }
+
+    /// Whether no layer runs a sparse kernel or a Filter Skeleton.
+    fn plain_layers(&self) -> bool {
+        self.sparse.iter().all(Option::is_none) && self.skeletons.iter().all(Option::is_none)
     }
 
     /// The logits of `x` in eval mode through the one-image-at-a-time pipeline, when the
@@ -510,6 +514,38 @@ impl Network {
             .get_or_insert_with(|| self.params.iter().map(|p| host_values(p.clone())).collect());
         let features = self.shapes[self.outputs[0].node].iter().product();
         Some(crate::pipeline::run(pipeline, params, x.clone(), features))
+    }
+
+    /// The nodes from `start` on as a [`Suffix`] that [`Network::run_suffix`] runs from a
+    /// [`Prefix`] made with the same `start`, many variants at once: per row, the first input
+    /// of each node of `masked` scaled channel by channel (value by value for a flat one)
+    /// and, if `unshare` (a convolution before `start`, whose input the prefix kept) is
+    /// given, its output less the share of its input channels the row takes away. `None`
+    /// when the one-image-at-a-time pipeline cannot run them (another device, autodiff, a
+    /// layer it does not run) or the network runs sparse kernels or Filter Skeletons.
+    pub fn suffix(&self, start: usize, masked: &[usize], unshare: Option<usize>) -> Option<Suffix> {
+        let plain = self.plain_layers();
+        plain
+            .then(|| crate::pipeline::suffix(self, start, masked, unshare))
+            .flatten()
+    }
+
+    /// The logits of `rows` rows of `suffix` on the host, `[rows, outputs]`: row `r`
+    /// continues sample `r % n` of `prefix`'s batch of `n` with row `r` of each factor array
+    /// (one per [`Suffix::factor_nodes`], [`Suffix::factor_widths`] factors a row: 1 keeps a
+    /// channel, 0 removes it). Panics if `prefix` lacks a value the suffix reads or a length
+    /// does not match.
+    pub fn run_suffix(
+        &mut self,
+        suffix: &Suffix,
+        prefix: &Prefix,
+        factors: &[&[f32]],
+        rows: usize,
+    ) -> Vec<f32> {
+        let params = self
+            .host_params
+            .get_or_insert_with(|| self.params.iter().map(|p| host_values(p.clone())).collect());
+        crate::pipeline::run_suffix(suffix, params, prefix, factors, rows)
     }
 
     /// Runs the nodes before `start` in eval mode and keeps what the nodes from `start` on
@@ -943,6 +979,11 @@ pub struct Prefix {
 }
 
 impl Prefix {
+    /// Samples in its batch.
+    pub fn batch(&self) -> usize {
+        self.run.batch
+    }
+
     /// The value of `node`, if it was asked to be kept (or later nodes read it) and was
     /// computed.
     pub fn kept(&self, node: usize) -> Option<&Tensor<4>> {

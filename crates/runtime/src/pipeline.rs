@@ -4,54 +4,181 @@
 //! skipped): every activation of an image stays in its core's cache, with no copies between
 //! layers. Any other network, and any pass that taps, masks or trains, keeps the
 //! layer-by-layer path.
+//!
+//! A [`Suffix`] is the same for the nodes from some node on, run from the values a
+//! [`Prefix`] computed, many variants at once: each row of a run scales chosen channels where
+//! chosen nodes read them, and withdraws chosen input channels' share of a convolution
+//! computed in the prefix (the oracle's probes, one channel removed per row).
 
 use crate::kernels;
-use crate::network::{Network, Step, host_values};
+use crate::network::{Network, Prefix, Step, host_values};
 use burn::tensor::{Tensor, TensorData};
-use shears_ir::{Graph, Op};
-use shears_kernels::{Node, Pipeline};
+use shears_ir::Op;
+use shears_kernels::{Node, Pipeline, Rows};
 
-/// The pipeline of `net` (compiled from `graph`), when it runs on shears' kernels without
-/// autodiff and every node is one the pipeline runs.
-pub(crate) fn compile(net: &Network, graph: &Graph) -> Option<Pipeline> {
-    if !kernels::runs_on(net.device()) || net.device().is_autodiff() || graph.outputs.len() != 1 {
-        return None;
-    }
-    let input: [usize; 3] = net.input_shape().try_into().ok()?;
-    // Graph node -> pipeline node; an identity (a folded BN, a dropout) is its input's.
-    let mut index = vec![usize::MAX; graph.nodes.len()];
-    let mut nodes = Vec::new();
-    for (n, node) in graph.nodes.iter().enumerate() {
-        let inputs = node
-            .inputs
-            .iter()
-            .map(|o| (o.slot == 0).then_some(index[o.node]));
-        let inputs: Vec<usize> = inputs.collect::<Option<_>>()?;
-        if let (Op::Identity | Op::Dropout { .. }, [input]) = (&node.op, &inputs[..]) {
-            index[n] = *input;
-            continue;
-        }
-        nodes.push((pipeline_node(net, n, &node.op)?, inputs));
-        index[n] = nodes.len() - 1;
-    }
-    let output = graph.outputs[0];
-    (output.slot == 0).then_some(())?;
-    Pipeline::new(input, &nodes, index[output.node])
+/// The nodes from `start` on as a pipeline that takes the values earlier nodes computed.
+pub struct Suffix {
+    pipeline: Pipeline,
+    /// The nodes whose values the pipeline's inputs take, in order.
+    fed: Vec<usize>,
+    /// Per factor array of a run, the node it belongs to: the convolution whose input
+    /// channels' share it withdraws, or the node whose first input it scales.
+    factor_nodes: Vec<usize>,
 }
 
-/// Node `n` as the pipeline runs it, if it can.
-fn pipeline_node(net: &Network, n: usize, op: &Op) -> Option<Node> {
-    Some(match (&net.steps[n], op) {
-        (Step::Input, _) => Node::Input,
-        (
-            Step::Conv {
-                weight,
-                bias,
-                shape,
-                options,
+impl Suffix {
+    /// Per factor array [`Network::run_suffix`] takes, in order, the node it belongs to.
+    pub fn factor_nodes(&self) -> &[usize] {
+        &self.factor_nodes
+    }
+
+    /// Per factor array, the factors of one row: the channels of the value a mask scales
+    /// (the values of a flat one), or the input channels of an unshared convolution.
+    pub fn factor_widths(&self) -> &[usize] {
+        self.pipeline.factor_widths()
+    }
+}
+
+/// What a [`Suffix`] starts from and changes.
+struct Cut<'a> {
+    start: usize,
+    masked: &'a [usize],
+    unshare: Option<usize>,
+}
+
+/// The pipeline of `net`, when it runs on shears' kernels without autodiff and every node is
+/// one the pipeline runs.
+pub(crate) fn compile(net: &Network) -> Option<Pipeline> {
+    let whole = Cut {
+        start: 0,
+        masked: &[],
+        unshare: None,
+    };
+    build(net, &whole).map(|s| s.pipeline)
+}
+
+/// The nodes of `net` from `start` on as a [`Suffix`], with the first input of each node of
+/// `masked` scaled per row and, if `unshare` (a convolution before `start`) is given, its
+/// output less the share of its input channels each row's factors take away.
+pub(crate) fn suffix(
+    net: &Network,
+    start: usize,
+    masked: &[usize],
+    unshare: Option<usize>,
+) -> Option<Suffix> {
+    let before = unshare.is_none_or(|u| u < start);
+    let cut = Cut {
+        start,
+        masked,
+        unshare,
+    };
+    before.then(|| build(net, &cut)).flatten()
+}
+
+fn build(net: &Network, cut: &Cut) -> Option<Suffix> {
+    if !kernels::runs_on(net.device()) || net.device().is_autodiff() || net.outputs.len() != 1 {
+        return None;
+    }
+    let mut b = Builder {
+        net,
+        index: vec![None; net.steps.len()],
+        nodes: Vec::new(),
+        fed: Vec::new(),
+        factor_nodes: Vec::new(),
+    };
+    for n in cut.start..net.steps.len() {
+        let mut reads = Vec::new();
+        for outlet in &net.inputs[n] {
+            (outlet.slot == 0).then_some(())?;
+            reads.push(b.read(outlet.node, cut)?);
+        }
+        if cut.masked.contains(&n) {
+            b.push(Node::Mask, vec![*reads.first()?]);
+            b.factor_nodes.push(n);
+            reads[0] = b.nodes.len() - 1;
+        }
+        if let (Step::Plain(Op::Identity | Op::Dropout { .. }), [input]) =
+            (&net.steps[n], &reads[..])
+        {
+            b.index[n] = Some(*input);
+            continue;
+        }
+        let node = match &net.steps[n] {
+            Step::Input => Node::Input {
+                shape: net.input_shape().to_vec(),
             },
-            _,
-        ) => {
+            _ => pipeline_node(net, n)?,
+        };
+        if matches!(node, Node::Input { .. }) {
+            b.fed.push(n);
+        }
+        b.push(node, reads);
+        b.index[n] = Some(b.nodes.len() - 1);
+    }
+    let output = net.outputs[0];
+    (output.slot == 0).then_some(())?;
+    let pipeline = Pipeline::new(&b.nodes, b.index[output.node]?)?;
+    Some(Suffix {
+        pipeline,
+        fed: b.fed,
+        factor_nodes: b.factor_nodes,
+    })
+}
+
+/// A suffix's pipeline nodes as they are made.
+struct Builder<'a> {
+    net: &'a Network,
+    /// Per network node, its pipeline node.
+    index: Vec<Option<usize>>,
+    nodes: Vec<(Node, Vec<usize>)>,
+    fed: Vec<usize>,
+    factor_nodes: Vec<usize>,
+}
+
+impl Builder<'_> {
+    fn push(&mut self, node: Node, reads: Vec<usize>) {
+        self.nodes.push((node, reads));
+    }
+
+    /// The pipeline node of network node `n`'s value: for a node before the cut, an input
+    /// (made at its first read), through an unshare if it is the unshared convolution.
+    fn read(&mut self, n: usize, cut: &Cut) -> Option<usize> {
+        if let Some(i) = self.index[n] {
+            return Some(i);
+        }
+        (n < cut.start).then_some(())?;
+        let mut i = self.input(n);
+        if cut.unshare == Some(n) {
+            let Node::Conv { conv, weight, .. } = pipeline_node(self.net, n)? else {
+                return None;
+            };
+            let x = self.input(self.net.inputs[n].first()?.node);
+            self.push(Node::Unshare { conv, weight }, vec![i, x]);
+            self.factor_nodes.push(n);
+            i = self.nodes.len() - 1;
+        }
+        self.index[n] = Some(i);
+        Some(i)
+    }
+
+    /// An input that takes network node `n`'s value.
+    fn input(&mut self, n: usize) -> usize {
+        let shape = self.net.output_shape(n).to_vec();
+        self.push(Node::Input { shape }, Vec::new());
+        self.fed.push(n);
+        self.nodes.len() - 1
+    }
+}
+
+/// Node `n` as the pipeline runs it, if it can (not an input or an identity).
+fn pipeline_node(net: &Network, n: usize) -> Option<Node> {
+    Some(match &net.steps[n] {
+        Step::Conv {
+            weight,
+            bias,
+            shape,
+            options,
+        } => {
             let x = net.input_shape_of(n);
             (x.len() == 3).then_some(())?;
             Node::Conv {
@@ -60,22 +187,19 @@ fn pipeline_node(net: &Network, n: usize, op: &Op) -> Option<Node> {
                 bias: *bias,
             }
         }
-        (
-            Step::Linear {
-                weight,
-                bias,
-                shape,
-            },
-            _,
-        ) => Node::Linear {
+        Step::Linear {
+            weight,
+            bias,
+            shape,
+        } => Node::Linear {
             weight: *weight,
             bias: *bias,
             out_features: shape[0],
         },
-        (Step::Plain(_), Op::Relu) => Node::Relu,
-        (Step::Plain(_), Op::Add) => Node::Add,
-        (Step::Plain(_), Op::GlobalAvgPool) => Node::GlobalAvgPool,
-        (Step::Plain(_), Op::Flatten { axis: 1 }) => Node::Flatten,
+        Step::Plain(Op::Relu) => Node::Relu,
+        Step::Plain(Op::Add) => Node::Add,
+        Step::Plain(Op::GlobalAvgPool) => Node::GlobalAvgPool,
+        Step::Plain(Op::Flatten { axis: 1 }) => Node::Flatten,
         _ => return None,
     })
 }
@@ -93,4 +217,36 @@ pub(crate) fn run(
     let params: Vec<&[f32]> = params.iter().map(Vec::as_slice).collect();
     let y = pipeline.run(&params, &host_values(x), batch);
     Tensor::from_data(TensorData::new(y, [batch, features]), &device)
+}
+
+/// The outputs of `rows` rows of `suffix` on the host: row `r` starts from sample `r % n`
+/// of `prefix`'s batch of `n` and takes row `r` of each of `factors`.
+pub(crate) fn run_suffix(
+    suffix: &Suffix,
+    params: &[Vec<f32>],
+    prefix: &Prefix,
+    factors: &[&[f32]],
+    rows: usize,
+) -> Vec<f32> {
+    let values: Vec<Vec<f32>> = suffix
+        .fed
+        .iter()
+        .map(|n| {
+            host_values(
+                prefix
+                    .kept(*n)
+                    .expect("the prefix keeps what the suffix reads")
+                    .clone(),
+            )
+        })
+        .collect();
+    let inputs: Vec<&[f32]> = values.iter().map(Vec::as_slice).collect();
+    let params: Vec<&[f32]> = params.iter().map(Vec::as_slice).collect();
+    let rows = Rows {
+        inputs: &inputs,
+        samples: prefix.batch(),
+        factors,
+        rows,
+    };
+    suffix.pipeline.run_rows(&params, &rows)
 }

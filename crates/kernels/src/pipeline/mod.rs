@@ -5,9 +5,13 @@
 //! convolution computed last of its two inputs, which adds the other as it stores, and a
 //! ReLU into the layer it alone reads, and shares buffers between activations whose
 //! lifetimes do not overlap (a ReLU, add or flatten writes over an input it reads last);
-//! `step` runs one node on one image.
+//! `step` runs one node on one image, `edit` the two nodes whose effect each image chooses
+//! (a channel mask, a convolution's share of some input channels withdrawn), with which a
+//! pipeline that starts from values cached part-way through a network runs many variants of
+//! it at once (the oracle's probes).
 
 mod conv;
+mod edit;
 mod plan;
 mod step;
 
@@ -27,8 +31,10 @@ const LINEAR_MOST: usize = 1 << 16;
 /// One node of a network; [`Pipeline::new`] is given each with the earlier nodes it reads.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Node {
-    /// The image, `[C, H, W]`.
-    Input,
+    /// An input value of one image: `[C, H, W]` (held framed) or `[n]` (flat).
+    Input {
+        shape: Vec<usize>,
+    },
     /// `weight` and `bias` index the parameters [`Pipeline::run`] is given; `conv.batch`
     /// must be 1.
     Conv {
@@ -48,6 +54,19 @@ pub enum Node {
         bias: Option<usize>,
         out_features: usize,
     },
+    /// Its input with each channel (of a `[C, H, W]` value) or each value (of a flat one)
+    /// multiplied by the image's factor, given at run time ([`Rows::factors`]).
+    Mask,
+    /// The output of convolution `conv` (its first input, `[C_out, H', W']`) less the share
+    /// of the input channels the image's factors take away: with `f` the factor of input
+    /// channel `c` of the convolution's input (the second input), it subtracts `(1 - f)`
+    /// times channel `c` convolved alone with its slice of `weight`. Removing input channel
+    /// `c` (`f = 0`) costs `1 / C_in` of the convolution. For an ungrouped convolution with
+    /// padding of at most 1.
+    Unshare {
+        conv: Conv2d,
+        weight: usize,
+    },
 }
 
 /// The shape of one image's activation.
@@ -58,6 +77,43 @@ enum Value {
 }
 
 impl Value {
+    /// The value of shape `[C, H, W]` (framed) or `[n]`.
+    fn of_shape(shape: &[usize]) -> Option<Self> {
+        match *shape {
+            [channels, height, width] => Some(Value::Framed(Frame {
+                channels,
+                height,
+                width,
+            })),
+            [n] => Some(Value::Flat(n)),
+            _ => None,
+        }
+    }
+
+    /// Writes the dense value `x` into `buffer` in this layout.
+    fn pack(&self, x: &[f32], buffer: &mut [f32]) {
+        match self {
+            Value::Framed(frame) => frame.pack(x, buffer),
+            Value::Flat(n) => buffer[..*n].copy_from_slice(x),
+        }
+    }
+
+    /// The dense value held in `buffer`, into `x`.
+    fn unpack(&self, buffer: &[f32], x: &mut [f32]) {
+        match self {
+            Value::Framed(frame) => frame.unpack(buffer, x),
+            Value::Flat(n) => x.copy_from_slice(&buffer[..*n]),
+        }
+    }
+
+    /// Factors a [`Node::Mask`] of this value takes per image: one per channel of a frame.
+    fn mask_width(&self) -> usize {
+        match self {
+            Value::Framed(frame) => frame.channels,
+            Value::Flat(n) => *n,
+        }
+    }
+
     /// Values its buffer holds.
     fn len(&self) -> usize {
         match self {
@@ -113,7 +169,10 @@ impl Value {
 
 /// A network compiled for inference one image at a time on frames.
 pub struct Pipeline {
-    input: Frame,
+    /// Each input node's value, in node order.
+    inputs: Vec<Value>,
+    /// Factors per image of each mask or unshare node, in node order.
+    factors: Vec<usize>,
     steps: Vec<Step>,
     /// Buffers one task needs, and the values of each.
     buffers: (usize, usize),
@@ -122,6 +181,18 @@ pub struct Pipeline {
     /// Scratch left by earlier tasks, reused so that a run does not allocate (and fault in)
     /// its buffers again.
     pool: Mutex<Vec<Scratch>>,
+}
+
+/// What a run computes on besides the parameters: `rows` images, row `r` made of sample
+/// `r % samples` of every input and row `r` of every factor array.
+pub struct Rows<'a> {
+    /// Per input node, in node order, the dense values of `samples` samples.
+    pub inputs: &'a [&'a [f32]],
+    pub samples: usize,
+    /// Per mask or unshare node, in node order, the factors of every row
+    /// ([`Pipeline::factor_widths`] each).
+    pub factors: &'a [&'a [f32]],
+    pub rows: usize,
 }
 
 /// Buffers one task reuses across images.
@@ -134,15 +205,16 @@ struct Scratch {
 }
 
 impl Pipeline {
-    /// The pipeline of a network whose input is `[C, H, W]`, whose nodes each read earlier
-    /// ones and whose output is node `output`. `None` when it has another node than one
-    /// input, or shapes the nodes do not take, or when the CPU has no AVX-512.
-    pub fn new(input: [usize; 3], nodes: &[(Node, Vec<usize>)], output: usize) -> Option<Self> {
-        let inputs = nodes.iter().filter(|(n, _)| *n == Node::Input).count();
-        if !direct::available() || inputs != 1 || output >= nodes.len() {
+    /// The pipeline of a network whose nodes each read earlier ones and whose output is node
+    /// `output`. `None` when it has no input, or a node or shape the pipeline does not take,
+    /// or when the CPU has no AVX-512.
+    pub fn new(nodes: &[(Node, Vec<usize>)], output: usize) -> Option<Self> {
+        let is_input = |n: &Node| matches!(n, Node::Input { .. });
+        if !direct::available() || !nodes.iter().any(|(n, _)| is_input(n)) || output >= nodes.len()
+        {
             return None;
         }
-        let values = plan::shapes(input, nodes)?;
+        let values = plan::shapes(nodes)?;
         let mut uses = vec![0; nodes.len()];
         nodes
             .iter()
@@ -151,12 +223,19 @@ impl Pipeline {
         uses[output] += 1;
         let fused = plan::fuse(nodes, &uses, &values);
         let (steps, slot, count) = plan::allocate(nodes, &values, &uses, &fused);
+        let of = |keep: &dyn Fn(&Node) -> bool| {
+            let picked = nodes.iter().zip(&values).filter(|((n, _), _)| keep(n));
+            picked.map(|(_, v)| *v).collect::<Vec<_>>()
+        };
+        let factors = nodes.iter().filter_map(|(n, ins)| match n {
+            Node::Mask => Some(values[ins[0]].mask_width()),
+            Node::Unshare { conv, .. } => Some(conv.in_channels),
+            _ => None,
+        });
         let output = fused.owner[output];
         Some(Self {
-            input: values
-                .iter()
-                .zip(nodes)
-                .find_map(|(v, (n, _))| (*n == Node::Input).then(|| v.frame()).flatten())?,
+            inputs: of(&is_input),
+            factors: factors.collect(),
             steps,
             buffers: (count, values.iter().map(Value::len).max().unwrap_or(0)),
             output: (slot[output], values[output]),
@@ -164,40 +243,76 @@ impl Pipeline {
         })
     }
 
-    /// Values of one image's input and output.
-    pub fn image_lens(&self) -> [usize; 2] {
-        [self.input.dense_len(), self.output.1.dense_len()]
+    /// Values per sample of each input, in node order.
+    pub fn input_lens(&self) -> Vec<usize> {
+        self.inputs.iter().map(Value::dense_len).collect()
     }
 
-    /// The outputs of `batch` dense images `x` (`[batch, C, H, W]`), `[batch, ...]`, with
-    /// `params` the parameters the nodes index. Panics if a length does not match.
+    /// Factors per row of each mask or unshare node, in node order.
+    pub fn factor_widths(&self) -> &[usize] {
+        &self.factors
+    }
+
+    /// Values of one image's output.
+    pub fn output_len(&self) -> usize {
+        self.output.1.dense_len()
+    }
+
+    /// The outputs of `batch` dense images `x` (`[batch, ...]`) through a pipeline of one
+    /// input and no factors, `[batch, ...]`, with `params` the parameters the nodes index.
+    /// Panics if a length does not match.
     pub fn run(&self, params: &[&[f32]], x: &[f32], batch: usize) -> Vec<f32> {
-        let [image_in, image_out] = self.image_lens().map(|n| n.max(1));
-        assert_eq!(
-            x.len(),
-            batch * self.input.dense_len(),
-            "pipeline: input length"
-        );
+        let rows = Rows {
+            inputs: &[x],
+            samples: batch,
+            factors: &[],
+            rows: batch,
+        };
+        self.run_rows(params, &rows)
+    }
+
+    /// The outputs of every row of `rows`, `[rows, ...]`. Panics if the inputs or factors do
+    /// not have the lengths [`Pipeline::input_lens`] and [`Pipeline::factor_widths`] give.
+    pub fn run_rows(&self, params: &[&[f32]], rows: &Rows) -> Vec<f32> {
+        self.check(rows);
+        let image_out = self.output_len().max(1);
         let prepared: Vec<Option<Vec<f32>>> = self
             .steps
             .iter()
             .map(|s| s.conv.as_ref().and_then(|c| c.prepare(params)))
             .collect();
-        let per_task = batch.div_ceil(4 * rayon::current_num_threads()).max(1);
-        let mut y = vec![0.0; batch * self.output.1.dense_len()];
+        let per_task = rows.rows.div_ceil(4 * rayon::current_num_threads()).max(1);
+        let mut y = vec![0.0; rows.rows * self.output_len()];
         y.par_chunks_mut(per_task * image_out)
-            .zip(x.par_chunks(per_task * image_in))
-            .for_each(|(y, x)| {
+            .enumerate()
+            .for_each(|(task, y)| {
                 let pooled = self.pool.lock().ok().and_then(|mut pool| pool.pop());
                 let mut s = pooled.unwrap_or_else(|| self.scratch());
-                for (y, x) in y.chunks_mut(image_out).zip(x.chunks(image_in)) {
-                    self.image(params, &prepared, x, y, &mut s);
+                for (r, y) in y.chunks_mut(image_out).enumerate() {
+                    let row = task * per_task + r;
+                    self.image(params, &prepared, (rows, row), y, &mut s);
                 }
                 if let Ok(mut pool) = self.pool.lock() {
                     pool.push(s);
                 }
             });
         y
+    }
+
+    /// Panics unless `rows` has an array of the right length for every input and factor node.
+    fn check(&self, rows: &Rows) {
+        let arrays = |lens: &[usize], arrays: &[&[f32]], count: usize, what: &str| {
+            assert_eq!(lens.len(), arrays.len(), "pipeline: {what} arrays");
+            for (len, a) in lens.iter().zip(arrays) {
+                assert_eq!(a.len(), len * count, "pipeline: length of {what}");
+            }
+        };
+        arrays(&self.input_lens(), rows.inputs, rows.samples, "input");
+        arrays(&self.factors, rows.factors, rows.rows, "factor");
+        assert!(
+            rows.samples > 0 || rows.rows == 0,
+            "pipeline: rows of no sample"
+        );
     }
 
     fn scratch(&self) -> Scratch {
@@ -220,27 +335,37 @@ impl Pipeline {
         }
     }
 
-    /// One image `x` through every step, its output into `y`.
+    /// Row `row` of `rows` through every step, its output into `y`.
     fn image(
         &self,
         params: &[&[f32]],
         prepared: &[Option<Vec<f32>>],
-        x: &[f32],
+        (rows, row): (&Rows, usize),
         y: &mut [f32],
         s: &mut Scratch,
     ) {
+        let sample = row % rows.samples;
         for ((step, prepared), conv) in self.steps.iter().zip(prepared).zip(&mut s.convs) {
-            if step.node == Node::Input {
-                self.input.pack(x, &mut s.buffers[step.output]);
+            if let (Node::Input { .. }, Some(k)) = (&step.node, step.source) {
+                let len = self.inputs[k].dense_len();
+                let x = &rows.inputs[k][sample * len..][..len];
+                self.inputs[k].pack(x, &mut s.buffers[step.output]);
                 continue;
             }
+            let factors = step.source.map_or(&[][..], |f| {
+                let width = self.factors[f];
+                &rows.factors[f][row * width..][..width]
+            });
             let weights = (params, prepared.as_deref());
-            step.run(weights, conv.as_mut(), &mut s.buffers, &mut s.dense);
+            step.run(
+                weights,
+                factors,
+                conv.as_mut(),
+                &mut s.buffers,
+                &mut s.dense,
+            );
         }
         let (slot, value) = self.output;
-        match value {
-            Value::Framed(frame) => frame.unpack(&s.buffers[slot], y),
-            Value::Flat(n) => y.copy_from_slice(&s.buffers[slot][..n]),
-        }
+        value.unpack(&s.buffers[slot], y);
     }
 }

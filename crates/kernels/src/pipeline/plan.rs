@@ -4,15 +4,16 @@
 use super::conv::{self, Conv};
 use super::step::Step;
 use super::{LINEAR_MOST, Node, Value};
+use crate::conv::Conv2d;
 use crate::frame::Frame;
 
 /// Each node's shape, or `None` if a node reads a shape it does not take.
-pub(super) fn shapes(input: [usize; 3], nodes: &[(Node, Vec<usize>)]) -> Option<Vec<Value>> {
+pub(super) fn shapes(nodes: &[(Node, Vec<usize>)]) -> Option<Vec<Value>> {
     let mut values: Vec<Value> = Vec::with_capacity(nodes.len());
     for (node, ins) in nodes {
         let arity = match node {
-            Node::Input => 0,
-            Node::Add => 2,
+            Node::Input { .. } => 0,
+            Node::Add | Node::Unshare { .. } => 2,
             _ => 1,
         };
         if ins.len() != arity || ins.iter().any(|i| *i >= values.len()) {
@@ -20,24 +21,14 @@ pub(super) fn shapes(input: [usize; 3], nodes: &[(Node, Vec<usize>)]) -> Option<
         }
         let arg = |k: usize| values[ins[k]];
         let value = match node {
-            Node::Input => Value::Framed(Frame {
-                channels: input[0],
-                height: input[1],
-                width: input[2],
-            }),
-            Node::Conv { conv, .. } => {
-                let frame = arg(0).frame()?;
-                let fits = conv.batch == 1
-                    && frame.channels == conv.in_channels
-                    && [frame.height, frame.width] == conv.in_size;
-                let [height, width] = conv.out_size();
-                fits.then_some(Value::Framed(Frame {
-                    channels: conv.out_channels,
-                    height,
-                    width,
-                }))?
+            Node::Input { shape } => Value::of_shape(shape)?,
+            Node::Conv { conv, .. } => conv_output(conv, arg(0))?,
+            Node::Unshare { conv, .. } => {
+                let padded = conv.padding.iter().all(|(a, b)| *a <= 1 && *b <= 1);
+                let output = conv_output(conv, arg(1)).filter(|_| conv.groups == 1 && padded);
+                (output == Some(arg(0))).then_some(arg(0))?
             }
-            Node::Relu => arg(0),
+            Node::Relu | Node::Mask => arg(0),
             Node::Add => (arg(0) == arg(1)).then_some(arg(0))?,
             Node::GlobalAvgPool => Value::Flat(arg(0).frame()?.channels),
             Node::Flatten => Value::Flat(arg(0).dense_len()),
@@ -49,6 +40,20 @@ pub(super) fn shapes(input: [usize; 3], nodes: &[(Node, Vec<usize>)]) -> Option<
         values.push(value);
     }
     Some(values)
+}
+
+/// The output of `conv` (batch 1) on `input`, if it takes that input.
+fn conv_output(conv: &Conv2d, input: Value) -> Option<Value> {
+    let frame = input.frame()?;
+    let fits = conv.batch == 1
+        && frame.channels == conv.in_channels
+        && [frame.height, frame.width] == conv.in_size;
+    let [height, width] = conv.out_size();
+    fits.then_some(Value::Framed(Frame {
+        channels: conv.out_channels,
+        height,
+        width,
+    }))
 }
 
 /// What the pipeline applies inside another node's step.
@@ -64,7 +69,7 @@ pub(super) struct Fused {
 
 /// Folds an add of two activations into the later of the two when that is a convolution that
 /// stores into its output frame ([`conv::stores_to_frame`]), read by nothing else (the other is then a residual it adds as it stores), and a
-/// ReLU into the convolution, add or linear layer whose value it alone reads.
+/// ReLU into the convolution, add, linear layer or unshare whose value it alone reads.
 pub(super) fn fuse(nodes: &[(Node, Vec<usize>)], uses: &[usize], values: &[Value]) -> Fused {
     let count = nodes.len();
     let mut f = Fused {
@@ -77,10 +82,11 @@ pub(super) fn fuse(nodes: &[(Node, Vec<usize>)], uses: &[usize], values: &[Value
             (Node::Add, [a, b]) if a != b => {
                 let (p, other) = (*a.max(b), *a.min(b));
                 let frames = |p: usize| [values[nodes[p].1[0]].frame(), values[p].frame()];
-                let stores = match (&nodes[p].0, frames(p)) {
-                    (Node::Conv { conv, .. }, [Some(from), Some(to)]) => {
-                        conv::stores_to_frame(conv, [from, to])
-                    }
+                let stores = match &nodes[p].0 {
+                    Node::Conv { conv, .. } => match frames(p) {
+                        [Some(from), Some(to)] => conv::stores_to_frame(conv, [from, to]),
+                        _ => false,
+                    },
                     _ => false,
                 };
                 if stores && uses[p] == 1 && f.owner[p] == p && !f.relu[p] {
@@ -92,7 +98,7 @@ pub(super) fn fuse(nodes: &[(Node, Vec<usize>)], uses: &[usize], values: &[Value
                 let p = f.owner[*q];
                 let kind = matches!(
                     nodes[p].0,
-                    Node::Conv { .. } | Node::Add | Node::Linear { .. }
+                    Node::Conv { .. } | Node::Add | Node::Linear { .. } | Node::Unshare { .. }
                 );
                 if kind && uses[*q] == 1 && !f.relu[p] {
                     f.owner[n] = p;
@@ -114,9 +120,10 @@ fn step_conv(node: &Node, ins: &[usize], values: &[Value], n: usize) -> Option<C
     Some(Conv::new(*conv, (*weight, *bias), frames))
 }
 
-/// Each node's step, in order, with the buffer it writes: a ReLU, add or flatten writes in
-/// place over an input it reads last (of its own shape), any other step into a buffer no
-/// live value holds. Also each node's buffer and the number of buffers.
+/// Each node's step, in order, with the buffer it writes: a ReLU, add, flatten, mask or
+/// unshare writes in place over an input it reads last (of its own shape; an unshare only
+/// over the output it changes), any other step into a buffer no live value holds. Also each
+/// node's buffer and the number of buffers.
 pub(super) fn allocate(
     nodes: &[(Node, Vec<usize>)],
     values: &[Value],
@@ -132,19 +139,29 @@ pub(super) fn allocate(
     let mut left: Vec<usize> = last.iter().map(|m| uses[*m]).collect();
     let (mut slot, mut free, mut count) = (vec![usize::MAX; nodes.len()], Vec::new(), 0);
     let mut steps = Vec::new();
+    let (mut inputs, mut factors) = (0.., 0..);
     for (n, (node, ins)) in nodes.iter().enumerate() {
         if same[n] != n {
             continue;
         }
+        let source = match node {
+            Node::Input { .. } => inputs.next(),
+            Node::Mask | Node::Unshare { .. } => factors.next(),
+            _ => None,
+        };
         let ins: Vec<usize> = ins
             .iter()
             .chain(&fused.residual[n])
             .map(|i| same[*i])
             .collect();
-        let in_place = matches!(node, Node::Relu | Node::Add | Node::Flatten);
-        let reuse = ins
+        let over = match node {
+            Node::Relu | Node::Add | Node::Flatten | Node::Mask => &ins[..],
+            Node::Unshare { .. } => &ins[..1],
+            _ => &[],
+        };
+        let reuse = over
             .iter()
-            .find(|i| in_place && left[**i] == 1 && values[**i] == values[n]);
+            .find(|i| left[**i] == 1 && values[**i] == values[n]);
         let out = match reuse {
             Some(i) => slot[*i],
             None => free.pop().unwrap_or_else(|| {
@@ -166,6 +183,7 @@ pub(super) fn allocate(
             output: out,
             value: values[n],
             relu: fused.relu[n],
+            source,
         });
     }
     (steps, slot, count)

@@ -1,7 +1,7 @@
 //! One step of the pipeline on one image: a node run on the task's buffers.
 
 use super::conv::{self, Conv};
-use super::{Node, Value};
+use super::{Node, Value, edit};
 use crate::activation::relu;
 
 /// One node as the pipeline runs it.
@@ -15,29 +15,32 @@ pub(super) struct Step {
     pub relu: bool,
     /// How a convolution runs.
     pub conv: Option<Conv>,
+    /// The run's input an input node packs, or the factor array a mask or unshare reads
+    /// (their index among the nodes of their kind).
+    pub source: Option<usize>,
 }
 
 impl Step {
     /// Runs the step on the task's `buffers` (a convolution with its `scratch` and the
     /// task's `dense` copies); `weights` are the parameters and the convolution's prepared
-    /// weight. Not for the input, which the pipeline packs.
+    /// weight, `factors` the image's factors of a mask or unshare. Not for an input, which
+    /// the pipeline packs.
     pub fn run(
         &self,
         weights: (&[&[f32]], Option<&[f32]>),
+        factors: &[f32],
         scratch: Option<&mut conv::Scratch>,
         buffers: &mut [Vec<f32>],
         dense: &mut [Vec<f32>; 2],
     ) {
         let (input, out) = (self.inputs[0].0, self.output);
         match &self.node {
-            Node::Input => unreachable!("the pipeline packs the input"),
+            Node::Input { .. } => unreachable!("the pipeline packs the inputs"),
             Node::Conv { .. } => self.conv(weights, scratch, buffers, dense),
-            Node::Relu if input == out => self.value.relu(&mut buffers[out]),
             Node::Flatten if input == out => {}
             Node::Relu => {
-                let (input, out) = two(buffers, input, out);
-                out[..self.value.len()].copy_from_slice(&input[..self.value.len()]);
-                self.value.relu(out);
+                self.copy_unless_in_place(buffers);
+                self.value.relu(&mut buffers[out]);
             }
             Node::Add => self.add(buffers),
             Node::GlobalAvgPool => {
@@ -50,12 +53,32 @@ impl Step {
             }
             Node::Flatten => {
                 let (input, out) = two(buffers, input, out);
-                match self.inputs[0].1 {
-                    Value::Framed(frame) => frame.unpack(input, &mut out[..frame.dense_len()]),
-                    Value::Flat(n) => out[..n].copy_from_slice(&input[..n]),
-                }
+                let value = self.inputs[0].1;
+                value.unpack(input, &mut out[..value.dense_len()]);
             }
             Node::Linear { .. } => self.linear(weights.0, two(buffers, input, out)),
+            Node::Mask => {
+                self.copy_unless_in_place(buffers);
+                edit::mask(self.value, factors, &mut buffers[out]);
+            }
+            Node::Unshare { conv, weight } => {
+                self.copy_unless_in_place(buffers);
+                let frames = [self.inputs[1].1, self.value].map(|v| v.frame().expect("framed"));
+                let io = two(buffers, self.inputs[1].0, out);
+                edit::unshare(conv, weights.0[*weight], frames, factors, io);
+                if self.relu {
+                    self.value.relu(&mut buffers[out]);
+                }
+            }
+        }
+    }
+
+    /// Copies the first input into the output's buffer, unless that is the input's own.
+    fn copy_unless_in_place(&self, buffers: &mut [Vec<f32>]) {
+        let (input, out) = (self.inputs[0].0, self.output);
+        if input != out {
+            let (input, out) = two(buffers, input, out);
+            out[..self.value.len()].copy_from_slice(&input[..self.value.len()]);
         }
     }
 

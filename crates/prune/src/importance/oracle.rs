@@ -29,7 +29,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Int, Tensor, TensorData};
 use shears_data::Batch;
 use shears_ir::{Conv2d, Graph, Op};
-use shears_runtime::{Mode, Network, host_values};
+use shears_runtime::{Mode, Network, Suffix, host_values};
 
 /// |ΔC| per channel, by removing channels one at a time.
 pub struct Oracle {
@@ -123,10 +123,8 @@ impl Oracle {
             .filter(|m| !m.kind.is_producer())
             .collect();
         readers.sort_by_key(|m| m.node);
-        let mut losses = vec![0.0; group.channels];
-        let mut base = 0.0;
         let Some(&first) = readers.first() else {
-            return Ok((base, losses));
+            return Ok((0.0, vec![0.0; group.channels]));
         };
         // A layer that reads the group at several offsets (behind a grouped conv's ties) is
         // masked like the later readers.
@@ -144,47 +142,114 @@ impl Oracle {
         let probes: Vec<Option<usize>> = std::iter::once(None)
             .chain((0..group.channels).map(Some))
             .collect();
+        let masked_nodes: Vec<usize> = masked
+            .chunk_by(|a, b| a.node == b.node)
+            .map(|on| on[0].node)
+            .collect();
+        let unshared = first_conv.map(|_| first);
+        let suffix = net
+            .suffix(start, &masked_nodes, unshared.map(|m| m.node))
+            .filter(|s| factors_fit(net, s, &readers));
+        let mut totals = Totals {
+            base: 0.0,
+            losses: vec![0.0; group.channels],
+        };
         for batch in batches {
             let x = net.batch(batch.images.clone(), batch.n, &batch.shape)?;
             let prefix = net.forward_prefix(x, start, &[first_input]);
             let per_pass = (self.rows_per_pass / batch.n).max(1);
             for probes in probes.chunks(per_pass) {
-                let deltas: Vec<(usize, Tensor<4>)> = match (first_conv, prefix.kept(first_input)) {
-                    (Some(conv), Some(input)) => {
-                        vec![(first.node, removal_delta(conv, input, first, probes))]
+                let logits = match &suffix {
+                    Some(suffix) => {
+                        let factors: Vec<Vec<f32>> = suffix
+                            .factor_nodes()
+                            .iter()
+                            .map(|&node| {
+                                let on: Vec<&Member> =
+                                    readers.iter().copied().filter(|m| m.node == node).collect();
+                                reader_factors(net, &on, probes, batch.n).0
+                            })
+                            .collect();
+                        let factors: Vec<&[f32]> = factors.iter().map(Vec::as_slice).collect();
+                        net.run_suffix(suffix, &prefix, &factors, probes.len() * batch.n)
                     }
-                    _ => Vec::new(),
+                    None => {
+                        let share = first_conv.zip(prefix.kept(first_input)).zip(unshared);
+                        let deltas: Vec<(usize, Tensor<4>)> = share
+                            .map(|((conv, input), first)| {
+                                (first.node, removal_delta(conv, input, first, probes))
+                            })
+                            .into_iter()
+                            .collect();
+                        let masks: Vec<(usize, Tensor<4>)> = masked
+                            .chunk_by(|a, b| a.node == b.node)
+                            .map(|on| (on[0].node, reader_mask(net, on, probes, batch.n)))
+                            .collect();
+                        host_values(net.forward_suffix(&prefix, probes.len(), &deltas, &masks))
+                    }
                 };
-                let masks: Vec<(usize, Tensor<4>)> = masked
-                    .chunk_by(|a, b| a.node == b.node)
-                    .map(|on| (on[0].node, reader_mask(net, on, probes, batch.n)))
-                    .collect();
-                let logits = net.forward_suffix(&prefix, probes.len(), &deltas, &masks);
-                let values = host_values(logits);
-                let classes = values.len() / (probes.len() * batch.n);
-                for (r, c) in probes.iter().enumerate() {
-                    let block = &values[r * batch.n * classes..][..batch.n * classes];
-                    let loss = cross_entropy_sum(block, classes, &batch.labels);
-                    match c {
-                        Some(c) => losses[*c] += loss,
-                        None => base += loss,
-                    }
-                }
+                totals.add(&logits, probes, &batch.labels);
             }
         }
-        Ok((base, losses))
+        Ok((totals.base, totals.losses))
     }
 }
 
-/// For each probe in turn, `n` rows that zero the probed channel in the input of the reader
-/// node of `members` (all ones for the unchanged network): at each member's offset, and for a
-/// grouped conv once per group, `extent` input channels apart.
+/// The summed losses of the unchanged network and of each channel's removal.
+struct Totals {
+    base: f64,
+    losses: Vec<f64>,
+}
+
+impl Totals {
+    /// Adds the losses of `logits`, `n` rows (one batch, `labels`) per probe in turn.
+    fn add(&mut self, logits: &[f32], probes: &[Option<usize>], labels: &[i64]) {
+        let n = labels.len();
+        let classes = logits.len() / (probes.len() * n);
+        for (r, c) in probes.iter().enumerate() {
+            let block = &logits[r * n * classes..][..n * classes];
+            let loss = cross_entropy_sum(block, classes, labels);
+            match c {
+                Some(c) => self.losses[*c] += loss,
+                None => self.base += loss,
+            }
+        }
+    }
+}
+
+/// Whether the factors the oracle makes for each of `suffix`'s factor nodes (the readers of
+/// the group there) have the widths the suffix takes.
+fn factors_fit(net: &Network, suffix: &Suffix, readers: &[&Member]) -> bool {
+    suffix
+        .factor_nodes()
+        .iter()
+        .zip(suffix.factor_widths())
+        .all(|(&node, &width)| {
+            let on = readers.iter().find(|m| m.node == node);
+            on.is_some_and(|m| mask_shape(net, node, m.kind).iter().product::<usize>() == width)
+        })
+}
+
+/// [`reader_factors`] as a tensor `[rows, ...]` that broadcasts against the reader's input.
 fn reader_mask(
     net: &Network,
     members: &[&Member],
     probes: &[Option<usize>],
     n: usize,
 ) -> Tensor<4> {
+    let (mask, dims) = reader_factors(net, members, probes, n);
+    Tensor::from_data(TensorData::new(mask, dims), net.device())
+}
+
+/// For each probe in turn, `n` rows that zero the probed channel in the input of the reader
+/// node of `members` (all ones for the unchanged network): at each member's offset, and for a
+/// grouped conv once per group, `extent` input channels apart. Also the rows' shape.
+fn reader_factors(
+    net: &Network,
+    members: &[&Member],
+    probes: &[Option<usize>],
+    n: usize,
+) -> (Vec<f32>, [usize; 4]) {
     let read = mask_shape(net, members[0].node, members[0].kind);
     let width: usize = read.iter().product();
     let rows = probes.len() * n;
@@ -200,8 +265,7 @@ fn reader_mask(
             }
         }
     }
-    let dims = [rows, read[0], read[1], read[2]];
-    Tensor::from_data(TensorData::new(mask, dims), net.device())
+    (mask, [rows, read[0], read[1], read[2]])
 }
 
 /// What removing each probed channel changes in the output of `conv`, the group's first
