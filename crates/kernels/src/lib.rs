@@ -30,5 +30,5 @@ pub use activation::{Activation, relu_gradient};
 pub use add::add;
 pub use batch_norm::{BatchNorm, BatchNormGrads};
 pub use conv::Conv2d;
-pub use pipeline::{Node, Pipeline, Rows};
+pub use pipeline::{Node, Pipeline, Prepared, Rows};
 pub use sparse::{SparseConv2d, SparseLinear};

@@ -299,7 +299,8 @@ proptest! {
         let whole = reference(&nodes, &params, (&x, samples), c2, &[]);
         let inputs: Vec<&[f32]> = fed.iter().map(|n| whole[*n].as_slice()).collect();
         let arrays_ref: Vec<&[f32]> = arrays.iter().map(Vec::as_slice).collect();
-        let got = pipeline.run_rows(&slices, &Rows { inputs: &inputs, samples, factors: &arrays_ref, rows });
+        let prepared = pipeline.prepare(&slices);
+        let got = pipeline.run_rows((&slices, &prepared), &Rows { inputs: &inputs, samples, factors: &arrays_ref, rows });
         // The unshare's factors scale the convolution's input, the masks' their node's.
         let masks: Vec<(usize, Vec<f32>)> = std::iter::once(unshare).chain(masked).zip(arrays).collect();
         let replicated: Vec<f32> = (0..rows).flat_map(|r| {

@@ -139,8 +139,14 @@ pub struct Network {
     /// ([`crate::pipeline`]).
     pipeline: Option<shears_kernels::Pipeline>,
     /// The parameters on the host for the pipeline, taken at its first run after they
-    /// changed.
-    host_params: Option<Vec<Vec<f32>>>,
+    /// changed, and its convolutions' weights as its kernels read them.
+    host: Option<HostParams>,
+}
+
+/// The parameters on the host, for the pipeline.
+struct HostParams {
+    params: Vec<Vec<f32>>,
+    prepared: Option<shears_kernels::Prepared>,
 }
 
 impl Network {
@@ -183,7 +189,7 @@ impl Network {
             kernels: kernels::runs_on(device),
             checked_batch: std::cell::Cell::new(0),
             pipeline: None,
-            host_params: None,
+            host: None,
         };
         for node in &graph.nodes {
             let step = match &node.op {
@@ -282,7 +288,7 @@ impl Network {
         });
         self.masks.push(mask);
         self.frozen.push(false);
-        self.host_params = None;
+        self.host = None;
         self.params.push(if self.device.is_autodiff() {
             t.require_grad()
         } else {
@@ -370,7 +376,7 @@ impl Network {
     pub fn set_params(&mut self, params: Vec<Tensor<1>>) {
         debug_assert_eq!(params.len(), self.params.len());
         self.params = params;
-        self.host_params = None;
+        self.host = None;
     }
 
     /// Fails unless the model has exactly one input, as image classifiers do.
@@ -509,11 +515,17 @@ impl Network {
             return None;
         }
         let pipeline = self.pipeline.as_ref()?;
-        let params = self
-            .host_params
-            .get_or_insert_with(|| self.params.iter().map(|p| host_values(p.clone())).collect());
+        let host = self.host.get_or_insert_with(|| HostParams {
+            params: self.params.iter().map(|p| host_values(p.clone())).collect(),
+            prepared: None,
+        });
+        let params: Vec<&[f32]> = host.params.iter().map(Vec::as_slice).collect();
+        let prepared = host
+            .prepared
+            .get_or_insert_with(|| pipeline.prepare(&params));
         let features = self.shapes[self.outputs[0].node].iter().product();
-        Some(crate::pipeline::run(pipeline, params, x.clone(), features))
+        let run = crate::pipeline::run(pipeline, (&params, prepared), x.clone(), features);
+        Some(run)
     }
 
     /// The nodes from `start` on as a [`Suffix`] that [`Network::run_suffix`] runs from a
@@ -542,10 +554,12 @@ impl Network {
         factors: &[&[f32]],
         rows: usize,
     ) -> Vec<f32> {
-        let params = self
-            .host_params
-            .get_or_insert_with(|| self.params.iter().map(|p| host_values(p.clone())).collect());
-        crate::pipeline::run_suffix(suffix, params, prefix, factors, rows)
+        let host = self.host.get_or_insert_with(|| HostParams {
+            params: self.params.iter().map(|p| host_values(p.clone())).collect(),
+            prepared: None,
+        });
+        let params: Vec<&[f32]> = host.params.iter().map(Vec::as_slice).collect();
+        crate::pipeline::run_suffix(suffix, &params, prefix, factors, rows)
     }
 
     /// Runs the nodes before `start` in eval mode and keeps what the nodes from `start` on

@@ -14,7 +14,7 @@ use crate::kernels;
 use crate::network::{Network, Prefix, Step, host_values};
 use burn::tensor::{Tensor, TensorData};
 use shears_ir::Op;
-use shears_kernels::{Node, Pipeline, Rows};
+use shears_kernels::{Node, Pipeline, Prepared, Rows};
 
 /// The nodes from `start` on as a pipeline that takes the values earlier nodes computed.
 pub struct Suffix {
@@ -204,18 +204,24 @@ fn pipeline_node(net: &Network, n: usize) -> Option<Node> {
     })
 }
 
-/// The logits of batch `x` through `pipeline`, with `params` the network's parameters on
-/// the host.
+/// The logits of batch `x` through `pipeline`, with `weights` the network's parameters on
+/// the host and the pipeline's prepared weights.
 pub(crate) fn run(
     pipeline: &Pipeline,
-    params: &[Vec<f32>],
+    weights: (&[&[f32]], &Prepared),
     x: Tensor<4>,
     features: usize,
 ) -> Tensor<2> {
     let [batch, ..] = x.dims();
     let device = x.device();
-    let params: Vec<&[f32]> = params.iter().map(Vec::as_slice).collect();
-    let y = pipeline.run(&params, &host_values(x), batch);
+    let x = host_values(x);
+    let rows = Rows {
+        inputs: &[&x],
+        samples: batch,
+        factors: &[],
+        rows: batch,
+    };
+    let y = pipeline.run_rows(weights, &rows);
     Tensor::from_data(TensorData::new(y, [batch, features]), &device)
 }
 
@@ -223,7 +229,7 @@ pub(crate) fn run(
 /// of `prefix`'s batch of `n` and takes row `r` of each of `factors`.
 pub(crate) fn run_suffix(
     suffix: &Suffix,
-    params: &[Vec<f32>],
+    params: &[&[f32]],
     prefix: &Prefix,
     factors: &[&[f32]],
     rows: usize,
@@ -241,12 +247,12 @@ pub(crate) fn run_suffix(
         })
         .collect();
     let inputs: Vec<&[f32]> = values.iter().map(Vec::as_slice).collect();
-    let params: Vec<&[f32]> = params.iter().map(Vec::as_slice).collect();
     let rows = Rows {
         inputs: &inputs,
         samples: prefix.batch(),
         factors,
         rows,
     };
-    suffix.pipeline.run_rows(&params, &rows)
+    let prepared = suffix.pipeline.prepare(params);
+    suffix.pipeline.run_rows((params, &prepared), &rows)
 }

@@ -195,6 +195,10 @@ pub struct Rows<'a> {
     pub rows: usize,
 }
 
+/// The weights of a pipeline's convolutions as their kernels read them, rearranged once from
+/// the parameters ([`Pipeline::prepare`]) for as many runs as the parameters stay the same.
+pub struct Prepared(Vec<Option<Vec<f32>>>);
+
 /// Buffers one task reuses across images.
 struct Scratch {
     buffers: Vec<Vec<f32>>,
@@ -258,6 +262,12 @@ impl Pipeline {
         self.output.1.dense_len()
     }
 
+    /// The convolutions' weights of `params` as the kernels read them.
+    pub fn prepare(&self, params: &[&[f32]]) -> Prepared {
+        let convs = self.steps.iter().map(|s| s.conv.as_ref());
+        Prepared(convs.map(|c| c.and_then(|c| c.prepare(params))).collect())
+    }
+
     /// The outputs of `batch` dense images `x` (`[batch, ...]`) through a pipeline of one
     /// input and no factors, `[batch, ...]`, with `params` the parameters the nodes index.
     /// Panics if a length does not match.
@@ -268,19 +278,21 @@ impl Pipeline {
             factors: &[],
             rows: batch,
         };
-        self.run_rows(params, &rows)
+        self.run_rows((params, &self.prepare(params)), &rows)
     }
 
-    /// The outputs of every row of `rows`, `[rows, ...]`. Panics if the inputs or factors do
-    /// not have the lengths [`Pipeline::input_lens`] and [`Pipeline::factor_widths`] give.
-    pub fn run_rows(&self, params: &[&[f32]], rows: &Rows) -> Vec<f32> {
+    /// The outputs of every row of `rows`, `[rows, ...]`, with the parameters and their
+    /// [`Pipeline::prepare`]d weights. Panics if the inputs or factors do not have the
+    /// lengths [`Pipeline::input_lens`] and [`Pipeline::factor_widths`] give.
+    pub fn run_rows(&self, (params, prepared): (&[&[f32]], &Prepared), rows: &Rows) -> Vec<f32> {
         self.check(rows);
         let image_out = self.output_len().max(1);
-        let prepared: Vec<Option<Vec<f32>>> = self
-            .steps
-            .iter()
-            .map(|s| s.conv.as_ref().and_then(|c| c.prepare(params)))
-            .collect();
+        let prepared = &prepared.0;
+        assert_eq!(
+            prepared.len(),
+            self.steps.len(),
+            "pipeline: prepared weights"
+        );
         let per_task = rows.rows.div_ceil(4 * rayon::current_num_threads()).max(1);
         let mut y = vec![0.0; rows.rows * self.output_len()];
         y.par_chunks_mut(per_task * image_out)
@@ -290,7 +302,7 @@ impl Pipeline {
                 let mut s = pooled.unwrap_or_else(|| self.scratch());
                 for (r, y) in y.chunks_mut(image_out).enumerate() {
                     let row = task * per_task + r;
-                    self.image(params, &prepared, (rows, row), y, &mut s);
+                    self.image(params, prepared, (rows, row), y, &mut s);
                 }
                 if let Ok(mut pool) = self.pool.lock() {
                     pool.push(s);
