@@ -39,25 +39,30 @@ pub(super) fn unshare(
 ) {
     let area = conv.kernel[0] * conv.kernel[1];
     // With stride 1 and rows of one width, output pixel `q` (counted from the frame's
-    // origin, rows of `row` values) reads input value `q + offset` for each tap: every row's
-    // taps in one pass, the border columns it crosses cleared after.
+    // origin, rows of `row` values) reads input value `q + offset` for each tap: all taps in
+    // one pass over the output, the border columns it crosses cleared after.
     let wide = conv.stride == [1, 1] && from.row() == to.row();
+    let tap = |t: usize| [t / conv.kernel[1], t % conv.kernel[1]];
+    let offsets: Vec<usize> = (0..area)
+        .map(|t| tap_offset(conv, from.row(), tap(t)))
+        .collect();
+    let mut taps = Vec::with_capacity(area);
     let removed = factors.iter().enumerate().filter(|(_, f)| **f != 1.0);
     for (c, f) in removed {
         let x = &x[c * from.stride()..][..from.plane()];
         for (o, y) in to.planes_mut(y).enumerate() {
             let w = &weight[(o * conv.in_channels + c) * area..][..area];
-            for (t, w) in w.iter().enumerate() {
-                let scale = (1.0 - f) * w;
-                let tap = [t / conv.kernel[1], t % conv.kernel[1]];
-                match (scale == 0.0, wide) {
-                    (true, _) => {}
-                    (false, true) => subtract_wide(conv, [from, to], tap, scale, (x, y)),
-                    (false, false) => subtract_rows(conv, [from, to], tap, scale, (x, y)),
-                }
-            }
+            taps.clear();
+            let scaled = w.iter().map(|w| (1.0 - f) * w).enumerate();
+            taps.extend(scaled.filter(|(_, s)| *s != 0.0));
             if wide {
+                taps.iter_mut().for_each(|(t, _)| *t = offsets[*t]);
+                subtract_wide(to, &taps, (x, y));
                 clear_sides(to, y);
+            } else {
+                for &(t, s) in &taps {
+                    subtract_rows(conv, [from, to], tap(t), s, (x, y));
+                }
             }
         }
     }
@@ -71,19 +76,33 @@ fn tap_offset(conv: &Conv2d, row: usize, [ky, kx]: [usize; 2]) -> usize {
     (ky * conv.dilation[0] + 1 - top) * row + kx * conv.dilation[1] + 1 - left
 }
 
-/// `y -= scale * x` read at kernel tap `tap` for stride 1 and input and output rows of one
-/// width, over the output from its first pixel to its last, border columns included.
-fn subtract_wide(
-    conv: &Conv2d,
-    [from, to]: [Frame; 2],
-    tap: [usize; 2],
-    scale: f32,
-    (x, y): (&[f32], &mut [f32]),
-) {
+/// `y -= scale * x` for each tap's [`tap_offset`] and scale in `taps`, at stride 1 with
+/// input and output rows of one width, over the output from its first pixel to its last,
+/// border columns included.
+fn subtract_wide(to: Frame, taps: &[(usize, f32)], (x, y): (&[f32], &mut [f32])) {
     let span = (to.height - 1) * to.row() + to.width;
-    let x = &x[tap_offset(conv, from.row(), tap)..][..span];
     let y = &mut y[to.origin()..][..span];
-    y.iter_mut().zip(x).for_each(|(y, x)| *y -= scale * x);
+    #[cfg(target_arch = "x86_64")]
+    if crate::direct::available() {
+        // SAFETY: the CPU has AVX-512.
+        return unsafe { subtract_spans_avx512(taps, x, y) };
+    }
+    subtract_spans(taps, x, y);
+}
+
+/// `y -= scale * x[offset..]` for each tap, with 16-lane vectors.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn subtract_spans_avx512(taps: &[(usize, f32)], x: &[f32], y: &mut [f32]) {
+    subtract_spans(taps, x, y);
+}
+
+#[inline(always)]
+fn subtract_spans(taps: &[(usize, f32)], x: &[f32], y: &mut [f32]) {
+    for &(offset, scale) in taps {
+        let x = &x[offset..][..y.len()];
+        y.iter_mut().zip(x).for_each(|(y, x)| *y -= scale * x);
+    }
 }
 
 /// Zeroes the left and right border column of each image row of plane `y`.

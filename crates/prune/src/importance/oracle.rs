@@ -13,8 +13,12 @@
 //!   recomputes only the rest ([`Network::forward_suffix`]). A conv reader is linear in its
 //!   input channels: the prefix runs it too, and a probe subtracts the removed channel's share
 //!   of its output, one input channel's worth of work instead of the whole conv.
-//! - **Batching the probes.** Several probes share one pass: the cached values are stacked once
-//!   per probe and each copy masks a different channel.
+//! - **Batching the probes.** Several probes share one pass: each row of the pass is one
+//!   sample under one probe. Where the network runs on the one-image-at-a-time pipeline (the
+//!   ResNets, BN folded), a row starts from the sample's cached values and the pipeline masks
+//!   and withdraws the row's channel itself ([`Network::suffix`]): no stacked copies, and
+//!   every row's activations stay in its core's cache. Elsewhere the cached values are
+//!   stacked once per probe and each copy masks a different channel.
 //! - **Reusing the data.** The scoring batches are loaded once for every group and probe.
 //!
 //! Both fold batch norm into the convs first; the losses agree up to the order of
