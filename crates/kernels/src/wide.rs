@@ -11,7 +11,7 @@ use crate::frame::Frame;
 use crate::matmul::{Mat, matmul_rows, transpose_blocks};
 
 /// The wide layout of one convolution.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Wide {
     stride: [usize; 2],
     /// Rows of one phase plane (the padded height over the stride).

@@ -69,14 +69,17 @@ fn network([c0, c1, c2, h, w]: [usize; 5], pool: bool) -> (Vec<(Node, Vec<usize>
             vec![12],
         ),
         (Node::Add, vec![13, 12]),
+        // A strided 1x1 convolution of node 8's input, which reads node 8's phase planes.
+        (conv([c2, c2], [h, w], 1, 2, 11, None), vec![7]),
+        (Node::Add, vec![14, 15]),
     ];
     let features = if pool {
-        nodes.push((Node::GlobalAvgPool, vec![14]));
-        nodes.push((Node::Relu, vec![15]));
-        nodes.push((Node::Flatten, vec![16]));
+        nodes.push((Node::GlobalAvgPool, vec![16]));
+        nodes.push((Node::Relu, vec![17]));
+        nodes.push((Node::Flatten, vec![18]));
         c2
     } else {
-        nodes.push((Node::Flatten, vec![14]));
+        nodes.push((Node::Flatten, vec![16]));
         c2 * half[0] * half[1]
     };
     let head = Node::Linear {
@@ -254,7 +257,7 @@ proptest! {
         let (nodes, features) = network([c0, c1, c2, h, w], pool);
         let lens = [
             c1 * c0 * 9, c1, c1 * c1 * 9, c2 * c1, c2, c2 * c2 * 9, c2, c2 * c2,
-            3 * features, 3, c2 * c2 * 25,
+            3 * features, 3, c2 * c2 * 25, c2 * c2,
         ];
         let params: Vec<Vec<f32>> =
             lens.iter().enumerate().map(|(i, n)| values(seed + i as u64, *n)).collect();
@@ -275,7 +278,7 @@ proptest! {
         let (nodes, features) = network([c0, c1, c2, h, w], pool);
         let lens = [
             c1 * c0 * 9, c1, c1 * c1 * 9, c2 * c1, c2, c2 * c2 * 9, c2, c2 * c2,
-            3 * features, 3, c2 * c2 * 25,
+            3 * features, 3, c2 * c2 * 25, c2 * c2,
         ];
         let params: Vec<Vec<f32>> =
             lens.iter().enumerate().map(|(i, n)| values(seed + i as u64, *n)).collect();

@@ -131,6 +131,14 @@ impl Conv {
         }
     }
 
+    /// The phase planes it reads its input frame split into, if it does.
+    pub fn phases(&self) -> Option<Wide> {
+        match &self.path {
+            Path::Direct { phases, .. } => *phases,
+            Path::Dense => None,
+        }
+    }
+
     /// Values of the dense copies a dense convolution needs.
     pub fn dense_len(&self) -> usize {
         match self.path {
@@ -142,12 +150,15 @@ impl Conv {
     /// The output frame `out` from the input frame `input`, plus `residual` (a frame of the
     /// output's shape; only on the direct path, [`stores_to_frame`]), rectified if `relu`;
     /// `weights` from [`Conv::prepare`], `dense` two buffers of [`Conv::dense_len`] values.
+    /// `split` is the scratch of an earlier convolution that split the same input into the
+    /// same [`Conv::phases`] in this image (the two strided convolutions of a downsampling
+    /// block): this one reads its phase planes instead of splitting the input again.
     pub fn run(
         &self,
         (params, weights): (&[&[f32]], Option<&[f32]>),
         relu: bool,
         (input, residual, out): (&[f32], Option<&[f32]>, &mut [f32]),
-        s: &mut Scratch,
+        (s, split): (&mut Scratch, Option<&Scratch>),
         dense: &mut [Vec<f32>; 2],
     ) {
         let [from, to] = self.frames;
@@ -159,8 +170,9 @@ impl Conv {
             );
             return self.dense(params, (weights, relu), (input, out), s, dense);
         };
-        let input = match (phases, s) {
-            (Some(wide), Scratch::Wide(s)) => {
+        let input = match (phases, split, s) {
+            (Some(wide), Some(Scratch::Wide(split)), _) => wide.split_input(conv, split, taps),
+            (Some(wide), _, Scratch::Wide(s)) => {
                 wide.split_frame(from, input, s);
                 wide.split_input(conv, s, taps)
             }

@@ -357,7 +357,7 @@ impl Pipeline {
         s: &mut Scratch,
     ) {
         let sample = row % rows.samples;
-        for ((step, prepared), conv) in self.steps.iter().zip(prepared).zip(&mut s.convs) {
+        for (i, (step, prepared)) in self.steps.iter().zip(prepared).enumerate() {
             if let (Node::Input { .. }, Some(k)) = (&step.node, step.source) {
                 let len = self.inputs[k].dense_len();
                 let x = &rows.inputs[k][sample * len..][..len];
@@ -369,13 +369,10 @@ impl Pipeline {
                 &rows.factors[f][row * width..][..width]
             });
             let weights = (params, prepared.as_deref());
-            step.run(
-                weights,
-                factors,
-                conv.as_mut(),
-                &mut s.buffers,
-                &mut s.dense,
-            );
+            let (earlier, own) = s.convs.split_at_mut(i);
+            let split = step.split_from.and_then(|j| earlier[j].as_ref());
+            let scratch = (own[0].as_mut(), split);
+            step.run(weights, factors, scratch, &mut s.buffers, &mut s.dense);
         }
         let (slot, value) = self.output;
         value.unpack(&s.buffers[slot], y);

@@ -138,7 +138,7 @@ pub(super) fn allocate(
         .for_each(|(n, owner)| last[*owner] = n);
     let mut left: Vec<usize> = last.iter().map(|m| uses[*m]).collect();
     let (mut slot, mut free, mut count) = (vec![usize::MAX; nodes.len()], Vec::new(), 0);
-    let mut steps = Vec::new();
+    let (mut steps, mut input_nodes) = (Vec::new(), Vec::new());
     let (mut inputs, mut factors) = (0.., 0..);
     for (n, (node, ins)) in nodes.iter().enumerate() {
         if same[n] != n {
@@ -176,6 +176,7 @@ pub(super) fn allocate(
             }
         }
         slot[n] = out;
+        input_nodes.push(ins.first().copied());
         steps.push(Step {
             conv: step_conv(node, &ins, values, n),
             node: node.clone(),
@@ -184,7 +185,23 @@ pub(super) fn allocate(
             value: values[n],
             relu: fused.relu[n],
             source,
+            split_from: None,
         });
     }
+    share_splits(&mut steps, &input_nodes);
     (steps, slot, count)
+}
+
+/// Points each convolution that splits an input into phase planes at the earlier step that
+/// split the same value (`input_nodes`: each step's first input node) into the same planes.
+fn share_splits(steps: &mut [Step], input_nodes: &[Option<usize>]) {
+    for i in 0..steps.len() {
+        let Some(phases) = steps[i].conv.as_ref().and_then(Conv::phases) else {
+            continue;
+        };
+        steps[i].split_from = (0..i).find(|&j| {
+            let same = steps[j].conv.as_ref().and_then(Conv::phases) == Some(phases);
+            same && steps[j].split_from.is_none() && input_nodes[j] == input_nodes[i]
+        });
+    }
 }

@@ -18,18 +18,21 @@ pub(super) struct Step {
     /// The run's input an input node packs, or the factor array a mask or unshare reads
     /// (their index among the nodes of their kind).
     pub source: Option<usize>,
+    /// The earlier step whose convolution split this one's input into the same phase planes.
+    pub split_from: Option<usize>,
 }
 
 impl Step {
     /// Runs the step on the task's `buffers` (a convolution with its `scratch` and the
     /// task's `dense` copies); `weights` are the parameters and the convolution's prepared
-    /// weight, `factors` the image's factors of a mask or unshare. Not for an input, which
-    /// the pipeline packs.
+    /// weight, `factors` the image's factors of a mask or unshare; a convolution's scratch
+    /// comes with that of the step it shares a split with ([`Step::split_from`]). Not for an
+    /// input, which the pipeline packs.
     pub fn run(
         &self,
         weights: (&[&[f32]], Option<&[f32]>),
         factors: &[f32],
-        scratch: Option<&mut conv::Scratch>,
+        scratch: (Option<&mut conv::Scratch>, Option<&conv::Scratch>),
         buffers: &mut [Vec<f32>],
         dense: &mut [Vec<f32>; 2],
     ) {
@@ -86,7 +89,7 @@ impl Step {
     fn conv(
         &self,
         weights: (&[&[f32]], Option<&[f32]>),
-        scratch: Option<&mut conv::Scratch>,
+        (scratch, split): (Option<&mut conv::Scratch>, Option<&conv::Scratch>),
         buffers: &mut [Vec<f32>],
         dense: &mut [Vec<f32>; 2],
     ) {
@@ -96,7 +99,7 @@ impl Step {
         let (conv, scratch) = (self.conv.as_ref(), scratch);
         let (conv, scratch) = (conv.expect("a convolution"), scratch.expect("its scratch"));
         let io = (input.as_slice(), residual, output.as_mut_slice());
-        conv.run(weights, self.relu, io, scratch, dense);
+        conv.run(weights, self.relu, io, (scratch, split), dense);
         buffers[self.output] = output;
     }
 
