@@ -221,6 +221,28 @@ fn second_half(
     (half, fed)
 }
 
+/// The parameters [`network`] indexes, for `features` inputs of its head.
+fn parameters([c0, c1, c2]: [usize; 3], features: usize, seed: u64) -> Vec<Vec<f32>> {
+    let lens = [
+        c1 * c0 * 9,
+        c1,
+        c1 * c1 * 9,
+        c2 * c1,
+        c2,
+        c2 * c2 * 9,
+        c2,
+        c2 * c2,
+        3 * features,
+        3,
+        c2 * c2 * 25,
+        c2 * c2,
+    ];
+    lens.iter()
+        .enumerate()
+        .map(|(i, n)| values(seed + i as u64, *n))
+        .collect()
+}
+
 /// Per row, a factor per channel: mostly 1, some 0, a few 0.5.
 fn factors(seed: u64, rows: usize, width: usize) -> Vec<f32> {
     values(seed, rows * width)
@@ -255,12 +277,7 @@ proptest! {
         pool: bool, seed: u64,
     ) {
         let (nodes, features) = network([c0, c1, c2, h, w], pool);
-        let lens = [
-            c1 * c0 * 9, c1, c1 * c1 * 9, c2 * c1, c2, c2 * c2 * 9, c2, c2 * c2,
-            3 * features, 3, c2 * c2 * 25, c2 * c2,
-        ];
-        let params: Vec<Vec<f32>> =
-            lens.iter().enumerate().map(|(i, n)| values(seed + i as u64, *n)).collect();
+        let params = parameters([c0, c1, c2], features, seed);
         let x = values(seed ^ 0x5eed, batch * c0 * h * w);
         let pipeline = Pipeline::new(&nodes, nodes.len() - 1).expect("runs");
         let slices: Vec<&[f32]> = params.iter().map(Vec::as_slice).collect();
@@ -276,12 +293,7 @@ proptest! {
         pool: bool, cut in 0usize..3, seed: u64,
     ) {
         let (nodes, features) = network([c0, c1, c2, h, w], pool);
-        let lens = [
-            c1 * c0 * 9, c1, c1 * c1 * 9, c2 * c1, c2, c2 * c2 * 9, c2, c2 * c2,
-            3 * features, 3, c2 * c2 * 25, c2 * c2,
-        ];
-        let params: Vec<Vec<f32>> =
-            lens.iter().enumerate().map(|(i, n)| values(seed + i as u64, *n)).collect();
+        let params = parameters([c0, c1, c2], features, seed);
         let slices: Vec<&[f32]> = params.iter().map(Vec::as_slice).collect();
         let x = values(seed ^ 0x5eed, samples * c0 * h * w);
         // From after a 3x3 convolution (read next by a 3x3 one, which sees the frame's
