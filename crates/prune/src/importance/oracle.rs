@@ -33,7 +33,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Int, Tensor, TensorData};
 use shears_data::Batch;
 use shears_ir::{Conv2d, Graph, Op};
-use shears_runtime::{Mode, Network, Suffix, host_values};
+use shears_runtime::{Mode, Network, Prefix, Suffix, host_values};
 
 /// |ΔC| per channel, by removing channels one at a time.
 pub struct Oracle {
@@ -146,14 +146,14 @@ impl Oracle {
         let probes: Vec<Option<usize>> = std::iter::once(None)
             .chain((0..group.channels).map(Some))
             .collect();
-        let masked_nodes: Vec<usize> = masked
-            .chunk_by(|a, b| a.node == b.node)
-            .map(|on| on[0].node)
-            .collect();
-        let unshared = first_conv.map(|_| first);
-        let suffix = net
-            .suffix(start, &masked_nodes, unshared.map(|m| m.node))
-            .filter(|s| factors_fit(net, s, &readers));
+        let unshared = first_conv.map(|conv| (first, conv));
+        let suffix = Passes::suffix(net, start, masked, unshared.map(|u| u.0));
+        let passes = Passes {
+            readers: &readers,
+            masked,
+            unshared: unshared.map(|(first, conv)| (first, conv, first_input)),
+            suffix: suffix.filter(|s| factors_fit(net, s, &readers)),
+        };
         let mut totals = Totals {
             base: 0.0,
             losses: vec![0.0; group.channels],
@@ -163,39 +163,85 @@ impl Oracle {
             let prefix = net.forward_prefix(x, start, &[first_input]);
             let per_pass = (self.rows_per_pass / batch.n).max(1);
             for probes in probes.chunks(per_pass) {
-                let logits = match &suffix {
-                    Some(suffix) => {
-                        let factors: Vec<Vec<f32>> = suffix
-                            .factor_nodes()
-                            .iter()
-                            .map(|&node| {
-                                let on: Vec<&Member> =
-                                    readers.iter().copied().filter(|m| m.node == node).collect();
-                                reader_factors(net, &on, probes, batch.n).0
-                            })
-                            .collect();
-                        let factors: Vec<&[f32]> = factors.iter().map(Vec::as_slice).collect();
-                        net.run_suffix(suffix, &prefix, &factors, probes.len() * batch.n)
-                    }
-                    None => {
-                        let share = first_conv.zip(prefix.kept(first_input)).zip(unshared);
-                        let deltas: Vec<(usize, Tensor<4>)> = share
-                            .map(|((conv, input), first)| {
-                                (first.node, removal_delta(conv, input, first, probes))
-                            })
-                            .into_iter()
-                            .collect();
-                        let masks: Vec<(usize, Tensor<4>)> = masked
-                            .chunk_by(|a, b| a.node == b.node)
-                            .map(|on| (on[0].node, reader_mask(net, on, probes, batch.n)))
-                            .collect();
-                        host_values(net.forward_suffix(&prefix, probes.len(), &deltas, &masks))
-                    }
-                };
+                let logits = passes.logits(net, &prefix, probes, batch.n);
                 totals.add(&logits, probes, &batch.labels);
             }
         }
         Ok((totals.base, totals.losses))
+    }
+}
+
+/// How one group's probes run after the cached prefix: on the one-image-at-a-time pipeline
+/// when the network runs there, else layer by layer on stacked copies.
+struct Passes<'a> {
+    /// The group's readers, in graph order.
+    readers: &'a [&'a Member],
+    /// The readers whose input a probe masks.
+    masked: &'a [&'a Member],
+    /// The first reader, when the prefix ran through it (an ungrouped conv whose output a
+    /// probe corrects by the removed channel's share), with its conv and its input's node.
+    unshared: Option<(&'a Member, &'a Conv2d, usize)>,
+    suffix: Option<Suffix>,
+}
+
+impl Passes<'_> {
+    /// The pipeline of the nodes from `start` on, masking the input of each of `masked` and
+    /// withdrawing the removed channel's share from `unshared`'s output.
+    fn suffix(
+        net: &Network,
+        start: usize,
+        masked: &[&Member],
+        unshared: Option<&Member>,
+    ) -> Option<Suffix> {
+        let nodes: Vec<usize> = masked
+            .chunk_by(|a, b| a.node == b.node)
+            .map(|on| on[0].node)
+            .collect();
+        net.suffix(start, &nodes, unshared.map(|m| m.node))
+    }
+
+    /// The logits of `probes` on `prefix`'s batch of `n`: `n` rows per probe in turn.
+    fn logits(
+        &self,
+        net: &mut Network,
+        prefix: &Prefix,
+        probes: &[Option<usize>],
+        n: usize,
+    ) -> Vec<f32> {
+        let Some(suffix) = &self.suffix else {
+            return self.layered(net, prefix, probes, n);
+        };
+        let factors: Vec<Vec<f32>> = suffix
+            .factor_nodes()
+            .iter()
+            .map(|&node| {
+                let on = self.readers.iter().copied().filter(|m| m.node == node);
+                reader_factors(net, &on.collect::<Vec<_>>(), probes, n).0
+            })
+            .collect();
+        let factors: Vec<&[f32]> = factors.iter().map(Vec::as_slice).collect();
+        net.run_suffix(suffix, prefix, &factors, probes.len() * n)
+    }
+
+    /// [`Passes::logits`] layer by layer, on `probes.len()` stacked copies of the prefix.
+    fn layered(
+        &self,
+        net: &mut Network,
+        prefix: &Prefix,
+        probes: &[Option<usize>],
+        n: usize,
+    ) -> Vec<f32> {
+        let share = self.unshared.and_then(|(first, conv, input)| {
+            let input = prefix.kept(input)?;
+            Some((first.node, removal_delta(conv, input, first, probes)))
+        });
+        let masks: Vec<(usize, Tensor<4>)> = self
+            .masked
+            .chunk_by(|a, b| a.node == b.node)
+            .map(|on| (on[0].node, reader_mask(net, on, probes, n)))
+            .collect();
+        let deltas: Vec<(usize, Tensor<4>)> = share.into_iter().collect();
+        host_values(net.forward_suffix(prefix, probes.len(), &deltas, &masks))
     }
 }
 
