@@ -46,17 +46,18 @@ pub(super) fn unshare(
     let offsets: Vec<usize> = (0..area)
         .map(|t| tap_offset(conv, from.row(), tap(t)))
         .collect();
+    // Each tap that subtracts something: its offset (wide) or its index, and its scale.
     let mut taps = Vec::with_capacity(area);
     let removed = factors.iter().enumerate().filter(|(_, f)| **f != 1.0);
     for (c, f) in removed {
         let x = &x[c * from.stride()..][..from.plane()];
         for (o, y) in to.planes_mut(y).enumerate() {
             let w = &weight[(o * conv.in_channels + c) * area..][..area];
-            taps.clear();
             let scaled = w.iter().map(|w| (1.0 - f) * w).enumerate();
-            taps.extend(scaled.filter(|(_, s)| *s != 0.0));
+            let at = |t: usize| if wide { offsets[t] } else { t };
+            taps.clear();
+            taps.extend(scaled.filter(|(_, s)| *s != 0.0).map(|(t, s)| (at(t), s)));
             if wide {
-                taps.iter_mut().for_each(|(t, _)| *t = offsets[*t]);
                 subtract_wide(to, &taps, (x, y));
                 clear_sides(to, y);
             } else {
