@@ -149,6 +149,16 @@ struct HostParams {
     prepared: Option<shears_kernels::Prepared>,
 }
 
+impl HostParams {
+    /// The cached host copy of `params`, taken now if there is none.
+    fn of<'a>(cache: &'a mut Option<Self>, params: &[Tensor<1>]) -> &'a mut Self {
+        cache.get_or_insert_with(|| Self {
+            params: params.iter().map(|p| host_values(p.clone())).collect(),
+            prepared: None,
+        })
+    }
+}
+
 impl Network {
     /// Compiles `graph` (which must verify) onto `device`. On an autodiff device the
     /// parameters require gradients.
@@ -515,10 +525,7 @@ impl Network {
             return None;
         }
         let pipeline = self.pipeline.as_ref()?;
-        let host = self.host.get_or_insert_with(|| HostParams {
-            params: self.params.iter().map(|p| host_values(p.clone())).collect(),
-            prepared: None,
-        });
+        let host = HostParams::of(&mut self.host, &self.params);
         let params: Vec<&[f32]> = host.params.iter().map(Vec::as_slice).collect();
         let prepared = host
             .prepared
@@ -554,10 +561,7 @@ impl Network {
         factors: &[&[f32]],
         rows: usize,
     ) -> Vec<f32> {
-        let host = self.host.get_or_insert_with(|| HostParams {
-            params: self.params.iter().map(|p| host_values(p.clone())).collect(),
-            prepared: None,
-        });
+        let host = HostParams::of(&mut self.host, &self.params);
         let params: Vec<&[f32]> = host.params.iter().map(Vec::as_slice).collect();
         crate::pipeline::run_suffix(suffix, &params, prefix, factors, rows)
     }

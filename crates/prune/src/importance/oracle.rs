@@ -39,7 +39,8 @@ use shears_runtime::{Mode, Network, Prefix, Suffix, host_values};
 pub struct Oracle {
     data: ScoreData,
     fast: bool,
-    /// Rows (samples × probes) per pass of the fast path.
+    /// Rows (samples × probes) per pass of the fast path where it stacks copies of the
+    /// cached values (networks the one-image-at-a-time pipeline does not run).
     pub rows_per_pass: usize,
 }
 
@@ -161,8 +162,7 @@ impl Oracle {
         for batch in batches {
             let x = net.batch(batch.images.clone(), batch.n, &batch.shape)?;
             let prefix = net.forward_prefix(x, start, &[first_input]);
-            let per_pass = (self.rows_per_pass / batch.n).max(1);
-            for probes in probes.chunks(per_pass) {
+            for probes in probes.chunks(passes.per_pass(self.rows_per_pass, batch.n)) {
                 let logits = passes.logits(net, &prefix, probes, batch.n);
                 totals.add(&logits, probes, &batch.labels);
             }
@@ -198,6 +198,16 @@ impl Passes<'_> {
             .map(|on| on[0].node)
             .collect();
         net.suffix(start, &nodes, unshared.map(|m| m.node))
+    }
+
+    /// Probes per pass over a batch of `n`: all of them on the pipeline, which makes no copy
+    /// per probe (its prefix values and weights are then taken to the host once per batch),
+    /// else as many as `rows_per_pass` rows of stacked copies hold.
+    fn per_pass(&self, rows_per_pass: usize, n: usize) -> usize {
+        match self.suffix {
+            Some(_) => usize::MAX,
+            None => (rows_per_pass / n).max(1),
+        }
     }
 
     /// The logits of `probes` on `prefix`'s batch of `n`: `n` rows per probe in turn.
