@@ -241,6 +241,6 @@ fn lanes(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
 }
 
 /// `sum(f(v))` over one plane.
-fn sum(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
+pub(crate) fn sum(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
     lanes(values, values, |v, _| f(v))
 }

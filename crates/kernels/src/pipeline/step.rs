@@ -3,6 +3,7 @@
 use super::conv::{self, Conv};
 use super::{Node, Value, edit};
 use crate::activation::relu;
+use crate::batch_norm::sum;
 
 /// One node as the pipeline runs it.
 pub(super) struct Step {
@@ -49,9 +50,11 @@ impl Step {
             Node::GlobalAvgPool => {
                 let (input, out) = two(buffers, input, out);
                 let frame = self.inputs[0].1.frame().expect("checked in `shapes`");
-                let area = (frame.height * frame.width) as f32;
+                let area = (frame.height * frame.width) as f64;
+                // Partial sums a vector wide: one sum in order was a chain of dependent
+                // adds, 1.7% of a 75%-pruned ResNet-20's time.
                 for (o, plane) in out.iter_mut().zip(frame.planes(input)) {
-                    *o = plane.iter().sum::<f32>() / area;
+                    *o = (sum(plane, |v| v) / area) as f32;
                 }
             }
             Node::Flatten => {
