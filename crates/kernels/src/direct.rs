@@ -8,7 +8,7 @@
 use std::arch::x86_64::*;
 
 /// Columns one AVX-512 vector holds.
-const LANES: usize = 16;
+pub(crate) const LANES: usize = 16;
 
 /// The most columns one tile computes.
 pub(crate) const MAX_TILE: usize = 6 * LANES;
@@ -28,15 +28,19 @@ pub(crate) fn tile_columns(columns: usize) -> usize {
 /// How the kernel tiles an output of `columns` columns and `m` channels: tiles of `V`
 /// vectors of columns by at most `most` channels, `(V, most)`, with `most * V` sums, `V`
 /// input vectors and a weight in registers. Each input vector loaded serves the tile's
-/// channels, so narrow outputs take wider tiles: 9 channels by 3 vectors rather than 5 and 4
-/// (a chain of 26- and 9-channel convolutions at 14x14 ran 11% faster), and up to 4 channels
-/// by 6 vectors where that computes no more columns than [`tile_columns`] (a chain of 12-
-/// and 4-channel ones at 28x28 6-14%; 13 channels by 2 vectors ran 1.5 times slower than 7
-/// and 6 by 3, so wide tiles of few columns are not taken).
-fn tiling(columns: usize, m: usize) -> (usize, usize) {
+/// channels and each weight its columns, so narrow outputs take wider tiles: 9 channels by 3
+/// vectors rather than 5 and 4 (a chain of 26- and 9-channel convolutions at 14x14 ran 11%
+/// faster), and 4 or 5 channels by 6 or 5 vectors where that computes at most 1/16 more
+/// columns than [`tile_columns`] (a chain of 12- and 4-channel ones at 28x28 6-14% faster;
+/// the 75%-pruned ResNet-20, whose first stage has 5-channel convolutions, 3%). 13 channels
+/// by 2 vectors ran 1.5 times slower than 7 and 6 by 3, so few columns are not traded for
+/// more channels.
+pub(crate) fn tiling(columns: usize, m: usize) -> (usize, usize) {
     let tile = tile_columns(columns);
-    if m <= 4 && columns.next_multiple_of(6 * LANES) <= columns.next_multiple_of(tile) {
-        return (6, 4);
+    let (wide, channels) = if m <= 4 { (6, 4) } else { (5, 5) };
+    let most = columns.next_multiple_of(tile) * 17 / 16;
+    if m <= 5 && columns.next_multiple_of(wide * LANES) <= most {
+        return (wide, channels);
     }
     match tile / LANES {
         3 => (3, 9),
@@ -118,7 +122,7 @@ pub(crate) struct Direct<'a> {
 
 impl Direct<'_> {
     /// Computes the output into `out`, rows `out_stride` apart (at least `columns` rounded up
-    /// to [`tile_columns`]). Panics if a buffer is too short for that.
+    /// to the tile [`tiling`] picks). Panics if a buffer is too short for that.
     pub fn run(&self, out: &mut [f32], out_stride: usize) {
         let (vectors, most) = tiling(self.columns, self.m);
         let columns = self.columns.next_multiple_of(vectors * LANES);
@@ -340,9 +344,24 @@ mod tests {
             [(0, 9), (9, 9), (18, 8)]
         );
         // 28x28 (28 rows of 30): 4 channels take 6 vectors (9 tiles of 96 columns, as many
-        // columns as 18 of 48), 5 channels 3; 7x7 and 4x4 maps keep their single tile.
-        let tilings = [(840, 4), (840, 5), (224, 9), (63, 4), (80, 3)].map(|(q, m)| tiling(q, m));
-        assert_eq!(tilings, [(6, 4), (3, 9), (3, 9), (4, 6), (5, 5)]);
+        // columns as 18 of 48), 5 channels 5 (880 columns), 6 channels 3; 14x14: 5 channels
+        // take 5 vectors (240 columns either way), 4 channels not 6 (288); 7x7 and 4x4 maps
+        // keep their single tile.
+        let tilings = [
+            (840, 4),
+            (840, 5),
+            (840, 6),
+            (224, 5),
+            (224, 4),
+            (224, 9),
+            (63, 4),
+        ]
+        .map(|(q, m)| tiling(q, m));
+        assert_eq!(
+            tilings,
+            [(6, 4), (5, 5), (3, 9), (5, 5), (3, 9), (3, 9), (4, 6)]
+        );
+        assert_eq!(tiling(80, 3), (5, 5));
         for m in 1..100 {
             let blocks = blocks(m);
             assert_eq!(blocks.iter().map(|b| b.1).sum::<usize>(), m);

@@ -6,7 +6,7 @@
 //! by `(dy / s, dx / s)`.
 
 use crate::conv::Conv2d;
-use crate::direct::{self, Direct, MAX_TILE, Padded, WeightGrad, tile_columns};
+use crate::direct::{self, Direct, LANES, MAX_TILE, Padded, WeightGrad, tiling};
 use crate::frame::Frame;
 use crate::matmul::{Mat, matmul_rows, transpose_blocks};
 
@@ -26,7 +26,7 @@ pub(crate) struct Wide {
     /// zeros.
     channel_stride: usize,
     /// Wide output rows lie this far apart: `columns` rounded up to the direct kernel's
-    /// tile ([`tile_columns`]).
+    /// tile ([`tiling`]).
     out_stride: usize,
 }
 
@@ -75,7 +75,7 @@ impl Wide {
             width,
             columns,
             channel_stride: phases * height * width + tail + MAX_TILE,
-            out_stride: columns.next_multiple_of(tile_columns(columns)),
+            out_stride: columns.next_multiple_of(tiling(columns, conv.group_out()).0 * LANES),
         }
     }
 

@@ -219,9 +219,9 @@ fn resnet_shapes_match_the_direct_loops() {
         },
         true,
     );
-    // Narrow outputs in wide tiles: 9 channels by 3 vectors of columns, 4 by 6 (28 rows of
-    // 30 wide columns come to 864 in tiles of 48 or of 96).
-    for out_channels in [9, 4] {
+    // Narrow outputs in wide tiles: 9 channels by 3 vectors of columns, 5 by 5, 4 by 6 (28
+    // rows of 30 wide columns come to 864 in tiles of 48 or of 96, 880 in tiles of 80).
+    for out_channels in [9, 5, 4] {
         let narrow = Conv2d {
             in_size: [28, 28],
             out_channels,
