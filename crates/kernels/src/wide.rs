@@ -86,8 +86,8 @@ impl Wide {
         (phase * self.height + row / sh) * self.width + column / sw
     }
 
-    /// [`Wide::at`] of column 0 of padded rows 0, 1, 2, ... in turn, with no division (a
-    /// division per row was a third of the time a strided convolution's split took).
+    /// [`Wide::at`] of column 0 of padded rows 0, 1, 2, ... in turn, with no division (`perf`
+    /// put a third of a strided convolution's split on the division a row took).
     fn row_starts(&self) -> impl Iterator<Item = usize> {
         let ([sh, sw], (height, width)) = (self.stride, (self.height, self.width));
         (0..height).flat_map(move |y| (0..sh).map(move |py| (py * sw * height + y) * width))
