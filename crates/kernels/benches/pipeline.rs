@@ -31,8 +31,8 @@ fn conv3x3([from, to]: [usize; 2], size: usize) -> Conv2d {
 }
 
 /// A chain of `CONVS` convolutions on `[a, size, size]` images: its pipeline, parameters and
-/// multiply-adds per image.
-fn chain([a, b]: [usize; 2], size: usize) -> (Pipeline, Vec<Vec<f32>>, usize) {
+/// multiply-adds per image (no pipeline without AVX-512).
+fn chain([a, b]: [usize; 2], size: usize) -> Option<(Pipeline, Vec<Vec<f32>>, usize)> {
     let mut nodes = vec![(
         Node::Input {
             shape: vec![a, size, size],
@@ -54,8 +54,8 @@ fn chain([a, b]: [usize; 2], size: usize) -> (Pipeline, Vec<Vec<f32>>, usize) {
         nodes.push((conv, vec![last]));
         nodes.push((Node::Relu, vec![last + 1]));
     }
-    let pipeline = Pipeline::new(&nodes, nodes.len() - 1).expect("a pipeline (AVX-512)");
-    (pipeline, params, macs)
+    let pipeline = Pipeline::new(&nodes, nodes.len() - 1)?;
+    Some((pipeline, params, macs))
 }
 
 /// Milliseconds of one run of `IMAGES` images through `pipeline`.
@@ -79,21 +79,20 @@ fn main() {
         (14, [[32, 32], [16, 16], [26, 9], [24, 8]]),
         (7, [[64, 64], [24, 32], [51, 18], [48, 16]]),
     ];
-    let chains: Vec<_> = shapes
+    let chains: Option<Vec<_>> = shapes
         .iter()
         .flat_map(|(size, widths)| widths.map(|w| (w, *size)))
         .map(|(w, size)| {
-            let (pipeline, params, macs) = chain(w, size);
+            let (pipeline, params, macs) = chain(w, size)?;
             let x = vec![0.5f32; IMAGES * w[0] * size * size];
-            (
-                format!("{}<->{} @{size}", w[0], w[1]),
-                pipeline,
-                params,
-                x,
-                macs,
-            )
+            let name = format!("{}<->{} @{size}", w[0], w[1]);
+            Some((name, pipeline, params, x, macs))
         })
         .collect();
+    let Some(chains) = chains else {
+        eprintln!("the pipeline needs a CPU with AVX-512");
+        return;
+    };
     // Every chain once per round, so that a machine that speeds up and slows down between
     // rounds moves them all alike.
     let mut times = vec![Vec::new(); chains.len()];
