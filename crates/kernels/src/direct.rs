@@ -38,8 +38,8 @@ pub(crate) fn tile_columns(columns: usize) -> usize {
 pub(crate) fn tiling(columns: usize, m: usize) -> (usize, usize) {
     let tile = tile_columns(columns);
     let (wide, channels) = if m <= 4 { (6, 4) } else { (5, 5) };
-    let most = columns.next_multiple_of(tile) * 17 / 16;
-    if m <= 5 && columns.next_multiple_of(wide * LANES) <= most {
+    let limit = columns.next_multiple_of(tile) * 17 / 16;
+    if m <= 5 && columns.next_multiple_of(wide * LANES) <= limit {
         return (wide, channels);
     }
     match tile / LANES {
@@ -70,7 +70,7 @@ pub(crate) fn available() -> bool {
 /// starts at `data[c * channel_stride + offsets[t]]`.
 #[derive(Clone, Copy)]
 pub(crate) struct Padded<'a> {
-    /// Readable [`TILE`] values past the last column any tap reads.
+    /// Readable [`MAX_TILE`] values past the last column any tap reads.
     pub data: &'a [f32],
     pub channel_stride: usize,
     pub channels: usize,
@@ -108,7 +108,7 @@ pub(crate) struct Direct<'a> {
     pub weights: &'a [f32],
     pub m: usize,
     pub bias: Option<&'a [f32]>,
-    /// Columns wanted; the kernel writes them rounded up to [`TILE`].
+    /// Columns wanted; the kernel writes them rounded up to its tile ([`tiling`]).
     pub columns: usize,
     /// Added to each output before the ReLU, read where the output is written (rows
     /// `out_stride` apart): a residual connection.

@@ -318,6 +318,10 @@ impl Wide {
         let (channels, plane) = (conv.group_in(), conv.plane());
         let x = &x[g * channels * plane..][..channels * plane];
         let (top, left) = (conv.padding[0].0, conv.padding[1].0);
+        // Where columns left, left + 1, ... (one per phase) start in a row's phase planes,
+        // worked out once, not per row.
+        let sw = self.stride[1];
+        let phase_columns: Vec<usize> = (0..sw.min(w)).map(|c| self.at([0, left + c])).collect();
         for (x, padded) in x
             .chunks_exact(plane)
             .zip(padded.chunks_exact_mut(self.channel_stride))
@@ -332,12 +336,11 @@ impl Wide {
                 );
                 continue;
             }
-            let sw = self.stride[1];
             let starts = self.row_starts().skip(top);
             for (row, start) in x.chunks_exact(w).zip(starts) {
                 // Columns c, c + sw, ... of the row land side by side in one phase plane.
-                for c in 0..sw.min(w) {
-                    let to = &mut padded[start + self.at([0, left + c])..];
+                for (c, column) in phase_columns.iter().enumerate() {
+                    let to = &mut padded[start + column..];
                     for (to, v) in to.iter_mut().zip(row[c..].iter().step_by(sw)) {
                         *to = *v;
                     }
