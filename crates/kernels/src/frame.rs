@@ -116,6 +116,12 @@ impl Frame {
             .collect()
     }
 
+    /// Whether a buffer whose edges ([`Frame::clear_edges`]) are zero for this frame has them
+    /// zero for `other` too: the same image size and no more channels.
+    pub fn edges_cover(&self, other: Frame) -> bool {
+        (self.height, self.width) == (other.height, other.width) && self.channels >= other.channels
+    }
+
     /// Zeroes each plane's top and bottom rows and the left border of its first image row:
     /// the border a wide output written from [`Frame::origin`] with [`Frame::keep`] leaves.
     pub fn clear_edges(&self, framed: &mut [f32]) {

@@ -148,7 +148,8 @@ impl Conv {
     }
 
     /// The output frame `out` from the input frame `input`, plus `residual` (a frame of the
-    /// output's shape; only on the direct path, [`stores_to_frame`]), rectified if `relu`;
+    /// output's shape; only on the direct path, [`stores_to_frame`]), rectified if `relu`,
+    /// but for its edges unless [`Conv::writes_edges`];
     /// `weights` from [`Conv::prepare`], `dense` two buffers of [`Conv::dense_len`] values.
     /// `split` is the scratch of an earlier convolution that split the same input into the
     /// same [`Conv::phases`] in this image (the two strided convolutions of a downsampling
@@ -194,7 +195,13 @@ impl Conv {
             keep: Some(&self.keep),
         }
         .run(&mut out[to.origin()..], to.stride());
-        to.clear_edges(out);
+    }
+
+    /// Whether [`Conv::run`] writes the output frame's edges ([`Frame::clear_edges`]): the
+    /// dense path packs the whole frame, the direct kernel writes from the frame's origin and
+    /// leaves the edges as they were.
+    pub fn writes_edges(&self) -> bool {
+        matches!(self.path, Path::Dense)
     }
 
     /// A convolution through dense copies of its input and output.

@@ -202,6 +202,8 @@ pub struct Prepared(Vec<Option<Vec<f32>>>);
 /// Buffers one task reuses across images.
 struct Scratch {
     buffers: Vec<Vec<f32>>,
+    /// Per buffer, the frame whose edges ([`Frame::clear_edges`]) it holds zero, if known.
+    edges: Vec<Option<Frame>>,
     /// A dense input and output for the convolutions that run through dense copies.
     dense: [Vec<f32>; 2],
     /// Per step, a convolution's own buffers.
@@ -338,6 +340,7 @@ impl Pipeline {
         };
         Scratch {
             buffers: vec![vec![fill; self.buffers.1]; self.buffers.0],
+            edges: vec![None; self.buffers.0],
             dense: [vec![0.0; dense], vec![0.0; dense]],
             convs: self
                 .steps
@@ -362,6 +365,7 @@ impl Pipeline {
                 let len = self.inputs[k].dense_len();
                 let x = &rows.inputs[k][sample * len..][..len];
                 self.inputs[k].pack(x, &mut s.buffers[step.output]);
+                s.edges[step.output] = self.inputs[k].frame();
                 continue;
             }
             let factors = step.source.map_or(&[][..], |f| {
@@ -372,7 +376,8 @@ impl Pipeline {
             let (earlier, own) = s.convs.split_at_mut(i);
             let split = step.split_from.and_then(|j| earlier[j].as_ref());
             let scratch = (own[0].as_mut(), split);
-            step.run(weights, factors, scratch, &mut s.buffers, &mut s.dense);
+            let buffers = (&mut s.buffers[..], &mut s.edges[step.output]);
+            step.run(weights, factors, scratch, buffers, &mut s.dense);
         }
         let (slot, value) = self.output;
         value.unpack(&s.buffers[slot], y);
