@@ -116,17 +116,36 @@ impl Frame {
             .collect()
     }
 
-    /// Whether a buffer whose edges ([`Frame::clear_edges`]) are zero for this frame has them
-    /// zero for `other` too: the same image size and no more channels.
-    pub fn edges_cover(&self, other: Frame) -> bool {
-        (self.height, self.width) == (other.height, other.width) && self.channels >= other.channels
+    /// How many of `other`'s channels have zero edges ([`Frame::clear_edges`]) in a buffer
+    /// that has them zero for this frame: its channels, on an image of the same size.
+    pub fn zero_edges_for(&self, other: Frame) -> usize {
+        let same = (self.height, self.width) == (other.height, other.width);
+        if same {
+            self.channels.min(other.channels)
+        } else {
+            0
+        }
     }
 
-    /// Zeroes each plane's top and bottom rows and the left border of its first image row:
-    /// the border a wide output written from [`Frame::origin`] with [`Frame::keep`] leaves.
-    pub fn clear_edges(&self, framed: &mut [f32]) {
+    /// The frame whose edges a buffer holds zero once a value of this frame is written there
+    /// with zero edges, when it held them zero for `before`: the value's channels, and on an
+    /// image of the same size those of `before` past them too, which the write leaves alone.
+    pub fn edges_after(self, before: Option<Frame>) -> Frame {
+        match before {
+            Some(b) if (b.height, b.width) == (self.height, self.width) => Frame {
+                channels: self.channels.max(b.channels),
+                ..self
+            },
+            _ => self,
+        }
+    }
+
+    /// Zeroes each plane's top and bottom rows and the left border of its first image row
+    /// (the border a wide output written from [`Frame::origin`] with [`Frame::keep`]
+    /// leaves), from channel `first` on.
+    pub fn clear_edges(&self, framed: &mut [f32], first: usize) {
         let (row, height) = (self.row(), self.height);
-        for plane in self.planes_mut(framed) {
+        for plane in self.planes_mut(framed).skip(first) {
             plane[..=row].fill(0.0);
             plane[(height + 1) * row..].fill(0.0);
         }
@@ -143,6 +162,24 @@ impl Frame {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_edges_are_known_per_image_size() {
+        let frame = |channels, size| Frame {
+            channels,
+            height: size,
+            width: size,
+        };
+        // Five channels over thirteen of one size: all thirteen keep zero edges.
+        assert_eq!(frame(5, 28).edges_after(Some(frame(13, 28))), frame(13, 28));
+        assert_eq!(frame(13, 28).edges_after(Some(frame(5, 28))), frame(13, 28));
+        // Another size (or nothing known): only the value's own channels.
+        assert_eq!(frame(9, 14).edges_after(Some(frame(13, 28))), frame(9, 14));
+        assert_eq!(frame(9, 14).edges_after(None), frame(9, 14));
+        assert_eq!(frame(13, 28).zero_edges_for(frame(5, 28)), 5);
+        assert_eq!(frame(5, 28).zero_edges_for(frame(13, 28)), 5);
+        assert_eq!(frame(26, 14).zero_edges_for(frame(9, 7)), 0);
+    }
 
     #[test]
     fn pack_and_unpack_keep_the_image_and_a_zero_border() {
@@ -164,7 +201,7 @@ mod tests {
         // A wide output of 3 rows of 6 columns: lanes 0-3, 6-9 and 12-15 hold the image.
         assert_eq!(frame.keep()[0], 0b1111_0011_1100_1111);
         assert!(frame.keep()[1..].iter().all(|k| *k == 0));
-        frame.clear_edges(&mut framed);
+        frame.clear_edges(&mut framed, 0);
         frame.unpack(&framed, &mut back);
         assert_eq!(back, x);
     }

@@ -83,7 +83,7 @@ impl Step {
                 }
             }
         }
-        *edges = written;
+        *edges = written.map(|w| w.edges_after(*edges));
     }
 
     /// Copies the first input into the output's buffer, unless that is the input's own.
@@ -96,10 +96,11 @@ impl Step {
     }
 
     /// A convolution from its input's buffer (and its residual's) into its own. The direct
-    /// kernel leaves the output frame's edges as they were: they are cleared unless the
-    /// buffer's `edges` (the frame it last held with zero edges) says they are zero already,
-    /// as they are from the second layer of a stage on (two small `memset` calls per channel
-    /// and layer were 2.5% of a 75%-pruned ResNet-20's time in `perf`).
+    /// kernel leaves the output frame's edges as they were: they are cleared but for the
+    /// channels whose edges the buffer's `edges` (the frame it last held with zero edges)
+    /// says are zero already, as all are from a stage's second layer on where a buffer keeps
+    /// one image size (two small `memset` calls per channel and layer were 2.5% of a
+    /// 75%-pruned ResNet-20's time in `perf`).
     fn conv(
         &self,
         weights: (&[&[f32]], Option<&[f32]>),
@@ -115,8 +116,9 @@ impl Step {
         let io = (input.as_slice(), residual, output.as_mut_slice());
         conv.run(weights, self.relu, io, (scratch, split), dense);
         let to = self.value.frame().expect("a framed convolution");
-        if !conv.writes_edges() && !edges.is_some_and(|e| e.edges_cover(to)) {
-            to.clear_edges(&mut output);
+        if !conv.writes_edges() {
+            let known = edges.map_or(0, |e| e.zero_edges_for(to));
+            to.clear_edges(&mut output, known);
         }
         buffers[self.output] = output;
     }
