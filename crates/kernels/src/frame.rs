@@ -119,8 +119,7 @@ impl Frame {
     /// How many of `other`'s channels have zero edges ([`Frame::clear_edges`]) in a buffer
     /// that has them zero for this frame: its channels, on an image of the same size.
     pub fn zero_edges_for(&self, other: Frame) -> usize {
-        let same = (self.height, self.width) == (other.height, other.width);
-        if same {
+        if self.same_image(other) {
             self.channels.min(other.channels)
         } else {
             0
@@ -132,12 +131,17 @@ impl Frame {
     /// image of the same size those of `before` past them too, which the write leaves alone.
     pub fn edges_after(self, before: Option<Frame>) -> Frame {
         match before {
-            Some(b) if (b.height, b.width) == (self.height, self.width) => Frame {
+            Some(b) if b.same_image(self) => Frame {
                 channels: self.channels.max(b.channels),
                 ..self
             },
             _ => self,
         }
+    }
+
+    /// Whether `other` frames an image of this one's size (its planes lie alike).
+    fn same_image(&self, other: Frame) -> bool {
+        (self.height, self.width) == (other.height, other.width)
     }
 
     /// Zeroes each plane's top and bottom rows and the left border of its first image row

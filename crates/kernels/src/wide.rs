@@ -235,7 +235,9 @@ impl Wide {
         for c in 0..from.channels {
             let (from, to) = (c * from.stride(), c * self.channel_stride);
             for y in 0..rows {
-                // Where the row's column 0 lies (`Wide::at`) and how far its plane goes on.
+                // Where the row's column 0 lies (`Wide::at` at stride 2, written out: the
+                // `row_starts` iterator here made the split 1.5x slower) and how far its
+                // plane goes on.
                 let room = plane - y / 2 * width;
                 let start = to + (y % 2 * 2 * self.height + y / 2) * width;
                 for i in (0..row).step_by(32) {

@@ -365,7 +365,8 @@ impl Pipeline {
                 let len = self.inputs[k].dense_len();
                 let x = &rows.inputs[k][sample * len..][..len];
                 self.inputs[k].pack(x, &mut s.buffers[step.output]);
-                s.edges[step.output] = self.inputs[k].frame();
+                let edges = &mut s.edges[step.output];
+                *edges = self.inputs[k].frame().map(|f| f.edges_after(*edges));
                 continue;
             }
             let factors = step.source.map_or(&[][..], |f| {
