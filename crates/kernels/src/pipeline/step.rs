@@ -3,7 +3,7 @@
 use super::conv::{self, Conv};
 use super::{Node, Value, edit};
 use crate::activation::relu;
-use crate::batch_norm::sum;
+use crate::batch_norm::{sum, sum_pairs};
 use crate::frame::Frame;
 
 /// One node as the pipeline runs it.
@@ -136,7 +136,8 @@ impl Step {
         let n = self.inputs[0].1.len();
         for (o, y) in out[..*out_features].iter_mut().enumerate() {
             let w = &params[*weight][o * n..][..n];
-            let sum = bias.map_or(0.0, |b| params[b][o]) + dot(w, &input[..n]);
+            let sum =
+                bias.map_or(0.0, |b| params[b][o]) + sum_pairs(w, &input[..n], |w, x| w * x) as f32;
             *y = if self.relu { relu(sum) } else { sum };
         }
     }
@@ -155,24 +156,6 @@ impl Step {
         let (other, out) = two(buffers, other, out);
         value.add(out, other, self.relu);
     }
-}
-
-/// `sum(a[i] * b[i])` in 16 independent sums, which vectorise.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut sums = [0.0f32; 16];
-    let (a16, b16) = (a.chunks_exact(16), b.chunks_exact(16));
-    let tail: f32 = a16
-        .remainder()
-        .iter()
-        .zip(b16.remainder())
-        .map(|(a, b)| a * b)
-        .sum();
-    for (a, b) in a16.zip(b16) {
-        for ((s, a), b) in sums.iter_mut().zip(a).zip(b) {
-            *s += a * b;
-        }
-    }
-    sums.iter().sum::<f32>() + tail
 }
 
 /// Buffer `read` to read and buffer `write` to write, which differ.
