@@ -23,6 +23,7 @@ mod frame;
 mod matmul;
 mod patches;
 mod pipeline;
+mod reduce;
 mod sparse;
 mod wide;
 

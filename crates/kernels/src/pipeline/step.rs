@@ -3,8 +3,8 @@
 use super::conv::{self, Conv};
 use super::{Node, Value, edit};
 use crate::activation::relu;
-use crate::batch_norm::{sum, sum_pairs};
 use crate::frame::Frame;
+use crate::reduce::{sum, sum_pairs};
 
 /// One node as the pipeline runs it.
 pub(super) struct Step {
