@@ -148,10 +148,28 @@ impl Frame {
     /// (the border a wide output written from [`Frame::origin`] with [`Frame::keep`]
     /// leaves), from channel `first` on.
     pub fn clear_edges(&self, framed: &mut [f32], first: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::direct::available() {
+            // SAFETY: the CPU has AVX-512.
+            return unsafe { self.clear_edges_avx512(framed, first) };
+        }
         let (row, height) = (self.row(), self.height);
         for plane in self.planes_mut(framed).skip(first) {
             plane[..=row].fill(0.0);
             plane[(height + 1) * row..].fill(0.0);
+        }
+    }
+
+    /// [`Frame::clear_edges`] with vector stores: two `memset` calls per channel (of 10 to
+    /// 31 values) took 2.5% of a 75%-pruned ResNet-20's time, where a buffer changes image
+    /// size between stages.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn clear_edges_avx512(&self, framed: &mut [f32], first: usize) {
+        let (row, height) = (self.row(), self.height);
+        for plane in self.planes_mut(framed).skip(first) {
+            zero_avx512(&mut plane[..=row]);
+            zero_avx512(&mut plane[(height + 1) * row..]);
         }
     }
 
@@ -161,6 +179,22 @@ impl Frame {
             Activation::Relu.apply(plane);
         }
     }
+}
+
+/// Zeroes `run`, 16 values a store, the last store masked.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn zero_avx512(run: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let mut chunks = run.chunks_exact_mut(16);
+    for chunk in &mut chunks {
+        // SAFETY: `chunk` holds 16 values.
+        unsafe { _mm512_storeu_ps(chunk.as_mut_ptr(), _mm512_setzero_ps()) };
+    }
+    let rest = chunks.into_remainder();
+    let lanes = ((1u32 << rest.len()) - 1) as u16;
+    // SAFETY: the mask writes `rest.len()` (< 16) values.
+    unsafe { _mm512_mask_storeu_ps(rest.as_mut_ptr(), lanes, _mm512_setzero_ps()) };
 }
 
 #[cfg(test)]
@@ -208,5 +242,22 @@ mod tests {
         frame.clear_edges(&mut framed, 0);
         frame.unpack(&framed, &mut back);
         assert_eq!(back, x);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn clearing_zeroes_the_top_and_bottom_rows_and_nothing_else(
+            channels in 1usize..5, height in 1usize..40, width in 1usize..40, first in 0usize..5,
+        ) {
+            let frame = Frame { channels, height, width };
+            let mut framed = vec![1.0; frame.len()];
+            frame.clear_edges(&mut framed, first);
+            let (row, plane) = (frame.row(), frame.plane());
+            for (i, v) in framed.iter().enumerate() {
+                let (c, at) = (i / frame.stride(), i % frame.stride());
+                let edge = at <= row || (at >= (height + 1) * row && at < plane);
+                proptest::prop_assert_eq!(*v, if c >= first && edge { 0.0 } else { 1.0 }, "{}", i);
+            }
+        }
     }
 }
