@@ -3,8 +3,9 @@
 //! to the last and no layer pays for a padding copy or a copy out of the wide layout.
 //! Convolutions read and write frames (`conv`). `plan` folds a residual add into the
 //! convolution computed last of its two inputs, which adds the other as it stores, and a
-//! ReLU into the layer it alone reads, and shares buffers between activations whose
-//! lifetimes do not overlap (a ReLU, add or flatten writes over an input it reads last);
+//! ReLU into the layer it alone reads, and shares buffers between activations of one image
+//! size whose lifetimes do not overlap (a ReLU, add or flatten writes over an input it reads
+//! last);
 //! `step` runs one node on one image, `edit` the two nodes whose effect each image chooses
 //! (a channel mask, a convolution's share of some input channels withdrawn), with which a
 //! pipeline that starts from values cached part-way through a network runs many variants of
