@@ -148,28 +148,10 @@ impl Frame {
     /// (the border a wide output written from [`Frame::origin`] with [`Frame::keep`]
     /// leaves), from channel `first` on.
     pub fn clear_edges(&self, framed: &mut [f32], first: usize) {
-        #[cfg(target_arch = "x86_64")]
-        if crate::direct::available() {
-            // SAFETY: the CPU has AVX-512.
-            return unsafe { self.clear_edges_avx512(framed, first) };
-        }
         let (row, height) = (self.row(), self.height);
         for plane in self.planes_mut(framed).skip(first) {
             plane[..=row].fill(0.0);
             plane[(height + 1) * row..].fill(0.0);
-        }
-    }
-
-    /// [`Frame::clear_edges`] with vector stores: two `memset` calls per channel (of 10 to
-    /// 31 values) took 2.5% of a 75%-pruned ResNet-20's time, where a buffer changes image
-    /// size between stages.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    fn clear_edges_avx512(&self, framed: &mut [f32], first: usize) {
-        let (row, height) = (self.row(), self.height);
-        for plane in self.planes_mut(framed).skip(first) {
-            zero_avx512(&mut plane[..=row]);
-            zero_avx512(&mut plane[(height + 1) * row..]);
         }
     }
 
@@ -179,22 +161,6 @@ impl Frame {
             Activation::Relu.apply(plane);
         }
     }
-}
-
-/// Zeroes `run`, 16 values a store, the last store masked.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn zero_avx512(run: &mut [f32]) {
-    use std::arch::x86_64::*;
-    let mut chunks = run.chunks_exact_mut(16);
-    for chunk in &mut chunks {
-        // SAFETY: `chunk` holds 16 values.
-        unsafe { _mm512_storeu_ps(chunk.as_mut_ptr(), _mm512_setzero_ps()) };
-    }
-    let rest = chunks.into_remainder();
-    let lanes = ((1u32 << rest.len()) - 1) as u16;
-    // SAFETY: the mask writes `rest.len()` (< 16) values.
-    unsafe { _mm512_mask_storeu_ps(rest.as_mut_ptr(), lanes, _mm512_setzero_ps()) };
 }
 
 #[cfg(test)]

@@ -55,13 +55,11 @@ fn sum_pairs_avx512(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
 }
 
 /// The values past the last whole chunk of [`LANES`], added in order.
-#[inline(always)]
 fn tail_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
     a.iter().zip(b).map(|(a, b)| f(*a, *b)).sum()
 }
 
-/// [`sum_pairs`] for any CPU, inlined into each build of it.
-#[inline(always)]
+/// [`sum_pairs`] on any CPU.
 fn sum_pairs_portable(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let tail = tail_sum(a_chunks.remainder(), b_chunks.remainder(), &f);
@@ -71,13 +69,13 @@ fn sum_pairs_portable(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 
             acc[i] += f(a[i], b[i]);
         }
     }
-    // The tree written out: as a loop over the widths, the AVX-512 build kept bounds checks
-    // and stack stores.
-    let sums = acc.map(f64::from);
-    let eights: [f64; 8] = std::array::from_fn(|i| sums[i] + sums[i + 8]);
-    let fours: [f64; 4] = std::array::from_fn(|i| eights[i] + eights[i + 4]);
-    let twos = [fours[0] + fours[2], fours[1] + fours[3]];
-    twos[0] + twos[1] + tail as f64
+    let mut sums = acc.map(f64::from);
+    for width in [8, 4, 2, 1] {
+        for i in 0..width {
+            sums[i] += sums[i + width];
+        }
+    }
+    sums[0] + tail as f64
 }
 
 /// `sum(f(v))` over one plane or row.
