@@ -222,12 +222,7 @@ impl Pipeline {
             return None;
         }
         let values = plan::shapes(nodes)?;
-        let mut uses = vec![0; nodes.len()];
-        nodes
-            .iter()
-            .flat_map(|(_, ins)| ins)
-            .for_each(|i| uses[*i] += 1);
-        uses[output] += 1;
+        let uses = plan::uses(nodes, output);
         let fused = plan::fuse(nodes, &uses, &values);
         let (steps, slot, count) = plan::allocate(nodes, &values, &uses, &fused);
         let of = |keep: &dyn Fn(&Node) -> bool| {

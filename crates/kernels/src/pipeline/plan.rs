@@ -56,6 +56,17 @@ fn conv_output(conv: &Conv2d, input: Value) -> Option<Value> {
     }))
 }
 
+/// How many times each node's value is read, the network's `output` counting once.
+pub(super) fn uses(nodes: &[(Node, Vec<usize>)], output: usize) -> Vec<usize> {
+    let mut uses = vec![0; nodes.len()];
+    nodes
+        .iter()
+        .flat_map(|(_, ins)| ins)
+        .for_each(|i| uses[*i] += 1);
+    uses[output] += 1;
+    uses
+}
+
 /// What the pipeline applies inside another node's step.
 pub(super) struct Fused {
     /// Per node, the node whose step computes its value: itself, or the convolution a
@@ -169,7 +180,7 @@ pub(super) fn allocate(
         for i in &ins {
             left[*i] -= 1;
             if left[*i] == 0 && slot[*i] != out {
-                buffers.free.push(slot[*i]);
+                buffers.release(slot[*i]);
             }
         }
         slot[n] = out;
@@ -213,6 +224,11 @@ impl Buffers {
                 self.sizes.len() - 1
             }
         }
+    }
+
+    /// Buffer `b` is free again.
+    fn release(&mut self, b: usize) {
+        self.free.push(b);
     }
 }
 
@@ -283,12 +299,7 @@ mod tests {
     fn each_buffer_holds_values_of_one_image_size() {
         let nodes = chain(&[false, false, true, false, false, true, false]);
         let values = shapes(&nodes).expect("shapes");
-        let mut uses = vec![0; nodes.len()];
-        nodes
-            .iter()
-            .flat_map(|(_, ins)| ins)
-            .for_each(|i| uses[*i] += 1);
-        uses[nodes.len() - 1] += 1;
+        let uses = uses(&nodes, nodes.len() - 1);
         let fused = fuse(&nodes, &uses, &values);
         let (steps, _, count) = allocate(&nodes, &values, &uses, &fused);
         let size = |v: Value| v.frame().map(|f| (f.height, f.width));
